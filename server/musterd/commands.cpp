@@ -1,0 +1,244 @@
+#include "musterd/commands.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "muster/base/args.hpp"
+#include "musterd/credentials.hpp"
+#include "musterd/directory.hpp"
+#include "musterd/engine.hpp"
+#include "musterd/log_store.hpp"
+#include "musterd/ws_server.hpp"
+
+namespace musterd {
+
+namespace fs = std::filesystem;
+namespace domain = muster::domain;
+
+namespace {
+
+constexpr const char* kUsage = R"(usage:
+  musterd init --data DIR [--admin NAME [--area PATH] [--password-stdin]]
+  musterd user add NAME --role R[,R] --area PATH [--display TEXT] [--password-stdin] --data DIR
+  musterd user passwd NAME [--password-stdin] --data DIR
+  musterd user disable|enable NAME --data DIR
+  musterd user list --data DIR [--json]
+  musterd area add PATH --data DIR
+  musterd area list --data DIR [--json]
+  musterd serve --data DIR [--listen 127.0.0.1:8080] [--max-frame BYTES] [--allow-origin ORIGIN]...
+roles: admin coordinator lead volunteer hotline plugin
+)";
+
+int usage(const std::string& problem) {
+  std::cerr << "musterd: " << problem << '\n' << kUsage;
+  return 1;
+}
+
+int refused(const muster::Error& e) {
+  std::cerr << "musterd: " << e.message << '\n';
+  return 2;
+}
+
+// A password from the first line of stdin, or a fresh random one that is printed.
+std::string read_or_make_password(bool from_stdin, bool& generated) {
+  generated = !from_stdin;
+  if (from_stdin) {
+    std::string line;
+    std::getline(std::cin, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+  return new_token().substr(3, 16);
+}
+
+bool data_dir_ready(const std::string& dir) {
+  return fs::exists(fs::path(dir) / "directory.db") && fs::exists(fs::path(dir) / "log.db");
+}
+
+int cmd_init(const muster::Args& a) {
+  auto dir = a.get("data");
+  if (!dir) return usage("init needs --data DIR");
+  std::error_code ec;
+  fs::create_directories(*dir, ec);
+  if (ec) return usage("cannot create " + *dir + ": " + ec.message());
+  fs::permissions(*dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  auto directory = DirectoryStore::open(*dir, true);
+  LogStore log(*dir);
+  if (auto admin = a.get("admin")) {
+    bool generated = false;
+    std::string password = read_or_make_password(a.flag("password-stdin"), generated);
+    if (password.size() < 8) return usage("passwords have at least 8 characters");
+    UserRecord u;
+    u.name = *admin;
+    u.roles = domain::Roles{domain::Role::admin};
+    u.area = a.get_or("area", "city");
+    u.password_hash = hash_password(password);
+    if (auto st = directory.add_user(u); !st) return refused(st.error());
+    if (generated) std::cout << "admin " << u.name << " password: " << password << '\n';
+  }
+  std::cout << "initialised " << *dir << '\n';
+  return 0;
+}
+
+int cmd_user(const muster::Args& a) {
+  const std::string verb = a.word(1);
+  auto dir = a.get("data");
+  if (!dir) return usage("user commands need --data DIR");
+  if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
+  auto directory = DirectoryStore::open(*dir, true);
+  if (verb == "list") {
+    auto users = directory.users();
+    if (a.flag("json")) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& u : users) {
+        out.push_back({{"name", u.name}, {"display", u.display}, {"roles", u.roles.names()}, {"area", u.area},
+                       {"disabled", u.disabled}});
+      }
+      std::cout << out.dump(2) << '\n';
+    } else {
+      for (const auto& u : users) {
+        std::cout << u.name << '\t' << u.roles.to_string() << '\t' << u.area << (u.disabled ? "\tdisabled" : "")
+                  << '\n';
+      }
+    }
+    return 0;
+  }
+  const std::string name = a.word(2);
+  if (name.empty()) return usage("user " + verb + " needs a NAME");
+  if (verb == "add") {
+    auto roles = domain::Roles::parse(a.get_or("role", ""));
+    if (!roles) return usage("--role takes a comma-separated list of known roles");
+    auto area = a.get("area");
+    if (!area) return usage("user add needs --area PATH");
+    bool generated = false;
+    std::string password = read_or_make_password(a.flag("password-stdin"), generated);
+    if (password.size() < 8) return usage("passwords have at least 8 characters");
+    UserRecord u;
+    u.name = name;
+    u.display = a.get_or("display", name);
+    u.roles = *roles;
+    u.area = *area;
+    u.password_hash = hash_password(password);
+    if (auto st = directory.add_user(u); !st) return refused(st.error());
+    std::cout << "added " << name << " (" << roles->to_string() << ", " << *area << ")";
+    if (generated) std::cout << " password: " << password;
+    std::cout << '\n';
+    return 0;
+  }
+  if (verb == "passwd") {
+    bool generated = false;
+    std::string password = read_or_make_password(a.flag("password-stdin"), generated);
+    if (password.size() < 8) return usage("passwords have at least 8 characters");
+    if (auto st = directory.set_password(name, hash_password(password)); !st) return refused(st.error());
+    std::cout << "password changed for " << name;
+    if (generated) std::cout << ": " << password;
+    std::cout << '\n';
+    return 0;
+  }
+  if (verb == "disable" || verb == "enable") {
+    if (auto st = directory.set_disabled(name, verb == "disable"); !st) return refused(st.error());
+    std::cout << name << ' ' << verb << "d\n";
+    return 0;
+  }
+  return usage("unknown user command '" + verb + "'");
+}
+
+int cmd_area(const muster::Args& a) {
+  auto dir = a.get("data");
+  if (!dir) return usage("area commands need --data DIR");
+  if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
+  auto directory = DirectoryStore::open(*dir, true);
+  if (a.word(1) == "add") {
+    const std::string path = a.word(2);
+    if (!domain::valid_area_path(path)) return usage("invalid area path '" + path + "'");
+    directory.add_area(path);
+    std::cout << "added area " << path << '\n';
+    return 0;
+  }
+  if (a.word(1) == "list") {
+    auto areas = directory.areas();
+    if (a.flag("json")) {
+      std::cout << nlohmann::json(areas).dump(2) << '\n';
+    } else {
+      for (const auto& p : areas) std::cout << p << '\n';
+    }
+    return 0;
+  }
+  return usage("unknown area command '" + a.word(1) + "'");
+}
+
+// One serving process per data dir: the log has exactly one writer.
+bool lock_data_dir(const std::string& dir) {
+  std::string path = (fs::path(dir) / "musterd.lock").string();
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  return true;  // held until the process exits
+}
+
+int cmd_serve(const muster::Args& a) {
+  auto dir = a.get("data");
+  if (!dir) return usage("serve needs --data DIR");
+  if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
+  ServeOptions options;
+  options.data_dir = *dir;
+  const std::string listen = a.get_or("listen", "127.0.0.1:8080");
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return usage("--listen takes HOST:PORT");
+  options.host = listen.substr(0, colon);
+  try {
+    int port = std::stoi(listen.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    options.port = static_cast<std::uint16_t>(port);
+    if (auto mf = a.get("max-frame")) options.max_frame_bytes = std::stoul(*mf);
+  } catch (const std::exception&) {
+    return usage("--listen port and --max-frame must be numbers");
+  }
+  options.allowed_origins = a.all("allow-origin");
+  if (!lock_data_dir(*dir)) {
+    std::cerr << "musterd: another musterd is serving " << *dir << '\n';
+    return 2;
+  }
+  muster::SystemClock clock;
+  LogStore log(*dir);
+  auto directory = DirectoryStore::open(*dir, false);
+  Engine engine(log, clock);
+  engine.load();
+  WsServer server(options, log, directory, engine, clock);
+  return server.run();
+}
+
+}  // namespace
+
+int run_command(const std::vector<std::string>& words) {
+  auto parsed = muster::Args::parse(words, {"password-stdin", "json", "help"});
+  if (!parsed) return usage(parsed.error().message);
+  const muster::Args& a = *parsed;
+  const std::string cmd = a.word(0);
+  if (cmd.empty() || a.flag("help") || cmd == "help") {
+    std::cout << kUsage;
+    return cmd.empty() ? 1 : 0;
+  }
+  try {
+    if (cmd == "init") return cmd_init(a);
+    if (cmd == "user") return cmd_user(a);
+    if (cmd == "area") return cmd_area(a);
+    if (cmd == "serve") return cmd_serve(a);
+  } catch (const std::exception& e) {
+    std::cerr << "musterd: " << e.what() << '\n';
+    return 2;
+  }
+  return usage("unknown command '" + cmd + "'");
+}
+
+}  // namespace musterd

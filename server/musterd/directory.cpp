@@ -1,0 +1,158 @@
+#include "musterd/directory.hpp"
+
+#include <filesystem>
+
+#include "muster/base/time.hpp"
+
+namespace musterd {
+
+using muster::Errc;
+using muster::make_error;
+using muster::Status;
+using muster::store::Db;
+using muster::store::Transaction;
+namespace domain = muster::domain;
+
+namespace {
+
+const std::vector<std::string> kMigrations{
+    // 1: users and areas
+    R"sql(
+      CREATE TABLE areas(path TEXT PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE users(
+        name TEXT PRIMARY KEY,
+        display TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        area TEXT NOT NULL REFERENCES areas(path),
+        password TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL
+      ) WITHOUT ROWID;
+    )sql",
+};
+
+UserRecord read_user(muster::store::Stmt& s) {
+  UserRecord u;
+  u.name = s.text(0);
+  u.display = s.text(1);
+  u.roles = domain::Roles::parse(s.text(2)).value_or(domain::Roles{});
+  u.area = s.text(3);
+  u.password_hash = s.text(4);
+  u.disabled = s.int64(5) != 0;
+  return u;
+}
+
+constexpr const char* kUserColumns = "SELECT name, display, roles, area, password, disabled FROM users";
+
+}  // namespace
+
+Directory::Directory(std::vector<UserRecord> users, std::vector<std::string> areas) : areas_(std::move(areas)) {
+  for (auto& u : users) {
+    std::string name = u.name;
+    users_.emplace(std::move(name), std::move(u));
+  }
+  area_set_.insert(areas_.begin(), areas_.end());
+}
+
+const UserRecord* Directory::user(std::string_view name) const {
+  auto it = users_.find(name);
+  return it == users_.end() ? nullptr : &it->second;
+}
+
+std::optional<bool> Directory::area_exists(std::string_view path) const { return area_set_.count(path) > 0; }
+
+std::optional<std::optional<domain::Actor>> Directory::find_user(std::string_view name) const {
+  const UserRecord* u = user(name);
+  if (!u || u->disabled) return std::optional<domain::Actor>{};
+  return std::optional<domain::Actor>{u->actor()};
+}
+
+DirectoryStore DirectoryStore::open(const std::string& data_dir, bool writable) {
+  std::string path = (std::filesystem::path(data_dir) / "directory.db").string();
+  muster::store::OpenOptions options;
+  options.create = writable;
+  options.read_only = !writable;
+  DirectoryStore store(Db::open(path, options));
+  if (writable) muster::store::migrate(store.db_, kMigrations);
+  return store;
+}
+
+void DirectoryStore::add_area(const std::string& path) {
+  auto stmt = db_.prepare("INSERT OR IGNORE INTO areas(path) VALUES (?1)");
+  for (const auto& a : domain::area_lineage(path)) stmt.bind(1, a).run();
+}
+
+Status DirectoryStore::add_user(const UserRecord& u) {
+  if (!domain::valid_user_name(u.name)) {
+    return make_error(Errc::invalid, "user names are 1-64 characters of a-z 0-9 . _ - : '" + u.name + "'");
+  }
+  if (!domain::valid_area_path(u.area)) return make_error(Errc::invalid, "invalid area path '" + u.area + "'");
+  if (u.roles.empty()) return make_error(Errc::invalid, "a user needs at least one role");
+  Transaction tx(db_);
+  if (user(u.name)) return make_error(Errc::conflict, "user " + u.name + " already exists");
+  add_area(u.area);
+  db_.prepare("INSERT INTO users(name, display, roles, area, password, disabled, created) VALUES (?1,?2,?3,?4,?5,?6,?7)")
+      .bind(1, u.name)
+      .bind(2, u.display.empty() ? u.name : u.display)
+      .bind(3, u.roles.to_string())
+      .bind(4, u.area)
+      .bind(5, u.password_hash)
+      .bind(6, u.disabled ? 1 : 0)
+      .bind(7, muster::format_utc(muster::SystemClock().now_ms()))
+      .run();
+  tx.commit();
+  return {};
+}
+
+Status DirectoryStore::set_password(const std::string& name, const std::string& hash) {
+  db_.prepare("UPDATE users SET password = ?2 WHERE name = ?1").bind(1, name).bind(2, hash).run();
+  if (db_.changes() == 0) return make_error(Errc::not_found, "no user " + name);
+  return {};
+}
+
+Status DirectoryStore::set_disabled(const std::string& name, bool disabled) {
+  db_.prepare("UPDATE users SET disabled = ?2 WHERE name = ?1").bind(1, name).bind(2, disabled ? 1 : 0).run();
+  if (db_.changes() == 0) return make_error(Errc::not_found, "no user " + name);
+  return {};
+}
+
+std::vector<UserRecord> DirectoryStore::users() {
+  std::vector<UserRecord> out;
+  auto s = db_.prepare(std::string(kUserColumns) + " ORDER BY name");
+  while (s.step()) out.push_back(read_user(s));
+  return out;
+}
+
+std::optional<UserRecord> DirectoryStore::user(const std::string& name) {
+  auto s = db_.prepare(std::string(kUserColumns) + " WHERE name = ?1");
+  s.bind(1, name);
+  if (!s.step()) return std::nullopt;
+  auto u = read_user(s);
+  s.reset();
+  return u;
+}
+
+std::vector<std::string> DirectoryStore::areas() {
+  std::vector<std::string> out;
+  auto s = db_.prepare("SELECT path FROM areas ORDER BY path");
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+std::shared_ptr<const Directory> DirectoryStore::snapshot() {
+  auto s = db_.prepare("BEGIN");  // one read transaction: users and areas from the same version
+  s.run();
+  auto d = std::make_shared<const Directory>(users(), areas());
+  db_.exec("COMMIT");
+  return d;
+}
+
+std::int64_t DirectoryStore::data_version() {
+  auto s = db_.prepare("PRAGMA data_version");
+  s.step();
+  auto v = s.int64(0);
+  s.reset();
+  return v;
+}
+
+}  // namespace musterd

@@ -1,0 +1,77 @@
+// The user and area directory: `directory.db` in the data dir.
+//
+// Written only by the admin commands (`musterd init`, `musterd user …`), read by the
+// serving process, which reloads its in-memory Directory when the file changes
+// (PRAGMA data_version). So each database file has one writer: the server writes
+// only log.db, the admin commands only directory.db.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "muster/base/result.hpp"
+#include "muster/domain/context.hpp"
+#include "muster/store/sqlite.hpp"
+
+namespace musterd {
+
+struct UserRecord {
+  std::string name;
+  std::string display;
+  muster::domain::Roles roles;
+  std::string area;
+  std::string password_hash;
+  bool disabled = false;
+
+  muster::domain::Actor actor() const { return {name, roles, area}; }
+};
+
+// An immutable snapshot of users and areas. Implements the reducers' Directory.
+class Directory final : public muster::domain::Directory {
+ public:
+  Directory(std::vector<UserRecord> users, std::vector<std::string> areas);
+
+  const UserRecord* user(std::string_view name) const;  // also disabled users
+  const std::vector<std::string>& areas() const { return areas_; }
+  const std::map<std::string, UserRecord, std::less<>>& users() const { return users_; }
+
+  std::optional<bool> area_exists(std::string_view path) const override;
+  std::optional<std::optional<muster::domain::Actor>> find_user(std::string_view name) const override;
+
+ private:
+  std::map<std::string, UserRecord, std::less<>> users_;
+  std::vector<std::string> areas_;
+  std::set<std::string, std::less<>> area_set_;
+};
+
+class DirectoryStore {
+ public:
+  // Opens (and creates/migrates when writable) DIR/directory.db.
+  static DirectoryStore open(const std::string& data_dir, bool writable);
+
+  // Adds the area and all its ancestors; existing ones are kept.
+  void add_area(const std::string& path);
+  // Errors: conflict if the user exists; invalid for a bad name or area.
+  muster::Status add_user(const UserRecord& user);
+  // Errors: not_found.
+  muster::Status set_password(const std::string& name, const std::string& hash);
+  muster::Status set_disabled(const std::string& name, bool disabled);
+
+  std::vector<UserRecord> users();
+  std::vector<std::string> areas();
+  std::optional<UserRecord> user(const std::string& name);
+  std::shared_ptr<const Directory> snapshot();
+
+  // Changes whenever another connection commits to the file.
+  std::int64_t data_version();
+
+ private:
+  explicit DirectoryStore(muster::store::Db db) : db_(std::move(db)) {}
+  muster::store::Db db_;
+};
+
+}  // namespace musterd

@@ -1,0 +1,88 @@
+// The server's decision core: it owns the domain state, decides ops with the shared
+// reducers, numbers the resulting events and makes each batch durable in one
+// transaction before anything is acknowledged or delivered (group commit).
+//
+// Pure of sockets and threads: the WebSocket and MQTT adapters hand it batches and
+// deliver what it returns. Thread: the server's loop thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "muster/base/result.hpp"
+#include "muster/base/time.hpp"
+#include "muster/base/ulid.hpp"
+#include "muster/domain/state.hpp"
+#include "muster/protocol/frame.hpp"
+#include "musterd/directory.hpp"
+#include "musterd/log_store.hpp"
+
+namespace musterd {
+
+// One op as received, with who sent it and where the answer goes.
+struct Submission {
+  muster::domain::Op op;
+  std::string user;
+  std::string device;
+  std::uint64_t origin = 0;  // opaque to the engine: the adapter's session id
+};
+
+struct Decision {
+  std::uint64_t origin = 0;
+  std::string op_id;
+  bool ok = false;
+  bool fresh = false;  // false when this is the stored answer to a repeated op
+  std::string ack;     // the ack frame, ready to send
+};
+
+// A committed event and its frame, serialised once for every recipient.
+struct Delivery {
+  muster::domain::Event event;
+  std::string frame;
+};
+
+struct Batch {
+  std::vector<Decision> decisions;  // one per submission, in order
+  std::vector<Delivery> events;     // in gseq order
+};
+
+class Engine {
+ public:
+  Engine(LogStore& log, const muster::Clock& clock);
+
+  // Rebuilds the state and the sequence heads from the log. Call once at start.
+  void load();
+
+  void set_directory(std::shared_ptr<const Directory> directory) { directory_ = std::move(directory); }
+  const Directory& directory() const { return *directory_; }
+  const muster::domain::State& state() const { return state_; }
+
+  // Decides every submission in order and commits them all in one transaction.
+  // Nothing is acknowledged unless it is durable: on a storage failure the result is
+  // Errc::unavailable, nothing of the batch is kept and the state is reloaded.
+  muster::Result<Batch> commit(const std::vector<Submission>& batch);
+
+  // Answers a read (`query` frame) from the server's knowledge.
+  muster::protocol::QueryResult query(const std::string& user, const muster::protocol::Query& q) const;
+
+  std::int64_t head(const std::string& scope) const;
+  std::int64_t last_gseq() const { return gseq_; }
+
+ private:
+  Decision decide(const Submission& s, std::vector<Delivery>& out, const std::string& now_text);
+  muster::protocol::QueryResult notice_status(const muster::domain::Actor& actor,
+                                              const muster::protocol::Query& q) const;
+
+  LogStore& log_;
+  const muster::Clock& clock_;
+  std::shared_ptr<const Directory> directory_;
+  muster::domain::State state_;
+  std::map<std::string, std::int64_t> heads_;  // scope -> last seq
+  std::int64_t gseq_ = 0;
+  muster::UlidGenerator ids_;
+};
+
+}  // namespace musterd

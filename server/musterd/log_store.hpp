@@ -1,0 +1,70 @@
+// The server's durable log: `log.db` in the data dir, written only by the serving
+// process through this one connection (WAL, synchronous=FULL).
+//
+//   events   every event, with its per-scope seq, global gseq and its frame as sent
+//   ops      every op ever decided, accepted or rejected: idempotency and audit
+//   tokens   device tokens (digests only)
+//   cursors  each device's last delivered seq per scope: the delivery receipts
+//
+// Thread: the server's loop thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "muster/domain/event.hpp"
+#include "muster/store/sqlite.hpp"
+
+namespace musterd {
+
+struct StoredOp {
+  std::string actor;
+  std::string ack;  // the ack frame sent the first time
+};
+
+struct TokenRecord {
+  std::string user;
+  std::string device;
+};
+
+class LogStore {
+ public:
+  // Opens DIR/log.db, creating and migrating it.
+  explicit LogStore(const std::string& data_dir);
+
+  muster::store::Db& db() { return db_; }
+
+  // --- reads ---
+  void for_each_event(const std::function<void(const muster::domain::Event&)>& fn);
+  std::map<std::string, std::int64_t> scope_heads();  // scope -> last seq
+  std::int64_t last_gseq();
+  std::optional<StoredOp> find_op(const std::string& id);
+  // Up to `limit` event frames of `scope` with seq > after, in seq order.
+  std::vector<std::pair<std::int64_t, std::string>> read_scope(const std::string& scope, std::int64_t after,
+                                                               int limit);
+  std::optional<TokenRecord> find_token(const std::string& digest);
+  std::int64_t count_events();
+
+  // --- writes (call inside a Transaction on db()) ---
+  void append_event(const muster::domain::Event& event, const std::string& frame);
+  void record_op(const std::string& id, const std::string& actor, const std::string& device, const std::string& kind,
+                 bool ok, const std::string& ack, const std::string& at);
+  void save_token(const std::string& digest, const std::string& user, const std::string& device,
+                  const std::string& at);
+  void save_cursor(const std::string& user, const std::string& device, const std::string& scope, std::int64_t seq,
+                   const std::string& at);
+
+ private:
+  muster::store::Db db_;
+  muster::store::Stmt insert_event_;
+  muster::store::Stmt insert_op_;
+  muster::store::Stmt find_op_;
+  muster::store::Stmt read_scope_;
+  muster::store::Stmt upsert_cursor_;
+};
+
+}  // namespace musterd

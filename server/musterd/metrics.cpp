@@ -1,0 +1,37 @@
+#include "musterd/metrics.hpp"
+
+#include <sstream>
+
+namespace musterd {
+
+std::string Metrics::prometheus() const {
+  std::ostringstream o;
+  auto metric = [&o](const char* name, const char* type, const char* help, auto value) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n' << name << ' ' << value << '\n';
+  };
+  metric("muster_connections", "gauge", "Open WebSocket connections.", connections_open);
+  metric("muster_connections_total", "counter", "WebSocket connections accepted.", connections_total);
+  metric("muster_sessions_live", "gauge", "Authenticated sessions streaming live events.", sessions_live);
+  metric("muster_auth_failures_total", "counter", "Failed hellos.", auth_failures);
+  metric("muster_ops_accepted_total", "counter", "Ops accepted and made durable.", ops_accepted);
+  metric("muster_ops_rejected_total", "counter", "Ops rejected (invalid, forbidden, conflict, not_found).",
+         ops_rejected);
+  metric("muster_ops_repeated_total", "counter", "Ops seen before, answered from the log.", ops_repeated);
+  metric("muster_ops_unavailable_total", "counter", "Ops not saved because storage failed.", ops_unavailable);
+  metric("muster_bad_frames_total", "counter", "Frames answered with an error frame.", bad_frames);
+  metric("muster_events_appended_total", "counter", "Events appended to the log by this process.", events_appended);
+  metric("muster_events_sent_total", "counter", "Live event frames sent.", events_sent);
+  metric("muster_events_replayed_total", "counter", "Event frames sent while catching a client up.",
+         events_replayed);
+  metric("muster_commits_total", "counter", "Group commits.", commits);
+  metric("muster_commit_ops_total", "counter", "Ops decided in group commits.", commit_ops);
+  metric("muster_commit_seconds_total", "counter", "Time spent in group commits.", commit_seconds_sum);
+  metric("muster_slow_consumers_closed_total", "counter", "Connections closed for not reading.",
+         slow_consumers_closed);
+  metric("muster_inbound_queue_depth", "gauge", "Ops waiting for the next commit.", pending_ops);
+  metric("muster_log_events", "gauge", "Events in the log.", log_events);
+  metric("muster_last_gseq", "gauge", "Global sequence of the newest event.", last_gseq);
+  return o.str();
+}
+
+}  // namespace musterd

@@ -1,0 +1,34 @@
+// Counters the server exposes as Prometheus text on GET /metrics.
+// Thread: the server's loop thread (plain integers, no atomics needed).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace musterd {
+
+struct Metrics {
+  std::int64_t connections_open = 0;
+  std::int64_t connections_total = 0;
+  std::int64_t sessions_live = 0;
+  std::int64_t auth_failures = 0;
+  std::int64_t ops_accepted = 0;
+  std::int64_t ops_rejected = 0;
+  std::int64_t ops_repeated = 0;
+  std::int64_t ops_unavailable = 0;
+  std::int64_t bad_frames = 0;
+  std::int64_t events_appended = 0;
+  std::int64_t events_sent = 0;
+  std::int64_t events_replayed = 0;
+  std::int64_t commits = 0;
+  std::int64_t commit_ops = 0;           // ops in those commits (batch size = commit_ops / commits)
+  double commit_seconds_sum = 0;         // time spent committing
+  std::int64_t slow_consumers_closed = 0;
+  std::int64_t pending_ops = 0;          // ops waiting for the next commit (the server's inbound queue)
+  std::int64_t log_events = 0;           // events in the log
+  std::int64_t last_gseq = 0;
+
+  std::string prometheus() const;
+};
+
+}  // namespace musterd

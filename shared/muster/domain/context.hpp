@@ -1,0 +1,37 @@
+// What a reducer may know besides the object it decides on.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "muster/base/time.hpp"
+#include "muster/domain/actor.hpp"
+
+namespace muster::domain {
+
+// The user and area directory as seen by whoever runs the reducer. The server knows
+// everything; a client knows only itself, and answers "unknown" (nullopt), in which
+// case the reducer skips the check and the server decides on sync.
+class Directory {
+ public:
+  virtual ~Directory() = default;
+  virtual std::optional<bool> area_exists(std::string_view path) const = 0;
+  // The enabled user of that name, if known; nullopt if this directory cannot tell.
+  virtual std::optional<std::optional<Actor>> find_user(std::string_view name) const = 0;
+};
+
+// A directory that knows nothing: the client's optimistic view.
+class UnknownDirectory final : public Directory {
+ public:
+  std::optional<bool> area_exists(std::string_view) const override { return std::nullopt; }
+  std::optional<std::optional<Actor>> find_user(std::string_view) const override { return std::nullopt; }
+};
+
+struct Context {
+  const Actor& actor;
+  UnixMs now;
+  const Directory& directory;
+};
+
+}  // namespace muster::domain

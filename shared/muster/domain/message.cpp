@@ -1,0 +1,65 @@
+#include "muster/domain/message.hpp"
+
+#include "muster/domain/actor.hpp"
+#include "muster/domain/fields.hpp"
+
+namespace muster::domain {
+
+namespace {
+constexpr std::size_t kMaxMessageBytes = 8000;
+}
+
+bool is_message_op(std::string_view kind) { return kind == "message.send"; }
+
+Json to_json(const Message& m) {
+  return Json{{"id", m.id}, {"from", m.from}, {"to", m.to}, {"text", m.text}, {"sent_at", m.sent_at}};
+}
+
+std::optional<Message> message_from_json(const Json& j) {
+  if (!j.is_object()) return std::nullopt;
+  try {
+    return Message{j.at("id").get<std::string>(), j.at("from").get<std::string>(), j.at("to").get<std::string>(),
+                   j.at("text").get<std::string>(), j.value("sent_at", "")};
+  } catch (const Json::exception&) {
+    return std::nullopt;
+  }
+}
+
+Result<std::vector<Draft>> apply_message_op(const MessageBook& messages, const Op& op, const Context& ctx) {
+  if (op.kind != "message.send") return make_error(Errc::invalid, "unknown op kind '" + op.kind + "'");
+  Fields f(op.body);
+  auto to = f.required_string("to", 300);
+  auto text = f.required_string("text", kMaxMessageBytes);
+  if (!f.ok()) return f.error();
+  if (text->empty()) return make_error(Errc::invalid, "text must not be empty");
+  if (messages.count(op.id)) return make_error(Errc::conflict, "message " + op.id + " already exists");
+
+  Message m{op.id, ctx.actor.name, *to, *text, format_utc(ctx.now)};
+  if (to->rfind("area:", 0) == 0) {
+    auto area = to->substr(5);
+    if (!valid_area_path(area)) return make_error(Errc::invalid, "invalid area path '" + area + "'");
+    if (!can_see(ctx.actor, *to)) return make_error(Errc::forbidden, ctx.actor.name + " may not write to " + *to);
+    if (auto exists = ctx.directory.area_exists(area); exists && !*exists) {
+      return make_error(Errc::invalid, "unknown area '" + area + "'");
+    }
+    return std::vector<Draft>{Draft{*to, "message.sent", to_json(m)}};
+  }
+  if (!valid_user_name(*to)) return make_error(Errc::invalid, "'" + *to + "' is neither a user nor area:PATH");
+  if (auto found = ctx.directory.find_user(*to); found && !*found) {
+    return make_error(Errc::not_found, "no user " + *to);
+  }
+  std::vector<Draft> out{Draft{user_scope(*to), "message.sent", to_json(m)}};
+  if (*to != ctx.actor.name) out.push_back(Draft{user_scope(ctx.actor.name), "message.sent", to_json(m)});
+  return out;
+}
+
+std::string fold_message_event(MessageBook& messages, const Event& event) {
+  if (event.kind != "message.sent") return "";
+  auto m = message_from_json(event.body);
+  if (!m) return "";
+  std::string id = m->id;
+  messages[id] = std::move(*m);
+  return id;
+}
+
+}  // namespace muster::domain

@@ -1,0 +1,33 @@
+// The whole domain state one party knows, and the two entry points that route ops
+// and events to the reducer of each object. The server decides with apply(); both
+// the server and the client build their views with fold().
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "muster/domain/message.hpp"
+#include "muster/domain/notice.hpp"
+#include "muster/domain/task.hpp"
+
+namespace muster::domain {
+
+struct State {
+  TaskBook tasks;
+  NoticeBook notices;
+  MessageBook messages;
+};
+
+// The object an event touched: {"task"|"notice"|"message", id}; empty type if none.
+using ObjectRef = std::pair<std::string, std::string>;
+
+bool is_known_op(std::string_view kind);
+
+// Decides an op against the state. Never changes the state: fold the drafts
+// (once numbered) to do that.
+Result<std::vector<Draft>> apply(const State& state, const Op& op, const Context& ctx);
+
+// Folds one event into the state. Unknown kinds are ignored.
+ObjectRef fold(State& state, const Event& event);
+
+}  // namespace muster::domain

@@ -1,0 +1,307 @@
+#include "muster/domain/task.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "muster/domain/fields.hpp"
+
+namespace muster::domain {
+
+namespace {
+
+constexpr std::size_t kMaxTitleBytes = 400;
+constexpr std::size_t kMaxNoteBytes = 2000;
+constexpr std::size_t kMaxDetails = 32;
+constexpr std::size_t kMaxDetailBytes = 1000;
+
+constexpr std::array kTaskKinds{"errand", "sampling", "doorknock", "hotline_followup", "generic"};
+
+template <class E, std::size_t N>
+std::optional<E> lookup(std::string_view s, const std::array<std::string_view, N>& names) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (names[i] == s) return static_cast<E>(i);
+  }
+  return std::nullopt;
+}
+
+constexpr std::array<std::string_view, 7> kStateNames{"open", "offered", "accepted", "started",
+                                                      "done", "failed", "cancelled"};
+constexpr std::array<std::string_view, 3> kDispatchNames{"direct", "offer", "claim"};
+constexpr std::array<std::string_view, 4> kPriorityNames{"low", "normal", "high", "urgent"};
+
+Error conflict_with(const Task& t, std::string_view wanted) {
+  std::string msg = "cannot " + std::string(wanted) + ": task is " + std::string(to_string(t.state));
+  if (!t.assignee.empty() && (t.state == TaskState::accepted || t.state == TaskState::started ||
+                              t.state == TaskState::done || t.state == TaskState::failed)) {
+    msg += " by " + t.assignee;
+  } else if (t.state == TaskState::offered) {
+    msg += " to " + t.offered_to;
+  }
+  return make_error(Errc::conflict, msg);
+}
+
+Draft transition(const Task& t, std::string kind, const Json& body) {
+  Json out{{"task", t.id}};
+  if (auto note = body.find("note"); note != body.end()) out["note"] = *note;
+  return Draft{area_scope(t.area), std::move(kind), std::move(out)};
+}
+
+Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Context& ctx) {
+  const Json& b = op.body;
+  Fields f(b);
+  auto kind = f.required_string("kind", 32);
+  auto title = f.required_string("title", kMaxTitleBytes);
+  auto area = f.required_string("area", 256);
+  auto assignee = f.optional_string("assignee", 64);
+  auto dispatch_text = f.optional_string("dispatch", 16);
+  auto priority_text = f.optional_string("priority", 16);
+  auto due = f.optional_string("due", 64);
+  if (!f.ok()) return f.error();
+
+  if (!valid_task_kind(*kind)) return make_error(Errc::invalid, "unknown task kind '" + *kind + "'");
+  if (title->empty()) return make_error(Errc::invalid, "title must not be empty");
+  if (!valid_area_path(*area)) return make_error(Errc::invalid, "invalid area path '" + *area + "'");
+  if (tasks.count(op.id)) return make_error(Errc::conflict, "task " + op.id + " already exists");
+
+  Dispatch dispatch = assignee ? Dispatch::direct : Dispatch::claim;
+  if (dispatch_text) {
+    auto d = dispatch_from_string(*dispatch_text);
+    if (!d) return make_error(Errc::invalid, "dispatch must be direct, offer or claim");
+    dispatch = *d;
+  }
+  if (dispatch == Dispatch::offer) {
+    return make_error(Errc::invalid, "dispatch 'offer' is not available on this server; use direct or claim");
+  }
+  if (dispatch == Dispatch::direct && !assignee) return make_error(Errc::invalid, "direct dispatch needs an assignee");
+  if (dispatch == Dispatch::claim && assignee) return make_error(Errc::invalid, "claim dispatch takes no assignee");
+
+  Priority priority = Priority::normal;
+  if (priority_text) {
+    auto p = priority_from_string(*priority_text);
+    if (!p) return make_error(Errc::invalid, "priority must be low, normal, high or urgent");
+    priority = *p;
+  }
+  std::string due_text;
+  if (due) {
+    auto t = parse_utc(*due);
+    if (!t) return make_error(Errc::invalid, "due is not a valid time: '" + *due + "'");
+    due_text = format_utc(*t);
+  }
+  std::map<std::string, std::string> details;
+  if (auto d = b.find("details"); d != b.end()) {
+    if (!d->is_object()) return make_error(Errc::invalid, "details must be an object of strings");
+    if (d->size() > kMaxDetails) return make_error(Errc::invalid, "too many details");
+    for (const auto& [k, v] : d->items()) {
+      if (!v.is_string() || k.empty() || k.size() > 64 || v.get_ref<const std::string&>().size() > kMaxDetailBytes) {
+        return make_error(Errc::invalid, "details must map short keys to strings");
+      }
+      details[k] = v.get<std::string>();
+    }
+  }
+
+  if (!manages(ctx.actor, *area)) {
+    return make_error(Errc::forbidden, ctx.actor.name + " may not create tasks in " + *area);
+  }
+  if (auto exists = ctx.directory.area_exists(*area); exists && !*exists) {
+    return make_error(Errc::invalid, "unknown area '" + *area + "'");
+  }
+  if (assignee) {
+    if (auto found = ctx.directory.find_user(*assignee)) {
+      if (!*found) return make_error(Errc::invalid, "unknown user '" + *assignee + "'");
+      if (!can_see(**found, area_scope(*area))) {
+        return make_error(Errc::invalid, *assignee + " does not belong to area " + *area);
+      }
+    }
+  }
+
+  Task t;
+  t.id = op.id;
+  t.kind = *kind;
+  t.title = *title;
+  t.area = *area;
+  t.creator = ctx.actor.name;
+  t.dispatch = dispatch;
+  t.priority = priority;
+  t.state = dispatch == Dispatch::direct ? TaskState::offered : TaskState::open;
+  if (dispatch == Dispatch::direct) t.offered_to = *assignee;
+  t.due = due_text;
+  t.details = std::move(details);
+  t.created_at = t.updated_at = format_utc(ctx.now);
+  t.updated_by = ctx.actor.name;
+  return std::vector<Draft>{Draft{area_scope(t.area), "task.created", to_json(t)}};
+}
+
+}  // namespace
+
+std::string_view to_string(TaskState s) { return kStateNames[static_cast<std::size_t>(s)]; }
+std::string_view to_string(Dispatch d) { return kDispatchNames[static_cast<std::size_t>(d)]; }
+std::string_view to_string(Priority p) { return kPriorityNames[static_cast<std::size_t>(p)]; }
+std::optional<TaskState> task_state_from_string(std::string_view s) { return lookup<TaskState>(s, kStateNames); }
+std::optional<Dispatch> dispatch_from_string(std::string_view s) { return lookup<Dispatch>(s, kDispatchNames); }
+std::optional<Priority> priority_from_string(std::string_view s) { return lookup<Priority>(s, kPriorityNames); }
+
+bool is_final(TaskState s) {
+  return s == TaskState::done || s == TaskState::failed || s == TaskState::cancelled;
+}
+
+bool valid_task_kind(std::string_view kind) {
+  return std::find(kTaskKinds.begin(), kTaskKinds.end(), kind) != kTaskKinds.end();
+}
+
+bool is_task_op(std::string_view kind) {
+  static constexpr std::array<std::string_view, 8> kOps{"task.create", "task.claim", "task.accept", "task.decline",
+                                                        "task.start",  "task.done",  "task.fail",   "task.cancel"};
+  return std::find(kOps.begin(), kOps.end(), kind) != kOps.end();
+}
+
+Json to_json(const Task& t) {
+  Json j{{"id", t.id},
+         {"kind", t.kind},
+         {"title", t.title},
+         {"area", t.area},
+         {"creator", t.creator},
+         {"state", to_string(t.state)},
+         {"dispatch", to_string(t.dispatch)},
+         {"priority", to_string(t.priority)},
+         {"assignee", t.assignee},
+         {"offered_to", t.offered_to},
+         {"declined_by", t.declined_by},
+         {"due", t.due},
+         {"details", t.details},
+         {"note", t.note},
+         {"created_at", t.created_at},
+         {"updated_at", t.updated_at},
+         {"updated_by", t.updated_by}};
+  return j;
+}
+
+std::optional<Task> task_from_json(const Json& j) {
+  if (!j.is_object()) return std::nullopt;
+  try {
+    Task t;
+    t.id = j.at("id").get<std::string>();
+    t.kind = j.at("kind").get<std::string>();
+    t.title = j.at("title").get<std::string>();
+    t.area = j.at("area").get<std::string>();
+    t.creator = j.value("creator", "");
+    auto state = task_state_from_string(j.at("state").get<std::string>());
+    auto dispatch = dispatch_from_string(j.value("dispatch", "claim"));
+    auto priority = priority_from_string(j.value("priority", "normal"));
+    if (!state || !dispatch || !priority) return std::nullopt;
+    t.state = *state;
+    t.dispatch = *dispatch;
+    t.priority = *priority;
+    t.assignee = j.value("assignee", "");
+    t.offered_to = j.value("offered_to", "");
+    t.declined_by = j.value("declined_by", std::vector<std::string>{});
+    t.due = j.value("due", "");
+    t.details = j.value("details", std::map<std::string, std::string>{});
+    t.note = j.value("note", "");
+    t.created_at = j.value("created_at", "");
+    t.updated_at = j.value("updated_at", "");
+    t.updated_by = j.value("updated_by", "");
+    return t;
+  } catch (const Json::exception&) {
+    return std::nullopt;
+  }
+}
+
+Result<std::vector<Draft>> apply_task_op(const TaskBook& tasks, const Op& op, const Context& ctx) {
+  if (!op.body.is_object()) return make_error(Errc::invalid, "op body must be an object");
+  if (op.kind == "task.create") return create(tasks, op, ctx);
+  if (!is_task_op(op.kind)) return make_error(Errc::invalid, "unknown op kind '" + op.kind + "'");
+
+  Fields f(op.body);
+  auto id = f.required_string("task", 64);
+  auto note = f.optional_string("note", kMaxNoteBytes);
+  if (!f.ok()) return f.error();
+  (void)note;
+
+  auto it = tasks.find(*id);
+  if (it == tasks.end() || !can_see(ctx.actor, area_scope(it->second.area))) {
+    return make_error(Errc::not_found, "no task " + *id);
+  }
+  const Task& t = it->second;
+  const std::string& me = ctx.actor.name;
+  const bool holder = t.assignee == me;
+
+  if (op.kind == "task.claim") {
+    if (!ctx.actor.roles.has(Role::volunteer)) return make_error(Errc::forbidden, "only volunteers claim tasks");
+    if (t.state != TaskState::open) return conflict_with(t, "claim");
+    return std::vector<Draft>{transition(t, "task.claimed", op.body)};
+  }
+  if (op.kind == "task.accept" || op.kind == "task.decline") {
+    const bool accept = op.kind == "task.accept";
+    if (t.state != TaskState::offered || t.offered_to != me) return conflict_with(t, accept ? "accept" : "decline");
+    return std::vector<Draft>{transition(t, accept ? "task.accepted" : "task.declined", op.body)};
+  }
+  if (op.kind == "task.start") {
+    if (t.state != TaskState::accepted) return conflict_with(t, "start");
+    if (!holder) return make_error(Errc::forbidden, "only " + t.assignee + " may start this task");
+    return std::vector<Draft>{transition(t, "task.started", op.body)};
+  }
+  if (op.kind == "task.done") {
+    if (t.state != TaskState::accepted && t.state != TaskState::started) return conflict_with(t, "finish");
+    if (!holder) return make_error(Errc::forbidden, "only " + t.assignee + " may finish this task");
+    return std::vector<Draft>{transition(t, "task.done", op.body)};
+  }
+  if (op.kind == "task.fail") {
+    if (t.state != TaskState::accepted && t.state != TaskState::started) return conflict_with(t, "fail");
+    if (!holder && !manages(ctx.actor, t.area)) {
+      return make_error(Errc::forbidden, "only the holder or a lead of " + t.area + " may fail this task");
+    }
+    return std::vector<Draft>{transition(t, "task.failed", op.body)};
+  }
+  // task.cancel
+  if (t.creator != me && !manages(ctx.actor, t.area)) {
+    return make_error(Errc::forbidden, "only the creator or a lead of " + t.area + " may cancel this task");
+  }
+  if (is_final(t.state)) return conflict_with(t, "cancel");
+  return std::vector<Draft>{transition(t, "task.cancelled", op.body)};
+}
+
+std::string fold_task_event(TaskBook& tasks, const Event& event) {
+  if (event.kind == "task.created") {
+    auto t = task_from_json(event.body);
+    if (!t) return "";
+    std::string id = t->id;
+    tasks[id] = std::move(*t);
+    return id;
+  }
+  auto id_it = event.body.find("task");
+  if (id_it == event.body.end() || !id_it->is_string()) return "";
+  auto it = tasks.find(id_it->get<std::string>());
+  if (it == tasks.end()) return "";
+  Task& t = it->second;
+
+  if (event.kind == "task.claimed" || event.kind == "task.accepted") {
+    t.state = TaskState::accepted;
+    t.assignee = event.actor;
+    t.offered_to.clear();
+  } else if (event.kind == "task.declined") {
+    t.state = TaskState::open;
+    if (std::find(t.declined_by.begin(), t.declined_by.end(), event.actor) == t.declined_by.end()) {
+      t.declined_by.push_back(event.actor);
+    }
+    t.offered_to.clear();
+  } else if (event.kind == "task.started") {
+    t.state = TaskState::started;
+  } else if (event.kind == "task.done") {
+    t.state = TaskState::done;
+  } else if (event.kind == "task.failed") {
+    t.state = TaskState::failed;
+  } else if (event.kind == "task.cancelled") {
+    t.state = TaskState::cancelled;
+    t.offered_to.clear();
+  } else {
+    return "";
+  }
+  if (auto note = event.body.find("note"); note != event.body.end() && note->is_string()) {
+    t.note = note->get<std::string>();
+  }
+  t.updated_at = event.at;
+  t.updated_by = event.actor;
+  return t.id;
+}
+
+}  // namespace muster::domain

@@ -1,0 +1,83 @@
+// Tasks: the reducer for task ops and the fold of task events (SPEC §3).
+//
+//   open ──claim──▶ accepted ──start──▶ started ──done──▶ done
+//    │  ▲                │                 │
+//  offer│ decline        └──────fail───────┴──▶ failed
+//    ▼  │
+//   offered ──accept──▶ accepted
+//   (any non-final state) ──cancel──▶ cancelled
+//
+// A task created with dispatch `direct` starts `offered` to its assignee; with
+// `claim` it starts `open` and the first claim to reach the server wins. Every
+// event of a task is in the scope of the task's area.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "muster/base/result.hpp"
+#include "muster/domain/context.hpp"
+#include "muster/domain/event.hpp"
+
+namespace muster::domain {
+
+enum class TaskState { open, offered, accepted, started, done, failed, cancelled };
+enum class Dispatch { direct, offer, claim };
+enum class Priority { low, normal, high, urgent };
+
+std::string_view to_string(TaskState s);
+std::string_view to_string(Dispatch d);
+std::string_view to_string(Priority p);
+std::optional<TaskState> task_state_from_string(std::string_view s);
+std::optional<Dispatch> dispatch_from_string(std::string_view s);
+std::optional<Priority> priority_from_string(std::string_view s);
+bool is_final(TaskState s);
+
+// Task kinds of SPEC §3.
+bool valid_task_kind(std::string_view kind);
+
+struct Task {
+  std::string id;  // the id of the op that created it
+  std::string kind;
+  std::string title;
+  std::string area;
+  std::string creator;
+  TaskState state = TaskState::open;
+  Dispatch dispatch = Dispatch::claim;
+  Priority priority = Priority::normal;
+  std::string assignee;    // who holds it (accepted, started, done, failed)
+  std::string offered_to;  // while offered
+  std::vector<std::string> declined_by;
+  std::string due;  // RFC 3339, or empty
+  std::map<std::string, std::string> details;
+  std::string note;  // the last note given with a transition
+  std::string created_at;
+  std::string updated_at;
+  std::string updated_by;
+};
+
+Json to_json(const Task& t);
+// Parses a task as written by to_json; nullopt if it is not one.
+std::optional<Task> task_from_json(const Json& j);
+
+using TaskBook = std::map<std::string, Task>;
+
+// Op kinds handled here: task.create, task.claim, task.accept, task.decline,
+// task.start, task.done, task.fail, task.cancel.
+bool is_task_op(std::string_view kind);
+
+// Decides a task op. On success returns the events to append (never empty).
+// Errors: invalid (malformed body), not_found (no such task, or not visible to the
+// actor), forbidden (role or holder), conflict (state does not allow it; the message
+// says who holds the task).
+Result<std::vector<Draft>> apply_task_op(const TaskBook& tasks, const Op& op, const Context& ctx);
+
+// Applies a task.* event to the book. Unknown kinds and unknown tasks are ignored,
+// so folding is total and replaying an event twice changes nothing more.
+// Returns the id of the task it touched, or "" if none.
+std::string fold_task_event(TaskBook& tasks, const Event& event);
+
+}  // namespace muster::domain

@@ -1,0 +1,112 @@
+// The wire protocol (docs/protocol.md): one JSON object per WebSocket text frame
+// (or MQTT message), `t` naming the frame type. Decoding is strict: invalid UTF-8,
+// non-JSON, a non-object, an unknown `t`, a missing field or a field of the wrong
+// type is an error that names the problem; unknown extra fields are ignored.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "muster/base/result.hpp"
+#include "muster/domain/event.hpp"
+
+namespace muster::protocol {
+
+using Json = nlohmann::json;
+using Cursors = std::map<std::string, std::int64_t>;  // scope -> last seq applied
+
+inline constexpr int kProtocolVersion = 1;
+
+// ---- client -> server ----
+
+struct Hello {
+  int v = kProtocolVersion;
+  std::string user;
+  std::optional<std::string> password;  // exactly one of password and token
+  std::optional<std::string> token;
+  std::string device;
+  Cursors cursors;
+};
+
+struct OpFrame {
+  domain::Op op;
+};
+
+struct CursorFrame {
+  Cursors cursors;
+};
+
+struct Backfill {
+  std::string scope;
+  std::int64_t from = 0;  // replay events with seq >= from
+};
+
+struct Ping {};
+
+// A read the server answers from its own knowledge (e.g. notice.status).
+struct Query {
+  std::string id;
+  std::string name;
+  Json args;  // object
+};
+
+using ClientFrame = std::variant<Hello, OpFrame, CursorFrame, Backfill, Ping, Query>;
+
+// ---- server -> client ----
+
+struct Welcome {
+  std::string user;
+  std::vector<std::string> roles;
+  std::string area;
+  std::string token;
+  std::vector<std::string> scopes;
+};
+
+struct EventFrame {
+  domain::Event event;
+};
+
+struct CaughtUp {};
+
+struct Ack {
+  std::string id;
+  bool ok = true;
+  std::optional<Error> error;
+  Json state;  // on conflict: the object's current state, else null
+};
+
+struct ErrorFrame {
+  std::string code;  // bad_frame, too_large, rate_limited, unauthorized
+  std::string message;
+};
+
+struct Pong {};
+
+struct QueryResult {
+  std::string id;
+  bool ok = true;
+  std::optional<Error> error;
+  Json body;
+};
+
+using ServerFrame = std::variant<Welcome, EventFrame, CaughtUp, Ack, ErrorFrame, Pong, QueryResult>;
+
+// Decoding. Errors are Errc::invalid with a message fit for an error frame.
+Result<ClientFrame> decode_client_frame(std::string_view text);
+Result<ServerFrame> decode_server_frame(std::string_view text);
+
+// Encoding: compact JSON, UTF-8.
+std::string encode(const ClientFrame& frame);
+std::string encode(const ServerFrame& frame);
+
+// Convenience encoders for the hot path.
+std::string encode_event(const domain::Event& event);
+Json event_to_json(const domain::Event& event);
+Result<domain::Event> event_from_json(const Json& j);
+
+}  // namespace muster::protocol

@@ -1,0 +1,137 @@
+// A small RAII layer over SQLite: one Db per connection, prepared statements that
+// are reset for reuse, transactions that roll back unless committed, and schema
+// migrations numbered by PRAGMA user_version.
+//
+// SQLite failures (I/O error, disk full, corruption) throw SqliteError: they are
+// exceptional and are turned into Errc::unavailable at the boundary that gates an
+// acknowledgement. Constraint violations the caller expects are reported by
+// Stmt::step returning false only where documented; otherwise they throw too.
+//
+// Threading: a Db and its statements belong to the thread that uses them. muster
+// keeps exactly one writer connection per database file.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace muster::store {
+
+class SqliteError : public std::runtime_error {
+ public:
+  SqliteError(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  int code() const { return code_; }  // the SQLite extended result code
+
+ private:
+  int code_;
+};
+
+enum class Durability {
+  full,    // synchronous=FULL: a commit is on disk when it returns (gates acks)
+  normal,  // synchronous=NORMAL: a commit may be lost on power failure, never corrupts
+};
+
+struct OpenOptions {
+  bool create = true;            // create the file if missing
+  bool read_only = false;
+  Durability durability = Durability::full;
+  int busy_timeout_ms = 5000;
+};
+
+class Stmt;
+
+class Db {
+ public:
+  // Opens `path` (":memory:" for an in-memory database) in WAL mode (not for
+  // :memory:), with foreign keys on and the given durability. Throws SqliteError.
+  static Db open(const std::string& path, const OpenOptions& options = {});
+
+  Db(Db&&) noexcept;
+  Db& operator=(Db&&) noexcept;
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  ~Db();
+
+  // Runs one or more SQL statements that return no rows. Throws SqliteError.
+  void exec(std::string_view sql);
+
+  // Prepares a statement. Throws SqliteError on a syntax error.
+  Stmt prepare(std::string_view sql);
+
+  std::int64_t last_insert_rowid() const;
+  int changes() const;  // rows changed by the last statement
+  int user_version();
+  sqlite3* handle() const { return db_; }
+
+ private:
+  explicit Db(sqlite3* db) : db_(db) {}
+  sqlite3* db_ = nullptr;
+};
+
+// A prepared statement. Bind indexes are 1-based as in SQLite; column indexes 0-based.
+// step() returns true while there is a row; after the last row (or for statements
+// without rows) it returns false and the statement is reset for reuse with its
+// bindings cleared. reset() may be called at any time (it clears the bindings too).
+class Stmt {
+ public:
+  Stmt(Stmt&&) noexcept;
+  Stmt& operator=(Stmt&&) noexcept;
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt();
+
+  Stmt& bind(int index, std::int64_t value);
+  Stmt& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
+  Stmt& bind(int index, double value);
+  Stmt& bind(int index, std::string_view text);   // copied (SQLITE_TRANSIENT)
+  Stmt& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
+  Stmt& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+  Stmt& bind_null(int index);
+  Stmt& bind(int index, const std::optional<std::string>& text);  // null when empty
+
+  bool step();   // throws SqliteError on failure (after resetting)
+  void run();    // steps to completion, ignoring rows
+  void reset();
+
+  bool is_null(int col) const;
+  std::int64_t int64(int col) const;
+  double real(int col) const;
+  std::string text(int col) const;
+  std::string_view text_view(int col) const;  // valid until the next step/reset
+
+ private:
+  friend class Db;
+  Stmt(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
+  sqlite3_stmt* stmt_ = nullptr;
+  sqlite3* db_ = nullptr;
+};
+
+// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() was called.
+class Transaction {
+ public:
+  explicit Transaction(Db& db);
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction();
+  void commit();  // throws SqliteError; the transaction is rolled back if COMMIT fails
+
+ private:
+  Db* db_;
+  bool done_ = false;
+};
+
+// Brings the schema to the latest version. migrations[i] is the SQL that moves
+// user_version from i to i+1; migrations are never edited once released, only
+// appended. All pending migrations run in one transaction. Throws SqliteError, or
+// std::runtime_error if the database is newer than this program (user_version >
+// migrations.size()).
+void migrate(Db& db, const std::vector<std::string>& migrations);
+
+}  // namespace muster::store
