@@ -24,13 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-// GCC 12 reports -Wnull-dereference inside Asio's own inline code (not
-// suppressed as a system header there); the pragma covers only these headers.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <websocketpp/client.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>
-#pragma GCC diagnostic pop
 
 extern char** environ;
 

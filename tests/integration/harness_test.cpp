@@ -17,13 +17,8 @@
 #include <unistd.h>
 
 #include <doctest/doctest.h>
-// GCC 12 reports -Wnull-dereference inside Asio's own inline code (not
-// suppressed as a system header there); the pragma covers only these headers.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
-#pragma GCC diagnostic pop
 
 namespace mt = muster::testing;
 namespace fs = std::filesystem;
@@ -34,10 +29,11 @@ namespace {
 
 // Echo server: GET /healthz -> 200 "ok", other paths -> 404. Messages are echoed
 // with their opcode, except "close-1008" (closes with policy violation) and
-// "ignore" (no reply).
+// "ignore" (no reply). Messages over 4 MiB make it close with 1009.
 class EchoServer {
  public:
   using Server = websocketpp::server<websocketpp::config::asio>;
+  static constexpr std::size_t kMaxMessageSize = 4 * 1024 * 1024;
 
   EchoServer() : port_(mt::free_port()) {
     server_.clear_access_channels(websocketpp::log::alevel::all);
@@ -46,6 +42,7 @@ class EchoServer {
     server_.init_asio(ec);
     REQUIRE_FALSE(ec);
     server_.set_reuse_addr(true);
+    server_.set_max_message_size(kMaxMessageSize);
     server_.set_http_handler([this](websocketpp::connection_hdl hdl) {
       auto con = server_.get_con_from_hdl(std::move(hdl));
       if (con->get_resource() == "/healthz") {
@@ -73,10 +70,11 @@ class EchoServer {
   }
 
   ~EchoServer() {
-    std::error_code ec;
-    server_.stop_listening(ec);
+    // The acceptor is not thread-safe: stop the loop first, then close it.
     server_.stop();
     thread_.join();
+    std::error_code ec;
+    server_.stop_listening(ec);
   }
 
   EchoServer(const EchoServer&) = delete;
@@ -332,6 +330,14 @@ TEST_SUITE("harness") {
       CHECK_FALSE(ws.recv(2s).has_value());  // closed and drained: no waiting
       CHECK(Clock::now() - start < 1s);
       CHECK_FALSE(ws.send_text("too late"));
+    }
+
+    SUBCASE("an oversized message is sent; the server closes with 1009") {
+      mt::RawWs ws;
+      REQUIRE(ws.connect(server.port()));
+      CHECK(ws.send_binary(std::string(EchoServer::kMaxMessageSize + 1, 'y')));
+      REQUIRE(ws.wait_closed(5s));
+      CHECK(ws.close_code() == 1009);
     }
 
     SUBCASE("connect fails when nothing listens") {

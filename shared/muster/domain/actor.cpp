@@ -59,16 +59,15 @@ std::string Roles::to_string() const {
 
 std::optional<Roles> Roles::parse(std::string_view text) {
   Roles roles;
-  while (!text.empty()) {
+  if (text.empty()) return std::nullopt;
+  for (;;) {  // every item, including one after a trailing comma, must be a role
     auto comma = text.find(',');
-    auto item = text.substr(0, comma);
-    auto role = role_from_string(item);
+    auto role = role_from_string(text.substr(0, comma));
     if (!role) return std::nullopt;
     roles.add(*role);
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);
   }
-  if (roles.empty()) return std::nullopt;
   return roles;
 }
 

@@ -88,7 +88,7 @@ Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Con
     due_text = format_utc(*t);
   }
   std::map<std::string, std::string> details;
-  if (auto d = b.find("details"); d != b.end()) {
+  if (auto d = b.find("details"); d != b.end() && !d->is_null()) {  // null means absent, as for other fields
     if (!d->is_object()) return make_error(Errc::invalid, "details must be an object of strings");
     if (d->size() > kMaxDetails) return make_error(Errc::invalid, "too many details");
     for (const auto& [k, v] : d->items()) {

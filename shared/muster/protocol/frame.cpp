@@ -80,7 +80,13 @@ class Reader {
       fail(name, "must be an object with a string code");
       return std::nullopt;
     }
-    return make_error(errc_from_string((*it)["code"].get<std::string>()), it->value("message", ""));
+    auto message = it->find("message");
+    if (message != it->end() && !message->is_null() && !message->is_string()) {
+      fail(name, "must have a string message");  // value() would throw here
+      return std::nullopt;
+    }
+    return make_error(errc_from_string((*it)["code"].get<std::string>()),
+                      message != it->end() && message->is_string() ? message->get<std::string>() : std::string());
   }
 
   bool ok() const { return !error_; }
@@ -172,6 +178,7 @@ Result<ClientFrame> decode_client_frame(std::string_view text) {
     Backfill b;
     b.scope = r.str("scope");
     b.from = r.integer("from");
+    if (r.ok() && b.from < 0) return bad("backfill: field 'from' must be a non-negative integer");
     return finish<ClientFrame>(r, std::move(b));
   }
   if (t == "ping") return ClientFrame{Ping{}};

@@ -1,0 +1,566 @@
+#include "muster_client/commands.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "muster/base/args.hpp"
+#include "muster/base/ulid.hpp"
+#include "muster/base/utf8.hpp"
+#include "muster_client/platform.hpp"
+#include "muster_client/sync_driver.hpp"
+#include "muster_client/ws_connection.hpp"
+
+namespace muster::client {
+
+namespace domain = muster::domain;
+using domain::Json;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr const char* kUsageText = R"(usage: muster [--home DIR] COMMAND [--json]
+  login --server ws://HOST:PORT --user NAME [--password-stdin]
+  status                                   online/offline, pending outbox, last sync
+  sync [--timeout S]                       push the outbox, pull missed events
+  task new KIND --title T --area A [--assignee U] [--dispatch direct|claim]
+           [--due TIME] [--priority low|normal|high|urgent] [--detail KEY=VALUE]...
+  task list [--mine] [--state S] [--area A]
+  task show ID
+  task claim|accept|decline|start|done|fail|cancel ID [--note T]
+  notice post --area A --text T [--ack] [--priority P]
+  notice list | notice ack ID | notice status ID
+  msg send --to USER|area:PATH --text T
+  msg list
+  watch [--timeout S]                      live events as JSON lines
+task kinds: errand sampling doorknock hotline_followup generic
+exit codes: 0 ok, 1 usage, 2 rejected, 3 server unreachable
+)";
+
+enum Exit { kOk = 0, kUsage = 1, kRejected = 2, kUnreachable = 3 };
+
+int usage(const std::string& problem) {
+  std::cerr << "muster: " << problem << "\n" << kUsageText;
+  return kUsage;
+}
+
+int fail(int code, const std::string& message) {
+  std::cerr << "muster: " << message << '\n';
+  return code;
+}
+
+int exit_for(const Status& st) {
+  if (st.ok()) return kOk;
+  switch (st.error().code) {
+    case Errc::unavailable: return kUnreachable;
+    case Errc::invalid: return kUsage;
+    default: return kRejected;
+  }
+}
+
+std::string now_text() { return format_utc(SystemClock().now_ms()); }
+
+class Cli {
+ public:
+  explicit Cli(const Args& args) : a_(args), json_(args.flag("json")) {}
+
+  int run();
+
+ private:
+  // --- helpers ---
+  sync::ClientStore& store() {
+    if (!store_) store_ = std::make_unique<sync::ClientStore>(sync::ClientStore::open(home()));
+    return *store_;
+  }
+  std::string home() const { return a_.get("home").value_or(default_home()); }
+  std::optional<sync::Identity> identity();
+  milliseconds timeout(int default_seconds) const;
+  Result<std::string> resolve(const std::string& given, const std::string& type);
+  int submit(domain::Op op);
+  int print_sync(const DriveResult& r, bool quiet_success);
+
+  // --- commands ---
+  int login();
+  int status();
+  int sync_cmd();
+  int task();
+  int task_list();
+  int task_show();
+  int notice();
+  int notice_status();
+  int msg();
+  int watch();
+
+  const Args& a_;
+  bool json_;
+  std::unique_ptr<sync::ClientStore> store_;
+  UlidGenerator ids_;
+};
+
+std::optional<sync::Identity> Cli::identity() {
+  auto id = store().identity();
+  if (!id || id->token.empty()) return std::nullopt;
+  return id;
+}
+
+milliseconds Cli::timeout(int default_seconds) const {
+  double s = default_seconds;
+  if (auto t = a_.get("timeout")) {
+    try {
+      s = std::stod(*t);
+    } catch (const std::exception&) {
+      s = default_seconds;
+    }
+  }
+  return milliseconds(static_cast<long long>(std::max(0.1, s) * 1000));
+}
+
+// Accepts a full id or a unique suffix of at least 4 characters (the end of a ULID is
+// its random part, so suffixes are what differ between ids made close together).
+Result<std::string> Cli::resolve(const std::string& given, const std::string& type) {
+  if (given.empty()) return make_error(Errc::invalid, type + " ID is missing");
+  auto state = store().view();
+  std::vector<std::string> ids;
+  if (type == "task") {
+    for (const auto& [id, t] : state.tasks) ids.push_back(id);
+  } else {
+    for (const auto& [id, n] : state.notices) ids.push_back(id);
+  }
+  if (std::find(ids.begin(), ids.end(), given) != ids.end() || is_ulid(given)) return given;
+  std::string match;
+  for (const auto& id : ids) {
+    if (given.size() >= 4 && id.size() >= given.size() &&
+        id.compare(id.size() - given.size(), given.size(), given) == 0) {
+      if (!match.empty()) return make_error(Errc::invalid, "'" + given + "' matches more than one " + type);
+      match = id;
+    }
+  }
+  if (match.empty()) return make_error(Errc::not_found, "no " + type + " " + given + " (not found)");
+  return match;
+}
+
+// Checks the op against the local view, then queues it: online or not, the command
+// succeeds as soon as the op is durable in the outbox.
+int Cli::submit(domain::Op op) {
+  auto id = identity();
+  if (!id) return fail(kUsage, "not logged in: run muster login first");
+  auto view = store().view();
+  const domain::UnknownDirectory unknown;
+  const domain::Actor actor = id->actor();
+  auto drafts = domain::apply(view, op, domain::Context{actor, SystemClock().now_ms(), unknown});
+  if (!drafts) {
+    const auto& e = drafts.error();
+    std::string hint = e.code == Errc::not_found ? " (run muster sync to refresh)" : "";
+    return fail(e.code == Errc::invalid ? kUsage : kRejected,
+                std::string(to_string(e.code)) + ": " + e.message + hint);
+  }
+  store().enqueue(op, SystemClock().now_ms());
+  if (json_) {
+    std::cout << Json{{"id", op.id}, {"kind", op.kind}, {"queued", true}}.dump() << '\n';
+  } else {
+    std::cout << op.id << " queued\n";
+  }
+  return kOk;
+}
+
+int Cli::print_sync(const DriveResult& r, bool quiet_success) {
+  const auto& rep = r.report;
+  for (const auto& rej : rep.rejected) {
+    std::cerr << "rejected " << rej.op_id << ' ' << rej.kind << ": " << to_string(rej.error.code) << ": "
+              << rej.error.message << '\n';
+  }
+  const auto pending = store().outbox_size();
+  if (json_) {
+    Json rejected = Json::array();
+    for (const auto& rej : rep.rejected) {
+      rejected.push_back({{"op", rej.op_id}, {"kind", rej.kind}, {"code", to_string(rej.error.code)},
+                          {"message", rej.error.message}});
+    }
+    std::cout << Json{{"ok", r.status.ok()},
+                      {"pushed", rep.pushed},
+                      {"accepted", rep.accepted},
+                      {"rejected", rejected},
+                      {"events", rep.events},
+                      {"pending", pending},
+                      {"error", r.status.ok() ? "" : r.status.error().message}}
+                     .dump()
+              << '\n';
+  } else if (!quiet_success || !r.status.ok()) {
+    std::cout << "pushed " << rep.pushed << " op" << (rep.pushed == 1 ? "" : "s") << " (" << rep.accepted
+              << " accepted, " << rep.rejected.size() << " rejected), received " << rep.events << " event"
+              << (rep.events == 1 ? "" : "s") << ", " << pending << " still queued\n";
+  }
+  if (!r.status.ok()) {
+    std::cerr << "muster: " << r.status.error().message << '\n';
+    return exit_for(r.status);
+  }
+  store().set_config("last_sync", now_text());
+  return rep.rejected.empty() ? kOk : kRejected;
+}
+
+int Cli::run() {
+  const std::string cmd = a_.word(0);
+  if (cmd.empty() || cmd == "help" || a_.flag("help")) {
+    std::cout << kUsageText;
+    return cmd.empty() ? kUsage : kOk;
+  }
+  if (cmd == "login") return login();
+  if (cmd == "status") return status();
+  if (cmd == "sync") return sync_cmd();
+  if (cmd == "task") return task();
+  if (cmd == "notice") return notice();
+  if (cmd == "msg") return msg();
+  if (cmd == "watch") return watch();
+  return usage("unknown command '" + cmd + "'");
+}
+
+// ---------------------------------------------------------------- login / status / sync
+
+int Cli::login() {
+  auto server = a_.get("server");
+  auto user = a_.get("user");
+  if (!server || !user) return usage("login needs --server ws://HOST:PORT and --user NAME");
+  if (server->rfind("ws://", 0) != 0) return usage("the server address starts with ws://");
+  std::string password = a_.flag("password-stdin") ? read_secret("") : read_secret("password for " + *user + ": ");
+  if (password.empty()) return usage("no password given");
+
+  auto previous = store().identity();
+  if (previous && previous->user != *user) {
+    if (store().outbox_size() > 0) {
+      return fail(kRejected, std::to_string(store().outbox_size()) + " ops of " + previous->user +
+                                 " are still queued here: run muster sync as " + previous->user + " first");
+    }
+    store().reset_replica();
+  }
+  sync::Identity id;
+  id.server = *server;
+  id.user = *user;
+  id.device = previous && !previous->device.empty() ? previous->device
+                                                     : host_name() + "-" + ids_.next(SystemClock().now_ms()).substr(16);
+  DriveOptions options;
+  options.timeout = timeout(30);
+  auto r = drive(store(), id, sync::Credentials{password}, options);
+  if (!r.status.ok() && r.report.pushed == 0 && r.report.events == 0 && !store().identity()) {
+    return fail(exit_for(r.status), "login failed: " + r.status.error().message);
+  }
+  if (!r.status.ok()) return fail(exit_for(r.status), "login failed: " + r.status.error().message);
+  auto now_id = store().identity();
+  store().set_config("last_sync", now_text());
+  if (json_) {
+    std::cout << Json{{"user", now_id->user}, {"server", now_id->server}, {"device", now_id->device},
+                      {"roles", now_id->roles}, {"area", now_id->area}}
+                     .dump()
+              << '\n';
+  } else {
+    std::string roles;
+    for (const auto& r2 : now_id->roles) roles += (roles.empty() ? "" : ",") + r2;
+    std::cout << "logged in as " << now_id->user << " (" << roles << ", " << now_id->area << ") at " << now_id->server
+              << ", device " << now_id->device << '\n';
+  }
+  return kOk;
+}
+
+int Cli::status() {
+  auto id = store().identity();
+  const auto pending = store().outbox_size();
+  bool online = false;
+  if (id) {
+    WsConnection probe;
+    online = probe.connect(id->server, timeout(2)).ok();
+    probe.close();
+  }
+  const std::string last = store().config("last_sync");
+  if (json_) {
+    std::cout << Json{{"online", online},
+                      {"pending", pending},
+                      {"user", id ? id->user : ""},
+                      {"server", id ? id->server : ""},
+                      {"device", id ? id->device : ""},
+                      {"last_sync", last}}
+                     .dump()
+              << '\n';
+    return kOk;
+  }
+  if (!id) {
+    std::cout << "not logged in (home " << home() << ")\n";
+    return kOk;
+  }
+  std::cout << id->user << " at " << id->server << ": " << (online ? "online" : "offline") << '\n'
+            << pending << " op" << (pending == 1 ? "" : "s") << " waiting to be sent\n"
+            << "last sync: " << (last.empty() ? "never" : last) << '\n';
+  for (const auto& r : store().rejections(5)) {
+    std::cout << "recently rejected: " << r.op_id << ' ' << r.kind << ": " << to_string(r.error.code) << ": "
+              << r.error.message << '\n';
+  }
+  return kOk;
+}
+
+int Cli::sync_cmd() {
+  auto id = identity();
+  if (!id) return fail(kUsage, "not logged in: run muster login first");
+  DriveOptions options;
+  options.timeout = timeout(30);
+  return print_sync(drive(store(), *id, {}, options), false);
+}
+
+// ---------------------------------------------------------------- tasks
+
+int Cli::task() {
+  const std::string verb = a_.word(1);
+  if (verb == "list") return task_list();
+  if (verb == "show") return task_show();
+  if (verb == "new") {
+    auto title = a_.get("title");
+    auto area = a_.get("area");
+    const std::string kind = a_.word(2);
+    if (kind.empty() || !title || !area) return usage("task new needs KIND, --title and --area");
+    Json body{{"kind", kind}, {"title", *title}, {"area", *area}};
+    if (auto v = a_.get("assignee")) body["assignee"] = *v;
+    if (auto v = a_.get("dispatch")) body["dispatch"] = *v;
+    if (auto v = a_.get("priority")) body["priority"] = *v;
+    if (auto v = a_.get("due")) {
+      auto t = parse_utc(*v);
+      if (!t) return usage("--due takes a time like 2026-11-24T18:00:00Z or 2026-11-24T18:00:00+08:00");
+      body["due"] = format_utc(*t);
+    }
+    Json details = Json::object();
+    for (const auto& kv : a_.all("detail")) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) return usage("--detail takes KEY=VALUE");
+      details[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    if (!details.empty()) body["details"] = details;
+    return submit(domain::Op{ids_.next(SystemClock().now_ms()), "task.create", body});
+  }
+  static const std::set<std::string> kTransitions{"claim", "accept", "decline", "start", "done", "fail", "cancel"};
+  if (!kTransitions.count(verb)) return usage("unknown task command '" + verb + "'");
+  auto task_id = resolve(a_.word(2), "task");
+  if (!task_id) return fail(task_id.error().code == Errc::invalid ? kUsage : kRejected, task_id.error().message);
+  Json body{{"task", *task_id}};
+  if (auto note = a_.get("note")) body["note"] = *note;
+  return submit(domain::Op{ids_.next(SystemClock().now_ms()), "task." + verb, body});
+}
+
+int Cli::task_list() {
+  auto id = store().identity();
+  std::set<std::string> pending;
+  auto view = store().view(&pending);
+  const std::string me = id ? id->user : "";
+  auto state_filter = a_.get("state");
+  auto area_filter = a_.get("area");
+  std::vector<const domain::Task*> rows;
+  for (const auto& [tid, t] : view.tasks) {
+    if (a_.flag("mine") && t.assignee != me && t.offered_to != me && t.creator != me) continue;
+    if (state_filter && std::string(domain::to_string(t.state)) != *state_filter) continue;
+    if (area_filter && !domain::area_contains(*area_filter, t.area)) continue;
+    rows.push_back(&t);
+  }
+  if (json_) {
+    Json out = Json::array();
+    for (const auto* t : rows) {
+      Json j = domain::to_json(*t);
+      j["pending"] = pending.count(t->id) > 0;
+      out.push_back(std::move(j));
+    }
+    std::cout << out.dump() << '\n';
+    return kOk;
+  }
+  if (rows.empty()) {
+    std::cout << "no tasks\n";
+    return kOk;
+  }
+  std::cout << pad_to_width("ID", 28) << pad_to_width("STATE", 11) << pad_to_width("KIND", 10)
+            << pad_to_width("HOLDER", 14) << pad_to_width("SINCE", 22) << pad_to_width("AREA", 24) << "TITLE\n";
+  for (const auto* t : rows) {
+    std::string holder = !t->assignee.empty() ? t->assignee : (!t->offered_to.empty() ? "→" + t->offered_to : "-");
+    std::string state = std::string(domain::to_string(t->state)) + (pending.count(t->id) ? "*" : "");
+    std::cout << pad_to_width(t->id, 28) << pad_to_width(state, 11) << pad_to_width(t->kind, 10)
+              << pad_to_width(holder, 14) << pad_to_width(t->updated_at, 22) << pad_to_width(t->area, 24)
+              << truncate_to_width(t->title, 40) << '\n';
+  }
+  if (!pending.empty()) std::cout << "* not yet confirmed by the server (run muster sync)\n";
+  return kOk;
+}
+
+int Cli::task_show() {
+  auto task_id = resolve(a_.word(2), "task");
+  if (!task_id) return fail(task_id.error().code == Errc::invalid ? kUsage : kRejected, task_id.error().message);
+  std::set<std::string> pending;
+  auto view = store().view(&pending);
+  auto it = view.tasks.find(*task_id);
+  if (it == view.tasks.end()) return fail(kRejected, "no task " + *task_id + " (not found)");
+  const auto& t = it->second;
+  Json j = domain::to_json(t);
+  j["pending"] = pending.count(t.id) > 0;
+  if (json_) {
+    std::cout << j.dump() << '\n';
+    return kOk;
+  }
+  for (const char* key : {"id", "kind", "title", "area", "state", "dispatch", "priority", "assignee", "offered_to",
+                          "creator", "due", "note", "created_at", "updated_at", "updated_by"}) {
+    const auto& v = j[key];
+    if (v.is_string() && v.get_ref<const std::string&>().empty()) continue;
+    std::cout << pad_to_width(key, 12) << (v.is_string() ? v.get<std::string>() : v.dump()) << '\n';
+  }
+  for (const auto& [k, v] : t.details) std::cout << pad_to_width(k, 12) << v << '\n';
+  if (!t.declined_by.empty()) std::cout << pad_to_width("declined_by", 12) << Json(t.declined_by).dump() << '\n';
+  if (j["pending"].get<bool>()) std::cout << "(changes not yet confirmed by the server)\n";
+  return kOk;
+}
+
+// ---------------------------------------------------------------- notices
+
+int Cli::notice() {
+  const std::string verb = a_.word(1);
+  if (verb == "post") {
+    auto area = a_.get("area");
+    auto text = a_.get("text");
+    if (!area || !text) return usage("notice post needs --area and --text");
+    Json body{{"area", *area}, {"text", *text}, {"ack", a_.flag("ack")}};
+    if (auto p = a_.get("priority")) body["priority"] = *p;
+    return submit(domain::Op{ids_.next(SystemClock().now_ms()), "notice.post", body});
+  }
+  if (verb == "ack") {
+    auto nid = resolve(a_.word(2), "notice");
+    if (!nid) return fail(nid.error().code == Errc::invalid ? kUsage : kRejected, nid.error().message);
+    return submit(domain::Op{ids_.next(SystemClock().now_ms()), "notice.ack", Json{{"notice", *nid}}});
+  }
+  if (verb == "status") return notice_status();
+  if (verb != "list") return usage("unknown notice command '" + verb + "'");
+  auto id = store().identity();
+  auto view = store().view();
+  const std::string me = id ? id->user : "";
+  Json out = Json::array();
+  std::vector<const domain::Notice*> rows;
+  for (const auto& [nid, n] : view.notices) {
+    if (!n.area.empty()) rows.push_back(&n);
+  }
+  if (json_) {
+    for (const auto* n : rows) {
+      Json j = domain::to_json(*n);
+      j["acked"] = n->acked_by.count(me) > 0;
+      out.push_back(std::move(j));
+    }
+    std::cout << out.dump() << '\n';
+    return kOk;
+  }
+  if (rows.empty()) std::cout << "no notices\n";
+  for (const auto* n : rows) {
+    std::string ack = !n->ack_required ? "" : (n->acked_by.count(me) ? " [acknowledged]" : " [please acknowledge]");
+    std::cout << n->id << "  " << n->posted_at << "  " << domain::to_string(n->priority) << "  " << n->area << "  "
+              << n->author << ack << "\n    " << n->text << '\n';
+  }
+  return kOk;
+}
+
+int Cli::notice_status() {
+  auto id = identity();
+  if (!id) return fail(kUsage, "not logged in: run muster login first");
+  auto nid = resolve(a_.word(2), "notice");
+  if (!nid) return fail(nid.error().code == Errc::invalid ? kUsage : kRejected, nid.error().message);
+  DriveOptions options;
+  options.timeout = timeout(30);
+  options.query = protocol::Query{ids_.next(SystemClock().now_ms()), "notice.status", Json{{"notice", *nid}}};
+  auto r = drive(store(), *id, {}, options);
+  if (!r.status.ok()) return fail(exit_for(r.status), r.status.error().message);
+  if (!r.query_result) return fail(kUnreachable, "the server did not answer");
+  const auto& q = *r.query_result;
+  if (!q.ok) return fail(kRejected, std::string(to_string(q.error->code)) + ": " + q.error->message);
+  const Json& b = q.body;
+  if (json_) {
+    std::cout << b.dump() << '\n';
+    return kOk;
+  }
+  const int recipients = b.value("recipients", 0);
+  const int acked = b.value("acked", 0);
+  std::cout << acked << '/' << recipients << " acknowledged, " << (recipients - acked) << " missing\n";
+  for (const auto& area : b["by_area"]) {
+    const int ar = area.value("recipients", 0);
+    const int aa = area.value("acked", 0);
+    std::cout << "  " << pad_to_width(area.value("area", ""), 30) << aa << '/' << ar;
+    if (ar > aa) {
+      std::cout << "  missing:";
+      for (const auto& m : area["missing"]) std::cout << ' ' << m.get<std::string>();
+    }
+    std::cout << '\n';
+  }
+  return kOk;
+}
+
+// ---------------------------------------------------------------- messages
+
+int Cli::msg() {
+  const std::string verb = a_.word(1);
+  if (verb == "send") {
+    auto to = a_.get("to");
+    auto text = a_.get("text");
+    if (!to || !text) return usage("msg send needs --to and --text");
+    return submit(domain::Op{ids_.next(SystemClock().now_ms()), "message.send", Json{{"to", *to}, {"text", *text}}});
+  }
+  if (verb != "list") return usage("unknown msg command '" + verb + "'");
+  auto view = store().view();
+  if (json_) {
+    Json out = Json::array();
+    for (const auto& [mid, m] : view.messages) out.push_back(domain::to_json(m));
+    std::cout << out.dump() << '\n';
+    return kOk;
+  }
+  if (view.messages.empty()) std::cout << "no messages\n";
+  for (const auto& [mid, m] : view.messages) {
+    std::cout << (m.sent_at.empty() ? "(queued)            " : m.sent_at) << "  " << m.from << " → " << m.to << ": "
+              << m.text << '\n';
+  }
+  return kOk;
+}
+
+// ---------------------------------------------------------------- watch
+
+int Cli::watch() {
+  auto id = identity();
+  if (!id) return fail(kUsage, "not logged in: run muster login first");
+  install_interrupt_handler();
+  const bool bounded = a_.get("timeout").has_value();
+  const auto deadline = std::chrono::steady_clock::now() + timeout(0);
+  auto keep_going = [&]() {
+    return !interrupted() && (!bounded || std::chrono::steady_clock::now() < deadline);
+  };
+  auto print = [](const domain::Event& e) { std::cout << protocol::encode_event(e) << std::endl; };
+  milliseconds backoff{500};
+  while (keep_going()) {
+    DriveOptions options;
+    options.stay_live = true;
+    options.keep_going = keep_going;
+    auto r = drive(store(), *id, {}, options, print);
+    for (const auto& rej : r.report.rejected) {
+      std::cerr << "rejected " << rej.op_id << ' ' << rej.kind << ": " << to_string(rej.error.code) << ": "
+                << rej.error.message << '\n';
+    }
+    if (r.status.ok()) break;
+    if (r.status.error().code == Errc::forbidden) return fail(kRejected, r.status.error().message);
+    if (r.report.events > 0 || r.report.pushed > 0) backoff = milliseconds{500};
+    std::cerr << "muster: " << r.status.error().message << "; retrying in " << backoff.count() << " ms\n";
+    for (auto slept = milliseconds{0}; slept < backoff && keep_going(); slept += milliseconds{50}) {
+      std::this_thread::sleep_for(milliseconds{50});
+    }
+    backoff = std::min(backoff * 2, milliseconds{30000});
+  }
+  return kOk;
+}
+
+}  // namespace
+
+int run_command(const std::vector<std::string>& words) {
+  auto parsed = Args::parse(words, {"json", "password-stdin", "mine", "ack", "help"});
+  if (!parsed) return usage(parsed.error().message);
+  try {
+    Cli cli(*parsed);
+    return cli.run();
+  } catch (const store::SqliteError& e) {
+    return fail(kRejected, std::string("local database error: ") + e.what());
+  } catch (const std::exception& e) {
+    return fail(kRejected, e.what());
+  }
+}
+
+}  // namespace muster::client

@@ -1,0 +1,73 @@
+#include "muster_client/platform.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#ifdef _WIN32
+#include <io.h>
+#include <windows.h>
+#else
+#include <termios.h>
+#include <unistd.h>
+#endif
+
+namespace muster::client {
+
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_signal(int) { g_interrupted = 1; }
+}  // namespace
+
+std::string default_home() {
+  if (const char* h = std::getenv("MUSTER_HOME"); h && *h) return h;
+#ifdef _WIN32
+  const char* base = std::getenv("USERPROFILE");
+#else
+  const char* base = std::getenv("HOME");
+#endif
+  return std::string(base && *base ? base : ".") + "/.muster";
+}
+
+std::string host_name() {
+#ifdef _WIN32
+  char buf[256];
+  DWORD n = sizeof buf;
+  if (GetComputerNameA(buf, &n)) return std::string(buf, n);
+  return "device";
+#else
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) == 0 && buf[0]) return buf;
+  return "device";
+#endif
+}
+
+std::string read_secret(const std::string& prompt) {
+  std::string line;
+#ifndef _WIN32
+  if (isatty(STDIN_FILENO)) {
+    std::cerr << prompt << std::flush;
+    termios old{};
+    tcgetattr(STDIN_FILENO, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::getline(std::cin, line);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    std::cerr << '\n';
+    return line;
+  }
+#endif
+  std::getline(std::cin, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+void install_interrupt_handler() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+bool interrupted() { return g_interrupted != 0; }
+
+}  // namespace muster::client

@@ -1,0 +1,130 @@
+#include "muster_client/ws_connection.hpp"
+
+#include <websocketpp/client.hpp>
+#include <websocketpp/config/asio_no_tls_client.hpp>
+
+#include <deque>
+
+namespace muster::client {
+
+namespace {
+using Endpoint = websocketpp::client<websocketpp::config::asio_client>;
+}
+
+class WsConnection::Impl {
+ public:
+  Impl() {
+    endpoint_.clear_access_channels(websocketpp::log::alevel::all);
+    endpoint_.clear_error_channels(websocketpp::log::elevel::all);
+    std::error_code ec;
+    endpoint_.init_asio(&io_, ec);
+    // The server bounds what it sends; a client must still not be made to hold
+    // unbounded frames.
+    endpoint_.set_max_message_size(64 * 1024 * 1024);
+    endpoint_.set_open_handler([this](websocketpp::connection_hdl) { open_ = true; });
+    endpoint_.set_fail_handler([this](websocketpp::connection_hdl h) { on_end(h, true); });
+    endpoint_.set_close_handler([this](websocketpp::connection_hdl h) { on_end(h, false); });
+    endpoint_.set_message_handler([this](websocketpp::connection_hdl, const Endpoint::message_ptr& m) {
+      inbox_.push_back(m->get_payload());
+    });
+  }
+
+  Status connect(const std::string& url, std::chrono::milliseconds timeout) {
+    std::error_code ec;
+    auto con = endpoint_.get_connection(url, ec);
+    if (ec) return make_error(Errc::invalid, "bad server address '" + url + "': " + ec.message());
+    con->set_open_handshake_timeout(static_cast<long>(timeout.count()));
+    hdl_ = con->get_handle();
+    endpoint_.connect(con);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!open_ && !ended_ && std::chrono::steady_clock::now() < deadline) {
+      io_.run_one_until(deadline);
+      if (io_.stopped()) io_.restart();
+    }
+    if (!open_) {
+      std::string why = fail_reason_.empty() ? "timed out" : fail_reason_;
+      return make_error(Errc::unavailable, "cannot reach " + url + ": " + why);
+    }
+    return {};
+  }
+
+  Status send(const std::string& text) {
+    if (!open_ || ended_) return make_error(Errc::unavailable, "not connected");
+    std::error_code ec;
+    endpoint_.send(hdl_, text, websocketpp::frame::opcode::text, ec);
+    if (ec) return make_error(Errc::unavailable, "send failed: " + ec.message());
+    io_.poll();  // start writing now
+    if (io_.stopped()) io_.restart();
+    return {};
+  }
+
+  Result<std::optional<std::string>> receive(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (inbox_.empty() && !ended_ && std::chrono::steady_clock::now() < deadline) {
+      io_.run_one_until(deadline);
+      if (io_.stopped()) io_.restart();
+    }
+    if (!inbox_.empty()) {
+      std::string frame = std::move(inbox_.front());
+      inbox_.pop_front();
+      return std::optional<std::string>(std::move(frame));
+    }
+    if (ended_) {
+      return make_error(Errc::unavailable, "connection closed" + (close_code_ ? " (" + std::to_string(close_code_) +
+                                                                                    " " + close_reason_ + ")"
+                                                                              : std::string()));
+    }
+    return std::optional<std::string>();
+  }
+
+  void close() {
+    if (!open_ || ended_) return;
+    std::error_code ec;
+    endpoint_.close(hdl_, websocketpp::close::status::normal, "bye", ec);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    while (!ended_ && std::chrono::steady_clock::now() < deadline) {
+      io_.run_one_until(deadline);
+      if (io_.stopped()) io_.restart();
+    }
+  }
+
+  int close_code_ = 0;
+  std::string close_reason_;
+
+ private:
+  void on_end(websocketpp::connection_hdl h, bool failed) {
+    ended_ = true;
+    std::error_code ec;
+    auto con = endpoint_.get_con_from_hdl(h, ec);
+    if (ec) return;
+    if (failed) {
+      fail_reason_ = con->get_ec().message();
+    } else {
+      close_code_ = con->get_remote_close_code();
+      close_reason_ = con->get_remote_close_reason();
+    }
+  }
+
+  asio::io_context io_;
+  Endpoint endpoint_;
+  websocketpp::connection_hdl hdl_;
+  std::deque<std::string> inbox_;
+  bool open_ = false;
+  bool ended_ = false;
+  std::string fail_reason_;
+};
+
+WsConnection::WsConnection() : impl_(std::make_unique<Impl>()) {}
+WsConnection::~WsConnection() = default;
+Status WsConnection::connect(const std::string& url, std::chrono::milliseconds timeout) {
+  return impl_->connect(url, timeout);
+}
+Status WsConnection::send(const std::string& text) { return impl_->send(text); }
+Result<std::optional<std::string>> WsConnection::receive(std::chrono::milliseconds timeout) {
+  return impl_->receive(timeout);
+}
+void WsConnection::close() { impl_->close(); }
+int WsConnection::close_code() const { return impl_->close_code_; }
+std::string WsConnection::close_reason() const { return impl_->close_reason_; }
+
+}  // namespace muster::client

@@ -1,0 +1,250 @@
+#include "muster/sync/client_store.hpp"
+
+#include <filesystem>
+
+namespace muster::sync {
+
+using domain::Json;
+
+namespace {
+
+const std::vector<std::string> kMigrations{
+    // 1: identity, outbox, replica, cursors, rejections
+    R"sql(
+      CREATE TABLE config(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE outbox(
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created TEXT NOT NULL
+      );
+      CREATE TABLE objects(
+        type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        json TEXT NOT NULL,
+        PRIMARY KEY(type, id)
+      ) WITHOUT ROWID;
+      CREATE TABLE cursors(scope TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE rejections(
+        op TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        at TEXT NOT NULL
+      ) WITHOUT ROWID;
+    )sql",
+};
+
+// Notices carry who acknowledged them only in the replica (the wire form does not).
+Json notice_record(const domain::Notice& n) {
+  Json j = domain::to_json(n);
+  j["acked_by"] = n.acked_by;
+  return j;
+}
+
+}  // namespace
+
+domain::Actor Identity::actor() const {
+  domain::Actor a;
+  a.name = user;
+  for (const auto& r : roles) {
+    if (auto role = domain::role_from_string(r)) a.roles.add(*role);
+  }
+  a.area = area;
+  return a;
+}
+
+ClientStore::ClientStore(store::Db db) : db_(std::move(db)) { store::migrate(db_, kMigrations); }
+
+ClientStore ClientStore::open(const std::string& home) {
+  std::filesystem::create_directories(home);
+  store::OpenOptions options;
+  options.durability = store::Durability::full;
+  return ClientStore(store::Db::open((std::filesystem::path(home) / "client.db").string(), options));
+}
+
+ClientStore ClientStore::open_memory() { return ClientStore(store::Db::open(":memory:")); }
+
+std::string ClientStore::config(const std::string& key) {
+  auto s = db_.prepare("SELECT value FROM config WHERE key = ?1");
+  s.bind(1, key);
+  if (!s.step()) return {};
+  std::string v = s.text(0);
+  s.reset();
+  return v;
+}
+
+void ClientStore::set_config(const std::string& key, const std::string& value) {
+  db_.prepare("INSERT OR REPLACE INTO config(key, value) VALUES (?1, ?2)").bind(1, key).bind(2, value).run();
+}
+
+std::optional<Identity> ClientStore::identity() {
+  Identity id;
+  id.user = config("user");
+  if (id.user.empty()) return std::nullopt;
+  id.server = config("server");
+  id.device = config("device");
+  id.token = config("token");
+  id.area = config("area");
+  auto roles = Json::parse(config("roles"), nullptr, false);
+  if (roles.is_array()) id.roles = roles.get<std::vector<std::string>>();
+  auto scopes = Json::parse(config("scopes"), nullptr, false);
+  if (scopes.is_array()) id.scopes = scopes.get<std::vector<std::string>>();
+  return id;
+}
+
+void ClientStore::save_identity(const Identity& id) {
+  store::Transaction tx(db_);
+  set_config("server", id.server);
+  set_config("user", id.user);
+  set_config("device", id.device);
+  set_config("token", id.token);
+  set_config("area", id.area);
+  set_config("roles", Json(id.roles).dump());
+  set_config("scopes", Json(id.scopes).dump());
+  tx.commit();
+}
+
+void ClientStore::reset_replica() {
+  db_.exec("DELETE FROM objects; DELETE FROM cursors; DELETE FROM rejections;");
+}
+
+void ClientStore::enqueue(const domain::Op& op, UnixMs now) {
+  store::Transaction tx(db_);
+  db_.prepare("INSERT INTO outbox(id, kind, body, created) VALUES (?1, ?2, ?3, ?4)")
+      .bind(1, op.id)
+      .bind(2, op.kind)
+      .bind(3, op.body.dump())
+      .bind(4, format_utc(now))
+      .run();
+  tx.commit();
+}
+
+std::vector<OutboxEntry> ClientStore::outbox() {
+  std::vector<OutboxEntry> out;
+  auto s = db_.prepare("SELECT n, id, kind, body, created FROM outbox ORDER BY n");
+  while (s.step()) {
+    OutboxEntry e;
+    e.n = s.int64(0);
+    e.op.id = s.text(1);
+    e.op.kind = s.text(2);
+    e.op.body = Json::parse(s.text_view(3), nullptr, false);
+    e.created = s.text(4);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::int64_t ClientStore::outbox_size() {
+  auto s = db_.prepare("SELECT count(*) FROM outbox");
+  s.step();
+  auto n = s.int64(0);
+  s.reset();
+  return n;
+}
+
+void ClientStore::remove_from_outbox(const std::string& op_id) {
+  db_.prepare("DELETE FROM outbox WHERE id = ?1").bind(1, op_id).run();
+}
+
+void ClientStore::record_rejection(const Rejection& r) {
+  db_.prepare("INSERT OR REPLACE INTO rejections(op, kind, code, message, at) VALUES (?1,?2,?3,?4,?5)")
+      .bind(1, r.op_id)
+      .bind(2, r.kind)
+      .bind(3, std::string(to_string(r.error.code)))
+      .bind(4, r.error.message)
+      .bind(5, r.at)
+      .run();
+}
+
+std::vector<Rejection> ClientStore::rejections(int limit) {
+  std::vector<Rejection> out;
+  auto s = db_.prepare("SELECT op, kind, code, message, at FROM rejections ORDER BY at DESC LIMIT ?1");
+  s.bind(1, limit);
+  while (s.step()) {
+    out.push_back(Rejection{s.text(0), s.text(1), make_error(errc_from_string(s.text_view(2)), s.text(3)), s.text(4)});
+  }
+  return out;
+}
+
+domain::State ClientStore::load_state() {
+  domain::State state;
+  auto s = db_.prepare("SELECT type, json FROM objects");
+  while (s.step()) {
+    auto j = Json::parse(s.text_view(1), nullptr, false);
+    auto type = s.text_view(0);
+    if (type == "task") {
+      if (auto t = domain::task_from_json(j)) state.tasks[t->id] = std::move(*t);
+    } else if (type == "notice") {
+      if (auto n = domain::notice_from_json(j)) {
+        n->acked_by = j.value("acked_by", std::set<std::string>{});
+        state.notices[n->id] = std::move(*n);
+      } else if (j.is_object() && j.contains("id")) {  // acknowledged before its post arrived
+        auto& slot = state.notices[j["id"].get<std::string>()];
+        slot.id = j["id"].get<std::string>();
+        slot.acked_by = j.value("acked_by", std::set<std::string>{});
+      }
+    } else if (type == "message") {
+      if (auto m = domain::message_from_json(j)) state.messages[m->id] = std::move(*m);
+    }
+  }
+  return state;
+}
+
+void ClientStore::save_object(const domain::State& state, const domain::ObjectRef& ref) {
+  Json j;
+  if (ref.first == "task") {
+    j = domain::to_json(state.tasks.at(ref.second));
+  } else if (ref.first == "notice") {
+    const auto& n = state.notices.at(ref.second);
+    j = n.area.empty() ? Json{{"id", n.id}, {"acked_by", n.acked_by}} : notice_record(n);
+  } else if (ref.first == "message") {
+    j = domain::to_json(state.messages.at(ref.second));
+  } else {
+    return;
+  }
+  db_.prepare("INSERT OR REPLACE INTO objects(type, id, json) VALUES (?1, ?2, ?3)")
+      .bind(1, ref.first)
+      .bind(2, ref.second)
+      .bind(3, j.dump())
+      .run();
+}
+
+protocol::Cursors ClientStore::cursors() {
+  protocol::Cursors out;
+  auto s = db_.prepare("SELECT scope, seq FROM cursors");
+  while (s.step()) out[s.text(0)] = s.int64(1);
+  return out;
+}
+
+void ClientStore::save_cursor(const std::string& scope, std::int64_t seq) {
+  db_.prepare("INSERT OR REPLACE INTO cursors(scope, seq) VALUES (?1, ?2)").bind(1, scope).bind(2, seq).run();
+}
+
+domain::State ClientStore::view(std::set<std::string>* pending) {
+  domain::State state = load_state();
+  auto id = identity();
+  if (!id) return state;
+  const domain::Actor actor = id->actor();
+  const domain::UnknownDirectory unknown;
+  for (const auto& entry : outbox()) {
+    const UnixMs now = parse_utc(entry.created).value_or(0);
+    auto drafts = domain::apply(state, entry.op, domain::Context{actor, now, unknown});
+    if (!drafts) continue;
+    for (auto& d : *drafts) {
+      domain::Event e;
+      e.scope = d.scope;
+      e.op = entry.op.id;
+      e.kind = d.kind;
+      e.actor = actor.name;
+      e.at = entry.created;
+      e.body = d.body;
+      auto ref = domain::fold(state, e);
+      if (pending && !ref.second.empty()) pending->insert(ref.second);
+    }
+  }
+  return state;
+}
+
+}  // namespace muster::sync

@@ -1,0 +1,139 @@
+#include "muster/sync/sync_session.hpp"
+
+namespace muster::sync {
+
+namespace protocol = muster::protocol;
+
+SyncSession::SyncSession(ClientStore& store, Identity identity, Credentials credentials, const Clock& clock)
+    : store_(store), identity_(std::move(identity)), credentials_(std::move(credentials)), clock_(clock) {
+  state_ = store_.load_state();
+  cursors_ = store_.cursors();
+}
+
+SyncSession::~SyncSession() = default;
+
+std::vector<std::string> SyncSession::start() {
+  protocol::Hello h;
+  h.user = identity_.user;
+  h.device = identity_.device;
+  h.cursors = cursors_;
+  if (credentials_.password) {
+    h.password = *credentials_.password;
+  } else {
+    h.token = identity_.token;
+  }
+  return {protocol::encode(protocol::ClientFrame{h})};
+}
+
+bool SyncSession::done() const { return welcomed_ && report_.caught_up && in_flight_.empty() && backfilling_.empty(); }
+
+void SyncSession::begin() {
+  if (!tx_) tx_ = std::make_unique<store::Transaction>(store_.db());
+}
+
+void SyncSession::commit() {
+  if (!tx_) return;
+  tx_->commit();
+  tx_.reset();
+  uncommitted_ = 0;
+}
+
+std::string SyncSession::finish() {
+  commit();
+  return protocol::encode(protocol::ClientFrame{protocol::CursorFrame{cursors_}});
+}
+
+std::vector<std::string> SyncSession::push_new_ops() {
+  std::vector<std::string> out;
+  for (auto& entry : store_.outbox()) {
+    if (in_flight_.count(entry.op.id)) continue;
+    in_flight_.insert(entry.op.id);
+    ++report_.pushed;
+    out.push_back(protocol::encode(protocol::ClientFrame{protocol::OpFrame{std::move(entry.op)}}));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> SyncSession::on_frame(std::string_view text) {
+  auto decoded = protocol::decode_server_frame(text);
+  if (!decoded) return make_error(Errc::invalid, "the server sent a bad frame: " + decoded.error().message);
+  auto& frame = *decoded;
+
+  if (auto* w = std::get_if<protocol::Welcome>(&frame)) {
+    identity_.user = w->user;
+    identity_.roles = w->roles;
+    identity_.area = w->area;
+    identity_.token = w->token;
+    identity_.scopes = w->scopes;
+    store_.save_identity(identity_);
+    welcomed_ = true;
+    return push_new_ops();
+  }
+  if (!welcomed_) return make_error(Errc::invalid, "the server spoke before welcoming us");
+
+  if (auto* ev = std::get_if<protocol::EventFrame>(&frame)) return handle_event(std::move(ev->event));
+  if (auto* ack = std::get_if<protocol::Ack>(&frame)) {
+    if (!in_flight_.count(ack->id)) return std::vector<std::string>{};  // an answer to an earlier session
+    // The op's events arrived before its ack: make them durable before forgetting the op.
+    commit();
+    in_flight_.erase(ack->id);
+    if (ack->ok) {
+      ++report_.accepted;
+      store_.remove_from_outbox(ack->id);
+    } else if (ack->error && ack->error->code == Errc::unavailable) {
+      ++report_.deferred;  // stays queued for the next sync
+    } else {
+      std::string kind;
+      for (const auto& e : store_.outbox()) {
+        if (e.op.id == ack->id) kind = e.op.kind;
+      }
+      Rejection r{ack->id, kind, ack->error.value_or(make_error(Errc::invalid, "rejected")),
+                  format_utc(clock_.now_ms())};
+      store::Transaction tx(store_.db());
+      store_.record_rejection(r);
+      store_.remove_from_outbox(ack->id);
+      tx.commit();
+      report_.rejected.push_back(std::move(r));
+    }
+    return std::vector<std::string>{};
+  }
+  if (std::holds_alternative<protocol::CaughtUp>(frame)) {
+    commit();
+    report_.caught_up = true;
+    backfilling_.clear();
+    return std::vector<std::string>{};
+  }
+  if (auto* err = std::get_if<protocol::ErrorFrame>(&frame)) {
+    if (err->code == "unauthorized") return make_error(Errc::forbidden, err->message);
+    return make_error(Errc::invalid, "server error " + err->code + ": " + err->message);
+  }
+  if (auto* result = std::get_if<protocol::QueryResult>(&frame)) {
+    if (on_result) on_result(*result);
+    return std::vector<std::string>{};
+  }
+  return std::vector<std::string>{};  // pong
+}
+
+std::vector<std::string> SyncSession::handle_event(domain::Event e) {
+  auto& cursor = cursors_[e.scope];
+  if (e.seq <= cursor) return {};  // already applied
+  if (e.seq != cursor + 1) {
+    // A gap: never apply out of order. Ask once for what is missing.
+    if (backfilling_.insert(e.scope).second) {
+      ++report_.backfills;
+      return {protocol::encode(protocol::ClientFrame{protocol::Backfill{e.scope, cursor + 1}})};
+    }
+    return {};
+  }
+  begin();
+  auto ref = domain::fold(state_, e);
+  if (!ref.first.empty()) store_.save_object(state_, ref);
+  cursor = e.seq;
+  store_.save_cursor(e.scope, e.seq);
+  ++report_.events;
+  if (on_event) on_event(e);
+  if (++uncommitted_ >= kCommitEvery) commit();
+  return {};
+}
+
+}  // namespace muster::sync
