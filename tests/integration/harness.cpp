@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -24,8 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <websocketpp/client.hpp>
-#include <websocketpp/config/asio_no_tls_client.hpp>
+#include <websocketpp/base64/base64.hpp>
+#include <websocketpp/sha1/sha1.hpp>
 
 extern char** environ;
 
@@ -424,54 +425,72 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 
 // ---------------------------------------------------------------- HTTP
 
-std::optional<HttpResponse> http_request(int port, const std::string& path, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  Fd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (sock.get() < 0) return std::nullopt;
+namespace {
 
+// A non-blocking TCP socket connected to 127.0.0.1:port before deadline, or -1.
+int connect_loopback(int port, Clock::time_point deadline) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
   sockaddr_in addr = loopback_address(port);
-  if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    if (errno != EINPROGRESS) return std::nullopt;
-    if (!poll_until(sock.get(), POLLOUT, deadline)) return std::nullopt;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+  if (errno == EINPROGRESS && poll_until(fd, POLLOUT, deadline)) {
     int so_error = 0;
     socklen_t len = sizeof so_error;
-    if (::getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &so_error, &len) != 0 || so_error != 0) {
-      return std::nullopt;
-    }
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error == 0) return fd;
   }
+  ::close(fd);
+  return -1;
+}
 
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                        "\r\nUser-Agent: muster-test-harness\r\nConnection: close\r\n\r\n";
+// Writes all of data to a non-blocking socket before deadline.
+bool send_all_until(int fd, const std::string& data, Clock::time_point deadline) {
   std::size_t sent = 0;
-  while (sent < request.size()) {
-    ssize_t n = ::send(sock.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+  while (sent < data.size()) {
+    ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!poll_until(sock.get(), POLLOUT, deadline)) return std::nullopt;
+      if (!poll_until(fd, POLLOUT, deadline)) return false;
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else {
-      return std::nullopt;
+      return false;
     }
   }
+  return true;
+}
 
-  std::string raw;
+// Reads from a non-blocking socket into raw until done(raw), EOF or deadline.
+// False only on timeout.
+bool read_until(int fd, std::string& raw, const std::function<bool(const std::string&)>& done,
+                Clock::time_point deadline) {
   char buffer[16384];
-  for (;;) {
-    ssize_t n = ::recv(sock.get(), buffer, sizeof buffer, 0);
+  while (!done(raw)) {
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
     if (n > 0) {
       raw.append(buffer, static_cast<std::size_t>(n));
-      if (complete_by_length(raw)) break;
     } else if (n == 0) {
-      break;
+      return true;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (!poll_until(sock.get(), POLLIN, deadline)) return std::nullopt;
+      if (!poll_until(fd, POLLIN, deadline)) return false;
     } else if (errno != EINTR) {
-      // A reset after a complete response still counts.
-      break;
+      return true;  // a reset after a complete response still counts
     }
   }
+  return true;
+}
+
+}  // namespace
+
+std::optional<HttpResponse> http_request(int port, const std::string& path, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  Fd sock(connect_loopback(port, deadline));
+  if (sock.get() < 0) return std::nullopt;
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                        "\r\nUser-Agent: muster-test-harness\r\nConnection: close\r\n\r\n";
+  if (!send_all_until(sock.get(), request, deadline)) return std::nullopt;
+  std::string raw;
+  if (!read_until(sock.get(), raw, complete_by_length, deadline)) return std::nullopt;
   return parse_response(raw);
 }
 
@@ -488,66 +507,140 @@ int http_status(int port, const std::string& path, std::chrono::milliseconds tim
 
 // ---------------------------------------------------------------- RawWs
 
+namespace {
+
+constexpr std::size_t kMaxIncomingMessage = 64u * 1024u * 1024u;
+constexpr int kOpContinuation = 0x0;
+constexpr int kOpText = 0x1;
+constexpr int kOpBinary = 0x2;
+constexpr int kOpClose = 0x8;
+constexpr int kOpPing = 0x9;
+constexpr int kOpPong = 0xA;
+constexpr int kCloseNoStatus = 1005;
+constexpr int kCloseAbnormal = 1006;
+
+std::mt19937& random_engine() {
+  thread_local std::mt19937 engine{std::random_device{}()};
+  return engine;
+}
+
+std::string random_bytes(std::size_t count) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::string bytes(count, '\0');
+  for (auto& b : bytes) b = static_cast<char>(byte(random_engine()));
+  return bytes;
+}
+
+std::string close_payload(int code, const std::string& reason) {
+  std::string payload;
+  payload.push_back(static_cast<char>((code >> 8) & 0xFF));
+  payload.push_back(static_cast<char>(code & 0xFF));
+  return payload + reason;
+}
+
+struct WsFrame {
+  bool fin = true;
+  int opcode = 0;
+  std::string payload;
+};
+
+enum class ParseResult { frame, need_more, error };
+
+// Parses the server frame starting at pos; advances pos past it on success.
+// Server frames must be unmasked and use no RSV bits.
+ParseResult parse_frame(const std::string& buffer, std::size_t& pos, WsFrame& frame) {
+  auto byte_at = [&](std::size_t i) { return static_cast<unsigned char>(buffer[pos + i]); };
+  std::size_t available = buffer.size() - pos;
+  if (available < 2) return ParseResult::need_more;
+  unsigned char b0 = byte_at(0);
+  unsigned char b1 = byte_at(1);
+  if ((b0 & 0x70) != 0 || (b1 & 0x80) != 0) return ParseResult::error;
+  std::size_t header = 2;
+  std::uint64_t length = b1 & 0x7F;
+  if (length == 126 || length == 127) {
+    std::size_t extra = length == 126 ? 2 : 8;
+    if (available < header + extra) return ParseResult::need_more;
+    length = 0;
+    for (std::size_t i = 0; i < extra; ++i) length = (length << 8) | byte_at(header + i);
+    header += extra;
+  }
+  if (length > kMaxIncomingMessage) return ParseResult::error;
+  if (available < header + length) return ParseResult::need_more;
+  frame.fin = (b0 & 0x80) != 0;
+  frame.opcode = b0 & 0x0F;
+  frame.payload.assign(buffer, pos + header, static_cast<std::size_t>(length));
+  pos += header + static_cast<std::size_t>(length);
+  return ParseResult::frame;
+}
+
+}  // namespace
+
+std::string ws_frame(int opcode, const std::string& payload, bool fin, bool masked) {
+  std::string frame;
+  frame.push_back(static_cast<char>((fin ? 0x80 : 0x00) | (opcode & 0x0F)));
+  const int mask_bit = masked ? 0x80 : 0x00;
+  const std::uint64_t size = payload.size();
+  if (size < 126) {
+    frame.push_back(static_cast<char>(mask_bit | static_cast<int>(size)));
+  } else if (size <= 0xFFFF) {
+    frame.push_back(static_cast<char>(mask_bit | 126));
+    for (int shift = 8; shift >= 0; shift -= 8) frame.push_back(static_cast<char>((size >> shift) & 0xFF));
+  } else {
+    frame.push_back(static_cast<char>(mask_bit | 127));
+    for (int shift = 56; shift >= 0; shift -= 8) frame.push_back(static_cast<char>((size >> shift) & 0xFF));
+  }
+  if (!masked) return frame + payload;
+  const std::string key = random_bytes(4);
+  frame += key;
+  frame.reserve(frame.size() + payload.size());
+  for (std::size_t i = 0; i < payload.size(); ++i) frame.push_back(static_cast<char>(payload[i] ^ key[i % 4]));
+  return frame;
+}
+
 struct RawWs::Impl {
-  using Client = websocketpp::client<websocketpp::config::asio_client>;
   enum class State { idle, connecting, open, closed };
 
-  Client client;
-  websocketpp::connection_hdl hdl;
-  std::thread io_thread;
+  int fd = -1;
+  std::thread reader;
+  std::thread writer;
 
   mutable std::mutex mutex;
-  std::condition_variable cv;
+  std::condition_variable cv;        // state, messages, reader_done, outgoing drained
+  std::condition_variable write_cv;  // outgoing queued, stopping
   State state = State::idle;
-  std::deque<std::string> messages;
+  int handshake_status = 0;
   int close_code = 0;
   std::string close_reason;
-  bool init_ok = false;
+  bool close_sent = false;
+  bool write_failed = false;
+  bool writing = false;
+  bool reader_done = false;
+  bool stopping = false;
+  std::deque<std::string> messages;
+  std::deque<std::string> outgoing;
 
-  Impl() {
-    client.clear_access_channels(websocketpp::log::alevel::all);
-    client.clear_error_channels(websocketpp::log::elevel::all);
-    std::error_code ec;
-    client.init_asio(ec);
-    init_ok = !ec;
-    client.set_max_message_size(64u * 1024u * 1024u);
+  ~Impl() { stop(); }
 
-    client.set_open_handler([this](websocketpp::connection_hdl) { set_state(State::open); });
-    client.set_fail_handler([this](websocketpp::connection_hdl) { set_state(State::closed); });
-    client.set_close_handler([this](websocketpp::connection_hdl handle) {
-      std::error_code error;
-      auto con = client.get_con_from_hdl(std::move(handle), error);
-      std::lock_guard<std::mutex> lock(mutex);
-      if (con) {
-        close_code = con->get_remote_close_code();
-        close_reason = con->get_remote_close_reason();
-      }
-      state = State::closed;
-      cv.notify_all();
-    });
-    client.set_message_handler([this](websocketpp::connection_hdl, Client::message_ptr msg) {
-      std::lock_guard<std::mutex> lock(mutex);
-      messages.push_back(msg->get_payload());
-      cv.notify_all();
-    });
-  }
-
-  void set_state(State new_state) {
-    std::lock_guard<std::mutex> lock(mutex);
-    state = new_state;
+  // Caller holds the lock.
+  void mark_closed(int code, std::string reason = {}) {
+    if (state == State::closed) return;
+    state = State::closed;
+    close_code = code;
+    close_reason = std::move(reason);
     cv.notify_all();
   }
 
-  State current_state() const {
-    std::lock_guard<std::mutex> lock(mutex);
-    return state;
+  // Caller holds the lock.
+  bool enqueue(std::string bytes) {
+    if (state != State::open || close_sent || write_failed) return false;
+    outgoing.push_back(std::move(bytes));
+    write_cv.notify_one();
+    return true;
   }
 
-  bool send(const std::string& payload, websocketpp::frame::opcode::value op) {
-    if (current_state() != State::open) return false;
-    std::error_code ec;
-    client.send(hdl, payload, op, ec);
-    return !ec;
+  bool enqueue_locked(std::string bytes) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return enqueue(std::move(bytes));
   }
 
   bool wait_closed(std::chrono::milliseconds timeout) {
@@ -555,61 +648,223 @@ struct RawWs::Impl {
     return cv.wait_for(lock, timeout, [this] { return state == State::closed; });
   }
 
-  // Stops the io loop whatever the connection is doing, and marks it closed.
-  void abandon() {
-    client.stop();
-    set_state(State::closed);
+  void start(std::string initial) {
+    reader = std::thread([this, initial = std::move(initial)]() mutable { read_loop(std::move(initial)); });
+    writer = std::thread([this] { write_loop(); });
   }
 
-  void run_io() {
-    try {
-      client.run();
-    } catch (const std::exception&) {
-      // A handler threw; the connection is unusable either way.
+  // Lets queued frames (e.g. our close reply) go out and the server end the
+  // connection, within bounds; then tears everything down.
+  void stop() {
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      cv.wait_for(lock, 1s, [this] { return (outgoing.empty() && !writing) || write_failed || fd < 0; });
+      cv.wait_for(lock, 1s, [this] { return reader_done || fd < 0; });
+      stopping = true;
+      mark_closed(kCloseAbnormal);
     }
-    set_state(State::closed);
+    write_cv.notify_all();
+    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);  // wakes a blocked recv or send
+    if (reader.joinable()) reader.join();
+    if (writer.joinable()) writer.join();
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+
+  void write_loop() {
+    for (;;) {
+      std::string bytes;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        write_cv.wait(lock, [this] { return stopping || !outgoing.empty(); });
+        if (stopping) return;
+        bytes = std::move(outgoing.front());
+        outgoing.pop_front();
+        writing = true;
+      }
+      bool ok = send_all(bytes);
+      std::lock_guard<std::mutex> lock(mutex);
+      writing = false;
+      if (!ok) {
+        // Keep reading: the server may have sent a close frame before resetting.
+        write_failed = true;
+        outgoing.clear();
+      }
+      cv.notify_all();
+    }
+  }
+
+  bool send_all(const std::string& bytes) const {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+      ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void read_loop(std::string buffer) {
+    std::string fragmented;
+    bool in_fragmented = false;
+    std::vector<char> chunk(65536);
+    bool ok = true;
+    while (ok) {
+      std::size_t pos = 0;
+      WsFrame frame;
+      ParseResult result;
+      while (ok && (result = parse_frame(buffer, pos, frame)) == ParseResult::frame) {
+        ok = handle_frame(frame, fragmented, in_fragmented);
+      }
+      buffer.erase(0, pos);
+      if (!ok || result == ParseResult::error) break;
+      ssize_t n = ::recv(fd, chunk.data(), chunk.size(), 0);
+      if (n > 0) {
+        buffer.append(chunk.data(), static_cast<std::size_t>(n));
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        break;  // EOF, reset or shutdown
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    mark_closed(kCloseAbnormal);  // no-op if a close frame came first
+    reader_done = true;
+    cv.notify_all();
+  }
+
+  // False on a protocol violation by the server.
+  bool handle_frame(WsFrame& frame, std::string& fragmented, bool& in_fragmented) {
+    switch (frame.opcode) {
+      case kOpText:
+      case kOpBinary:
+        if (in_fragmented) return false;
+        if (frame.fin) return deliver(std::move(frame.payload));
+        fragmented = std::move(frame.payload);
+        in_fragmented = true;
+        return true;
+      case kOpContinuation:
+        if (!in_fragmented || fragmented.size() + frame.payload.size() > kMaxIncomingMessage) return false;
+        fragmented += frame.payload;
+        if (!frame.fin) return true;
+        in_fragmented = false;
+        return deliver(std::move(fragmented));
+      case kOpClose: {
+        if (!frame.fin || frame.payload.size() == 1 || frame.payload.size() > 125) return false;
+        int code = kCloseNoStatus;
+        std::string reason;
+        if (frame.payload.size() >= 2) {
+          code = (static_cast<unsigned char>(frame.payload[0]) << 8) | static_cast<unsigned char>(frame.payload[1]);
+          reason = frame.payload.substr(2);
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!close_sent && !write_failed) {
+          outgoing.push_back(ws_frame(kOpClose, code == kCloseNoStatus ? std::string() : close_payload(code, "")));
+          close_sent = true;
+          write_cv.notify_one();
+        }
+        mark_closed(code, std::move(reason));
+        return true;  // keep reading until the server ends the TCP connection
+      }
+      case kOpPing: {
+        if (!frame.fin || frame.payload.size() > 125) return false;
+        enqueue_locked(ws_frame(kOpPong, frame.payload));
+        return true;
+      }
+      case kOpPong:
+        return frame.fin && frame.payload.size() <= 125;
+      default:
+        return false;
+    }
+  }
+
+  bool deliver(std::string message) {
+    std::lock_guard<std::mutex> lock(mutex);
+    messages.push_back(std::move(message));
+    cv.notify_all();
+    return true;
   }
 };
 
 RawWs::RawWs() : impl_(std::make_unique<Impl>()) {}
 
-RawWs::~RawWs() {
-  close();
-  impl_->client.stop();
-  if (impl_->io_thread.joinable()) impl_->io_thread.join();
-}
+RawWs::~RawWs() { close(); }
 
 bool RawWs::connect(int port, std::chrono::milliseconds timeout, const std::string& path) {
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    if (!impl_->init_ok || impl_->state != Impl::State::idle) return false;
+    if (impl_->state != Impl::State::idle) return false;
     impl_->state = Impl::State::connecting;
   }
-  impl_->client.set_open_handshake_timeout(static_cast<long>(timeout.count()));
-  std::error_code ec;
-  std::string uri = "ws://127.0.0.1:" + std::to_string(port) + (path.empty() || path[0] != '/' ? "/" : "") + path;
-  auto con = impl_->client.get_connection(uri, ec);
-  if (ec || !con) {
-    impl_->set_state(Impl::State::closed);
+  auto fail = [this](int fd) {
+    if (fd >= 0) ::close(fd);
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->reader_done = true;
+    impl_->mark_closed(0);
     return false;
+  };
+
+  auto deadline = Clock::now() + timeout;
+  int fd = connect_loopback(port, deadline);
+  if (fd < 0) return fail(fd);
+
+  const std::string key = websocketpp::base64_encode(random_bytes(16));
+  std::string request = "GET " + (path.empty() || path[0] != '/' ? "/" + path : path) +
+                        " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+                        "\r\nSec-WebSocket-Version: 13\r\nUser-Agent: muster-test-harness\r\n\r\n";
+  if (!send_all_until(fd, request, deadline)) return fail(fd);
+
+  std::string raw;
+  auto headers_done = [](const std::string& text) { return text.find("\r\n\r\n") != std::string::npos; };
+  if (!read_until(fd, raw, headers_done, deadline) || !headers_done(raw)) return fail(fd);
+  auto header_end = raw.find("\r\n\r\n");
+  auto response = parse_response(raw.substr(0, header_end + 4));
+  if (!response) return fail(fd);
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->handshake_status = response->status;
   }
-  impl_->hdl = con->get_handle();
-  impl_->client.connect(con);
-  impl_->io_thread = std::thread([impl = impl_.get()] { impl->run_io(); });
 
-  std::unique_lock<std::mutex> lock(impl_->mutex);
-  bool settled = impl_->cv.wait_for(lock, timeout, [this] { return impl_->state != Impl::State::connecting; });
-  if (settled) return impl_->state == Impl::State::open;
-  lock.unlock();
-  impl_->abandon();
-  return false;
+  unsigned char digest[20];
+  const std::string accept_source = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  websocketpp::sha1::calc(accept_source.data(), accept_source.size(), digest);
+  const std::string expected_accept = websocketpp::base64_encode(digest, sizeof digest);
+  auto header = [&](const char* name) {
+    auto it = response->headers.find(name);
+    return it == response->headers.end() ? std::string() : it->second;
+  };
+  if (response->status != 101 || to_lower(header("upgrade")) != "websocket" ||
+      header("sec-websocket-accept") != expected_accept) {
+    return fail(fd);
+  }
+
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) return fail(fd);
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->fd = fd;
+    impl_->state = Impl::State::open;
+  }
+  impl_->start(raw.substr(header_end + 4));
+  return true;
 }
 
-bool RawWs::send_text(const std::string& payload) { return impl_->send(payload, websocketpp::frame::opcode::text); }
-
-bool RawWs::send_binary(const std::string& payload) {
-  return impl_->send(payload, websocketpp::frame::opcode::binary);
+int RawWs::handshake_status() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->handshake_status;
 }
+
+bool RawWs::send_text(const std::string& payload) { return impl_->enqueue_locked(ws_frame(kOpText, payload)); }
+
+bool RawWs::send_binary(const std::string& payload) { return impl_->enqueue_locked(ws_frame(kOpBinary, payload)); }
+
+bool RawWs::send_raw(const std::string& bytes) { return impl_->enqueue_locked(bytes); }
 
 std::optional<std::string> RawWs::recv(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(impl_->mutex);
@@ -621,7 +876,10 @@ std::optional<std::string> RawWs::recv(std::chrono::milliseconds timeout) {
   return message;
 }
 
-bool RawWs::closed() const { return impl_->current_state() == Impl::State::closed; }
+bool RawWs::closed() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->state == Impl::State::closed;
+}
 
 int RawWs::close_code() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
@@ -636,14 +894,12 @@ std::string RawWs::close_reason() const {
 bool RawWs::wait_closed(std::chrono::milliseconds timeout) { return impl_->wait_closed(timeout); }
 
 void RawWs::close(int code, const std::string& reason) {
-  Impl::State state = impl_->current_state();
-  if (state == Impl::State::idle || state == Impl::State::closed) return;
-  if (state == Impl::State::open) {
-    std::error_code ec;
-    impl_->client.close(impl_->hdl, static_cast<websocketpp::close::status::value>(code), reason, ec);
-    if (!ec && impl_->wait_closed(3s)) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (impl_->state != Impl::State::open) return;
+    if (impl_->enqueue(ws_frame(kOpClose, close_payload(code, reason)))) impl_->close_sent = true;
   }
-  impl_->abandon();
+  if (!impl_->wait_closed(3s)) impl_->stop();
 }
 
 // ---------------------------------------------------------------- binaries

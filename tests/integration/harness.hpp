@@ -132,11 +132,20 @@ std::optional<std::string> http_get(int port, const std::string& path,
 // The status code, or -1 on failure.
 int http_status(int port, const std::string& path, std::chrono::milliseconds timeout = 2s);
 
-// A synchronous WebSocket client (WebSocket++ on its own io thread) for
-// raw-protocol tests. One connection per object. Incoming text and binary
-// messages are queued in arrival order. Max incoming message size is 64 MiB;
-// nothing limits what is sent, so tests can send oversized messages.
-// No permessage-deflate. All methods are safe to call from the test thread.
+// A synchronous WebSocket client for raw-protocol tests: its own minimal
+// RFC 6455 implementation over a loopback TCP socket, with a reader and a
+// writer thread. It is deliberately not built on WebSocket++'s client, which
+// terminates the connection on a write error and so drops a close frame the
+// server sent before resetting (e.g. 1009 while the client is still writing an
+// oversized message); here a failed write never stops reading.
+//  * One connection per object; no extensions (no permessage-deflate).
+//  * Incoming text and binary messages (fragments reassembled) are queued in
+//    arrival order; incoming messages are capped at 64 MiB. Nothing limits
+//    what is sent, so tests can send oversized messages.
+//  * Pings are answered with pongs; a close frame from the server is answered
+//    with a close frame echoing its code.
+//  * send_raw() and ws_frame() let tests put malformed frames on the wire.
+// All methods are safe to call from the test thread; every wait is bounded.
 class RawWs {
  public:
   RawWs();
@@ -144,29 +153,41 @@ class RawWs {
   RawWs(const RawWs&) = delete;
   RawWs& operator=(const RawWs&) = delete;
 
-  // Connects to ws://127.0.0.1:<port><path>; true once the handshake completed.
-  // False on failure or timeout (the connection is then abandoned). Only the
-  // first call on an object may succeed.
+  // Connects to ws://127.0.0.1:<port><path>; true once the server answered the
+  // handshake with a valid 101. False on failure or timeout. Only the first
+  // call on an object may succeed.
   bool connect(int port, std::chrono::milliseconds timeout = 3s, const std::string& path = "/");
-  // True if the message was queued for sending on an open connection.
+  // HTTP status of the handshake response (101 on success, e.g. 404 when
+  // refused); 0 if none was received.
+  int handshake_status() const;
+  // True if the message was queued for sending on an open connection (not
+  // after a close frame was sent or a write failed).
   bool send_text(const std::string& payload);
   bool send_binary(const std::string& payload);
+  // Queues bytes as they are, e.g. frames built with ws_frame().
+  bool send_raw(const std::string& bytes);
   // Next received message; nullopt on timeout, or at once when closed and drained.
   std::optional<std::string> recv(std::chrono::milliseconds timeout = 3s);
-  // Closed by either side, failed, or abandoned.
+  // A close frame was received, or the connection ended, failed or was abandoned.
   bool closed() const;
-  // 0 until closed; then the code from the peer's close frame, 1005 if it had
-  // none, 1006 if the connection dropped without a close frame.
+  // 0 until closed; then the code from the server's close frame, 1005 if it
+  // had none, 1006 if the connection ended without a (valid) close frame.
   int close_code() const;
   std::string close_reason() const;
   bool wait_closed(std::chrono::milliseconds timeout);
-  // Starts the closing handshake (if open) and waits up to 3 s for it.
+  // Sends a close frame (if open) and waits up to 3 s for the server's.
   void close(int code = 1000, const std::string& reason = "");
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// One WebSocket frame as a client sends it: FIN bit, opcode (0 continuation,
+// 1 text, 2 binary, 8 close, 9 ping, 10 pong, or anything else for negative
+// tests), payload masked with a random key unless masked is false. Flip bits
+// of the first byte afterwards to set RSV1-3.
+std::string ws_frame(int opcode, const std::string& payload, bool fin = true, bool masked = true);
 
 // Directory of the built programs (musterd, muster), from $MUSTER_BIN_DIR.
 // Throws std::runtime_error if it is unset or empty.

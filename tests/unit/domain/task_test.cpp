@@ -846,6 +846,15 @@ TEST_CASE("the creator may cancel even outside the areas they manage now") {
   CHECK(code_of(w.act(moved_yan, "task.cancel", id)) == "ok");
 }
 
+TEST_CASE("a lead of a community may not cancel its street's tasks, which it can see") {
+  World w;
+  auto id = w.claim_task("gulou/antai");  // created by li, the street lead
+  Outcome r = w.act(yan, "task.cancel", id);  // yan leads gulou/antai/yili, below the task's area
+  CHECK(code_of(r) == "forbidden");
+  CHECK(message_of(r) == "only the creator or a lead of gulou/antai may cancel this task");
+  CHECK(w.state_of(id) == "open");
+}
+
 TEST_CASE("final tasks cannot be cancelled") {
   World w;
   auto done = w.task_in("done");
