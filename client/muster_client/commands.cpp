@@ -186,6 +186,8 @@ int Cli::print_sync(const DriveResult& r, bool quiet_success) {
                       {"error", r.status.ok() ? "" : r.status.error().message}}
                      .dump()
               << '\n';
+  } else if (!r.status.ok() && rep.pushed == 0 && rep.events == 0) {
+    // Nothing happened: the error line below says why.
   } else if (!quiet_success || !r.status.ok()) {
     std::cout << "pushed " << rep.pushed << " op" << (rep.pushed == 1 ? "" : "s") << " (" << rep.accepted
               << " accepted, " << rep.rejected.size() << " rejected), received " << rep.events << " event"
