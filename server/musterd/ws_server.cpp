@@ -149,6 +149,7 @@ int WsServer::Impl::run() {
       [this](connection_hdl h, const Endpoint::message_ptr& m) { on_message(std::move(h), m); });
 
   refresh_directory();
+  metrics_.log_events = log_.count_events();
   asio::ip::tcp::endpoint where(asio::ip::make_address(options_.host, ec), options_.port);
   if (ec) {
     std::cerr << "musterd: bad listen address '" << options_.host << "': " << ec.message() << '\n';
@@ -160,6 +161,8 @@ int WsServer::Impl::run() {
     std::cerr << "musterd: cannot listen on " << options_.host << ':' << options_.port << ": " << ec.message() << '\n';
     return 1;
   }
+  // A gauge of the whole log, not of this process's appends: it survives restarts.
+  metrics_.log_events = log_.count_events();
   std::cerr << "musterd: serving " << options_.data_dir << " on ws://" << options_.host << ':' << options_.port
             << " (" << metrics_.log_events << " events in the log)\n";
 

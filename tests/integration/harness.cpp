@@ -137,8 +137,9 @@ std::optional<std::string> decode_chunked(const std::string& raw) {
   }
 }
 
-// Parses a complete response (read up to EOF or Content-Length).
-std::optional<HttpResponse> parse_response(const std::string& raw) {
+// Parses the status line and headers (everything before the blank line);
+// the body is left empty.
+std::optional<HttpResponse> parse_head(const std::string& raw) {
   auto header_end = raw.find("\r\n\r\n");
   if (header_end == std::string::npos) return std::nullopt;
   std::istringstream head(raw.substr(0, header_end));
@@ -155,13 +156,20 @@ std::optional<HttpResponse> parse_response(const std::string& raw) {
     if (colon == std::string::npos) continue;
     response.headers[to_lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
   }
-  std::string body = raw.substr(header_end + 4);
-  auto encoding = response.headers.find("transfer-encoding");
-  if (encoding != response.headers.end() && to_lower(encoding->second).find("chunked") != std::string::npos) {
+  return response;
+}
+
+// Parses a complete response (read up to EOF or Content-Length).
+std::optional<HttpResponse> parse_response(const std::string& raw) {
+  auto response = parse_head(raw);
+  if (!response) return std::nullopt;
+  std::string body = raw.substr(raw.find("\r\n\r\n") + 4);
+  auto encoding = response->headers.find("transfer-encoding");
+  if (encoding != response->headers.end() && to_lower(encoding->second).find("chunked") != std::string::npos) {
     auto decoded = decode_chunked(body);
     if (!decoded) return std::nullopt;
     body = std::move(*decoded);
-  } else if (auto length = response.headers.find("content-length"); length != response.headers.end()) {
+  } else if (auto length = response->headers.find("content-length"); length != response->headers.end()) {
     std::size_t expected = 0;
     try {
       expected = std::stoul(length->second);
@@ -171,7 +179,7 @@ std::optional<HttpResponse> parse_response(const std::string& raw) {
     if (body.size() < expected) return std::nullopt;
     body.resize(expected);
   }
-  response.body = std::move(body);
+  response->body = std::move(body);
   return response;
 }
 
@@ -717,7 +725,7 @@ struct RawWs::Impl {
     while (ok) {
       std::size_t pos = 0;
       WsFrame frame;
-      ParseResult result;
+      ParseResult result = ParseResult::need_more;
       while (ok && (result = parse_frame(buffer, pos, frame)) == ParseResult::frame) {
         ok = handle_frame(frame, fragmented, in_fragmented);
       }
@@ -824,7 +832,7 @@ bool RawWs::connect(int port, std::chrono::milliseconds timeout, const std::stri
   auto headers_done = [](const std::string& text) { return text.find("\r\n\r\n") != std::string::npos; };
   if (!read_until(fd, raw, headers_done, deadline) || !headers_done(raw)) return fail(fd);
   auto header_end = raw.find("\r\n\r\n");
-  auto response = parse_response(raw.substr(0, header_end + 4));
+  auto response = parse_head(raw);
   if (!response) return fail(fd);
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);

@@ -27,9 +27,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Echo server: GET /healthz -> 200 "ok", other paths -> 404. Messages are echoed
-// with their opcode, except "close-1008" (closes with policy violation) and
-// "ignore" (no reply). Messages over 4 MiB make it close with 1009.
+// WebSocket++ echo server, like musterd's stack: GET /healthz -> 200 "ok",
+// other paths -> 404; WebSocket upgrades to /forbidden -> 403. Messages are
+// echoed with their opcode, except "close-1008" (closes with policy
+// violation), "ignore" (no reply) and "ping-me" (pings with "abc"; a pong is
+// reported back as "pong:<payload>"). Messages over 4 MiB: close with 1009.
 class EchoServer {
  public:
   using Server = websocketpp::server<websocketpp::config::asio>;
@@ -53,10 +55,22 @@ class EchoServer {
         con->set_body("not found");
       }
     });
+    server_.set_validate_handler([this](websocketpp::connection_hdl hdl) {
+      auto con = server_.get_con_from_hdl(std::move(hdl));
+      if (con->get_resource() != "/forbidden") return true;
+      con->set_status(websocketpp::http::status_code::forbidden);
+      return false;
+    });
+    server_.set_pong_handler([this](websocketpp::connection_hdl hdl, std::string payload) {
+      std::error_code error;
+      server_.send(std::move(hdl), "pong:" + payload, websocketpp::frame::opcode::text, error);
+    });
     server_.set_message_handler([this](websocketpp::connection_hdl hdl, Server::message_ptr msg) {
       std::error_code error;
       if (msg->get_payload() == "close-1008") {
         server_.close(hdl, websocketpp::close::status::policy_violation, "go away", error);
+      } else if (msg->get_payload() == "ping-me") {
+        server_.ping(hdl, "abc", error);
       } else if (msg->get_payload() != "ignore") {
         server_.send(hdl, msg->get_payload(), msg->get_opcode(), error);
       }
@@ -282,6 +296,7 @@ TEST_SUITE("harness") {
     SUBCASE("echo in order, text and binary") {
       mt::RawWs ws;
       REQUIRE(ws.connect(server.port()));
+      CHECK(ws.handshake_status() == 101);
       CHECK_FALSE(ws.closed());
       CHECK(ws.send_text("hello"));
       CHECK(ws.recv() == std::optional<std::string>("hello"));
@@ -333,11 +348,45 @@ TEST_SUITE("harness") {
     }
 
     SUBCASE("an oversized message is sent; the server closes with 1009") {
+      // The server resets the connection with most of the message unread; the
+      // close frame it sent first must still be observed.
+      for (int round = 0; round < 5; ++round) {
+        mt::RawWs ws;
+        REQUIRE(ws.connect(server.port()));
+        CHECK(ws.send_binary(std::string(EchoServer::kMaxMessageSize + 1, 'y')));
+        REQUIRE(ws.wait_closed(5s));
+        CHECK(ws.close_code() == 1009);
+      }
+    }
+
+    SUBCASE("raw frames: fragments are reassembled by the server") {
       mt::RawWs ws;
       REQUIRE(ws.connect(server.port()));
-      CHECK(ws.send_binary(std::string(EchoServer::kMaxMessageSize + 1, 'y')));
-      REQUIRE(ws.wait_closed(5s));
-      CHECK(ws.close_code() == 1009);
+      CHECK(ws.send_raw(mt::ws_frame(0x1, "hel", false) + mt::ws_frame(0x0, "lo", true)));
+      CHECK(ws.recv() == std::optional<std::string>("hello"));
+    }
+
+    SUBCASE("raw frames: an unmasked client frame is a protocol error") {
+      mt::RawWs ws;
+      REQUIRE(ws.connect(server.port()));
+      CHECK(ws.send_raw(mt::ws_frame(0x1, "naked", true, false)));
+      REQUIRE(ws.wait_closed(3s));
+      CHECK(ws.close_code() == 1002);
+    }
+
+    SUBCASE("server pings are answered") {
+      mt::RawWs ws;
+      REQUIRE(ws.connect(server.port()));
+      CHECK(ws.send_text("ping-me"));
+      CHECK(ws.recv() == std::optional<std::string>("pong:abc"));
+    }
+
+    SUBCASE("a refused handshake reports its status") {
+      mt::RawWs ws;
+      CHECK_FALSE(ws.connect(server.port(), 3s, "/forbidden"));
+      CHECK(ws.handshake_status() == 403);
+      CHECK(ws.closed());
+      CHECK(ws.close_code() == 0);
     }
 
     SUBCASE("connect fails when nothing listens") {
