@@ -6,11 +6,15 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "muster/base/args.hpp"
+#include "muster/base/time.hpp"
 #include "musterd/credentials.hpp"
 #include "musterd/directory.hpp"
 #include "musterd/engine.hpp"
@@ -29,6 +33,11 @@ constexpr const char* kUsage = R"(usage:
   musterd user add NAME --role R[,R] --area PATH [--display TEXT] [--password-stdin] --data DIR
   musterd user passwd NAME [--password-stdin] --data DIR
   musterd user disable|enable NAME --data DIR
+  musterd user import FILE [--device NAME] --data DIR
+      bulk setup (benchmarks, large teams): one user a line, `name,roles,area,password[,token]`
+      (roles separated by `;`, `#` starts a comment); all or nothing. Each distinct password is
+      hashed once. A token pre-registers a device token for --device (default `bench`), so those
+      users can say hello with the token alone; musterd must not be serving DIR then.
   musterd user list --data DIR [--json]
   musterd area add PATH --data DIR
   musterd area list --data DIR [--json]
@@ -87,6 +96,74 @@ int cmd_init(const muster::Args& a) {
   return 0;
 }
 
+// One serving process per data dir: the log has exactly one writer.
+bool lock_data_dir(const std::string& dir) {
+  std::string path = (fs::path(dir) / "musterd.lock").string();
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  return true;  // held until the process exits
+}
+
+// `musterd user import FILE`: many users in one transaction, argon2id once per
+// distinct password, and optionally a device token each (stored as its digest).
+int cmd_user_import(const muster::Args& a, const std::string& dir, DirectoryStore& directory) {
+  const std::string file = a.word(2);
+  if (file.empty()) return usage("user import needs a FILE");
+  std::ifstream in(file);
+  if (!in) return usage("cannot read " + file);
+  const std::string device = a.get_or("device", "bench");
+  if (device.empty() || device.size() > 128) return usage("--device takes a name of 1-128 bytes");
+  std::vector<UserRecord> users;
+  std::vector<std::pair<std::string, std::string>> tokens;  // user, token
+  std::map<std::string, std::string> hashes;                // password -> hash
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> cols;
+    std::stringstream fields(line);
+    for (std::string col; std::getline(fields, col, ',');) cols.push_back(col);
+    const std::string where = file + ":" + std::to_string(n) + ": ";
+    if (cols.size() != 4 && cols.size() != 5) return usage(where + "expected name,roles,area,password[,token]");
+    std::string roles_text = cols[1];
+    for (char& c : roles_text) c = c == ';' ? ',' : c;
+    auto roles = domain::Roles::parse(roles_text);
+    if (!roles) return usage(where + "unknown role in '" + cols[1] + "'");
+    if (cols[3].size() < 8) return usage(where + "passwords have at least 8 characters");
+    if (cols.size() == 5 && cols[4].size() < 16) return usage(where + "tokens have at least 16 characters");
+    UserRecord u;
+    u.name = cols[0];
+    u.display = cols[0];
+    u.roles = *roles;
+    u.area = cols[2];
+    auto& hash = hashes[cols[3]];
+    if (hash.empty()) hash = hash_password(cols[3]);
+    u.password_hash = hash;
+    users.push_back(std::move(u));
+    if (cols.size() == 5) tokens.emplace_back(cols[0], cols[4]);
+  }
+  // Tokens live in log.db, which only the serving process writes while it runs.
+  if (!tokens.empty() && !lock_data_dir(dir)) {
+    std::cerr << "musterd: musterd is serving " << dir << ": stop it before importing tokens\n";
+    return 2;
+  }
+  if (auto st = directory.add_users(users); !st) return refused(st.error());
+  if (!tokens.empty()) {
+    LogStore log(dir);
+    muster::store::Transaction tx(log.db());
+    const std::string now = muster::format_utc(muster::SystemClock().now_ms());
+    for (const auto& [user, token] : tokens) log.save_token(token_digest(token), user, device, now);
+    tx.commit();
+  }
+  std::cout << "imported " << users.size() << " users (" << hashes.size() << " distinct passwords, " << tokens.size()
+            << " device tokens for " << device << ")\n";
+  return 0;
+}
+
 int cmd_user(const muster::Args& a) {
   const std::string verb = a.word(1);
   auto dir = a.get("data");
@@ -110,6 +187,7 @@ int cmd_user(const muster::Args& a) {
     }
     return 0;
   }
+  if (verb == "import") return cmd_user_import(a, *dir, directory);
   const std::string name = a.word(2);
   if (name.empty()) return usage("user " + verb + " needs a NAME");
   if (verb == "add") {
@@ -172,18 +250,6 @@ int cmd_area(const muster::Args& a) {
     return 0;
   }
   return usage("unknown area command '" + a.word(1) + "'");
-}
-
-// One serving process per data dir: the log has exactly one writer.
-bool lock_data_dir(const std::string& dir) {
-  std::string path = (fs::path(dir) / "musterd.lock").string();
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return false;
-  }
-  return true;  // held until the process exits
 }
 
 int cmd_serve(const muster::Args& a) {

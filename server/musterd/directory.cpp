@@ -82,13 +82,23 @@ void DirectoryStore::add_area(const std::string& path) {
   for (const auto& a : domain::area_lineage(path)) stmt.bind(1, a).run();
 }
 
-Status DirectoryStore::add_user(const UserRecord& u) {
+Status DirectoryStore::add_user(const UserRecord& u) { return add_users({u}); }
+
+Status DirectoryStore::add_users(const std::vector<UserRecord>& users) {
+  Transaction tx(db_);
+  for (const auto& u : users) {
+    if (auto st = insert_user(u); !st) return st;
+  }
+  tx.commit();
+  return {};
+}
+
+Status DirectoryStore::insert_user(const UserRecord& u) {
   if (!domain::valid_user_name(u.name)) {
     return make_error(Errc::invalid, "user names are 1-64 characters of a-z 0-9 . _ - : '" + u.name + "'");
   }
   if (!domain::valid_area_path(u.area)) return make_error(Errc::invalid, "invalid area path '" + u.area + "'");
   if (u.roles.empty()) return make_error(Errc::invalid, "a user needs at least one role");
-  Transaction tx(db_);
   if (user(u.name)) return make_error(Errc::conflict, "user " + u.name + " already exists");
   add_area(u.area);
   db_.prepare("INSERT INTO users(name, display, roles, area, password, disabled, created) VALUES (?1,?2,?3,?4,?5,?6,?7)")
@@ -100,7 +110,6 @@ Status DirectoryStore::add_user(const UserRecord& u) {
       .bind(6, u.disabled ? 1 : 0)
       .bind(7, muster::format_utc(muster::SystemClock().now_ms()))
       .run();
-  tx.commit();
   return {};
 }
 

@@ -57,6 +57,8 @@ class DirectoryStore {
   void add_area(const std::string& path);
   // Errors: conflict if the user exists; invalid for a bad name or area.
   muster::Status add_user(const UserRecord& user);
+  // All of them in one transaction, or none (the error names the first bad user).
+  muster::Status add_users(const std::vector<UserRecord>& users);
   // Errors: not_found.
   muster::Status set_password(const std::string& name, const std::string& hash);
   muster::Status set_disabled(const std::string& name, bool disabled);
@@ -71,6 +73,7 @@ class DirectoryStore {
 
  private:
   explicit DirectoryStore(muster::store::Db db) : db_(std::move(db)) {}
+  muster::Status insert_user(const UserRecord& user);  // inside a transaction
   muster::store::Db db_;
 };
 

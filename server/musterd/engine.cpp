@@ -61,10 +61,11 @@ muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch) {
   const std::string now_text = muster::format_utc(clock_.now_ms());
   try {
     muster::store::Transaction tx(log_.db());
-    // Ops repeated inside one batch get the first answer, like ops repeated later.
+    // Ops repeated inside one batch get the first answer, like ops repeated later;
+    // the same id from another user is refused by decide(), as it would be later.
     std::unordered_map<std::string, std::size_t> seen;
     for (const auto& s : batch) {
-      if (auto it = seen.find(s.op.id); it != seen.end()) {
+      if (auto it = seen.find(s.op.id); it != seen.end() && batch[it->second].user == s.user) {
         Decision again = out.decisions[it->second];
         again.origin = s.origin;
         again.fresh = false;
@@ -177,7 +178,8 @@ protocol::QueryResult Engine::notice_status(const domain::Actor& actor, const pr
   if (n.author != actor.name && !domain::manages(actor, n.area)) {
     return fail(Errc::forbidden, "only the author or a lead of " + n.area + " may see who acknowledged");
   }
-  // Recipients: every enabled user but the author who can see the notice's area,
+  // Recipients: every enabled user but the author whose home is the notice's area or
+  // below it (notices flow down; leads above it can read it but are not its audience),
   // grouped by their home area.
   struct Tally {
     int recipients = 0;
@@ -186,10 +188,9 @@ protocol::QueryResult Engine::notice_status(const domain::Actor& actor, const pr
   };
   std::map<std::string, Tally> by_area;
   Tally total;
-  const std::string scope = domain::area_scope(n.area);
   for (const auto& [name, rec] : directory_->users()) {
     if (rec.disabled || name == n.author || rec.roles.has(domain::Role::plugin)) continue;
-    if (!domain::can_see(rec.actor(), scope)) continue;
+    if (!domain::area_contains(n.area, rec.area)) continue;
     Tally& t = by_area[rec.area];
     const bool acked = n.acked_by.count(name) > 0;
     for (Tally* x : {&t, &total}) {

@@ -161,8 +161,6 @@ int WsServer::Impl::run() {
     std::cerr << "musterd: cannot listen on " << options_.host << ':' << options_.port << ": " << ec.message() << '\n';
     return 1;
   }
-  // A gauge of the whole log, not of this process's appends: it survives restarts.
-  metrics_.log_events = log_.count_events();
   std::cerr << "musterd: serving " << options_.data_dir << " on ws://" << options_.host << ':' << options_.port
             << " (" << metrics_.log_events << " events in the log)\n";
 

@@ -69,6 +69,12 @@ Result<std::vector<std::string>> SyncSession::on_frame(std::string_view text) {
     welcomed_ = true;
     return push_new_ops();
   }
+  // An error frame may come before the welcome (a refused or malformed hello): report
+  // it as the server said it, not as a protocol violation.
+  if (auto* err = std::get_if<protocol::ErrorFrame>(&frame)) {
+    if (err->code == "unauthorized") return make_error(Errc::forbidden, err->message);
+    return make_error(Errc::invalid, "server error " + err->code + ": " + err->message);
+  }
   if (!welcomed_) return make_error(Errc::invalid, "the server spoke before welcoming us");
 
   if (auto* ev = std::get_if<protocol::EventFrame>(&frame)) return handle_event(std::move(ev->event));
@@ -102,10 +108,6 @@ Result<std::vector<std::string>> SyncSession::on_frame(std::string_view text) {
     report_.caught_up = true;
     backfilling_.clear();
     return std::vector<std::string>{};
-  }
-  if (auto* err = std::get_if<protocol::ErrorFrame>(&frame)) {
-    if (err->code == "unauthorized") return make_error(Errc::forbidden, err->message);
-    return make_error(Errc::invalid, "server error " + err->code + ": " + err->message);
   }
   if (auto* result = std::get_if<protocol::QueryResult>(&frame)) {
     if (on_result) on_result(*result);
