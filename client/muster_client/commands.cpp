@@ -10,7 +10,7 @@
 #include "muster/base/utf8.hpp"
 #include "muster_client/platform.hpp"
 #include "muster_client/sync_driver.hpp"
-#include "muster_client/ws_connection.hpp"
+#include "muster_client/connection.hpp"
 
 namespace muster::client {
 
@@ -268,9 +268,10 @@ int Cli::status() {
   const auto pending = store().outbox_size();
   bool online = false;
   if (id) {
-    WsConnection probe;
-    online = probe.connect(id->server, timeout(2)).ok();
-    probe.close();
+    if (auto probe = make_connection(*id, std::nullopt)) {
+      online = (*probe)->connect(timeout(2)).ok();
+      (*probe)->close();
+    }
   }
   const std::string last = store().config("last_sync");
   if (json_) {

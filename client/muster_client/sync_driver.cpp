@@ -1,6 +1,6 @@
 #include "muster_client/sync_driver.hpp"
 
-#include "muster_client/ws_connection.hpp"
+#include "muster_client/connection.hpp"
 
 namespace muster::client {
 
@@ -17,8 +17,13 @@ DriveResult drive(sync::ClientStore& store, const sync::Identity& identity, cons
   DriveResult result;
   const auto deadline = SteadyClock::now() + options.timeout;
   SystemClock clock;
-  WsConnection ws;
-  if (auto st = ws.connect(identity.server, std::min(options.connect_timeout, options.timeout)); !st) {
+  auto made = make_connection(identity, credentials.password);
+  if (!made) {
+    result.status = made.error();
+    return result;
+  }
+  Connection& ws = **made;
+  if (auto st = ws.connect(std::min(options.connect_timeout, options.timeout)); !st) {
     result.status = st;
     return result;
   }
@@ -49,13 +54,7 @@ DriveResult drive(sync::ClientStore& store, const sync::Identity& identity, cons
     auto frame = ws.receive(kIdle);
     if (!frame) {
       session.commit();
-      if (!session.welcomed()) {
-        const int code = ws.close_code();
-        result.status = code == 1008 ? Status(make_error(Errc::forbidden, "the server refused us: " + ws.close_reason()))
-                                     : Status(frame.error());
-      } else {
-        result.status = frame.error();
-      }
+      result.status = frame.error();
       break;
     }
     if (!frame->has_value()) {

@@ -1,4 +1,4 @@
-// Drives a SyncSession over a WsConnection: the blocking loop behind `muster login`,
+// Drives a SyncSession over a Connection: the blocking loop behind `muster login`,
 // `muster sync`, `muster watch` and online queries.
 #pragma once
 

@@ -70,6 +70,9 @@ class WsConnection::Impl {
       return std::optional<std::string>(std::move(frame));
     }
     if (ended_) {
+      if (close_code_ == websocketpp::close::status::policy_violation) {
+        return make_error(Errc::forbidden, "the server refused us: " + close_reason_);
+      }
       return make_error(Errc::unavailable, "connection closed" + (close_code_ ? " (" + std::to_string(close_code_) +
                                                                                     " " + close_reason_ + ")"
                                                                               : std::string()));
@@ -114,11 +117,9 @@ class WsConnection::Impl {
   std::string fail_reason_;
 };
 
-WsConnection::WsConnection() : impl_(std::make_unique<Impl>()) {}
+WsConnection::WsConnection(std::string url) : url_(std::move(url)), impl_(std::make_unique<Impl>()) {}
 WsConnection::~WsConnection() = default;
-Status WsConnection::connect(const std::string& url, std::chrono::milliseconds timeout) {
-  return impl_->connect(url, timeout);
-}
+Status WsConnection::connect(std::chrono::milliseconds timeout) { return impl_->connect(url_, timeout); }
 Status WsConnection::send(const std::string& text) { return impl_->send(text); }
 Result<std::optional<std::string>> WsConnection::receive(std::chrono::milliseconds timeout) {
   return impl_->receive(timeout);

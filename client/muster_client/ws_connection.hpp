@@ -9,34 +9,31 @@
 #include <string>
 
 #include "muster/base/result.hpp"
+#include "muster_client/connection.hpp"
 
 namespace muster::client {
 
-class WsConnection {
+class WsConnection final : public Connection {
  public:
-  WsConnection();
-  ~WsConnection();
+  explicit WsConnection(std::string url);
+  ~WsConnection() override;
   WsConnection(const WsConnection&) = delete;
   WsConnection& operator=(const WsConnection&) = delete;
 
-  // Opens ws://HOST:PORT[/path]. Errc::unavailable if the server cannot be reached
-  // within `timeout`; Errc::invalid for a malformed URL.
-  Status connect(const std::string& url, std::chrono::milliseconds timeout);
-
-  Status send(const std::string& text);
-
-  // The next frame, waiting at most `timeout`: nullopt if none came in time;
-  // Errc::unavailable once the connection is closed (close_code() says why).
-  Result<std::optional<std::string>> receive(std::chrono::milliseconds timeout);
-
+  // Opens ws://HOST:PORT[/path]. A close with 1008 (policy: authentication failed)
+  // is reported as Errc::forbidden.
+  Status connect(std::chrono::milliseconds timeout) override;
+  Status send(const std::string& text) override;
+  Result<std::optional<std::string>> receive(std::chrono::milliseconds timeout) override;
   // Sends a normal close and waits briefly for it to complete.
-  void close();
+  void close() override;
 
   int close_code() const;
   std::string close_reason() const;
 
  private:
   class Impl;
+  std::string url_;
   std::unique_ptr<Impl> impl_;
 };
 

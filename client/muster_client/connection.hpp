@@ -1,0 +1,38 @@
+// What the sync driver needs from a transport: a blocking, frame-oriented connection
+// to the server. WebSocket (ws://) and MQTT (mqtt://) implement it; the SyncSession on
+// top is the same for both.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "muster/base/result.hpp"
+#include "muster/sync/client_store.hpp"
+
+namespace muster::client {
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+
+  // Errc::unavailable if the server (or broker) cannot be reached in time;
+  // Errc::forbidden if it refused our credentials; Errc::invalid for a bad address.
+  virtual Status connect(std::chrono::milliseconds timeout) = 0;
+  // Sends one frame (op frames and requests alike; the transport routes them).
+  virtual Status send(const std::string& frame) = 0;
+  // The next frame, waiting at most `timeout`: nullopt if none came in time;
+  // Errc::unavailable once the connection is gone, Errc::forbidden if the server
+  // closed it because it refused us.
+  virtual Result<std::optional<std::string>> receive(std::chrono::milliseconds timeout) = 0;
+  virtual void close() = 0;
+};
+
+// A connection for the identity's server address: ws://HOST:PORT or mqtt://HOST:PORT.
+// Over MQTT the broker authenticates each connection with the user's password, which the
+// client keeps in its home (config key "mqtt_password"); `password` overrides it at login.
+Result<std::unique_ptr<Connection>> make_connection(const sync::Identity& identity,
+                                                    const std::optional<std::string>& password);
+
+}  // namespace muster::client
