@@ -305,6 +305,11 @@ void WsServer::Impl::on_hello(Session& s, protocol::Hello hello) {
     close(s, websocketpp::close::status::policy_violation, "hello needs a device name of 1-128 bytes");
     return;
   }
+  if (!hello.password && !hello.token) {
+    ++metrics_.auth_failures;
+    close(s, websocketpp::close::status::policy_violation, "hello needs a password or a token");
+    return;
+  }
   s.phase = Phase::authenticating;
   if (hello.token) {
     finish_hello(s.id, hello, false);

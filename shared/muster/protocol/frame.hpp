@@ -27,7 +27,8 @@ inline constexpr int kProtocolVersion = 1;
 struct Hello {
   int v = kProtocolVersion;
   std::string user;
-  std::optional<std::string> password;  // exactly one of password and token
+  std::optional<std::string> password;  // at most one of password and token; over
+                                        // WebSocket exactly one, over MQTT neither
   std::optional<std::string> token;
   std::string device;
   Cursors cursors;
