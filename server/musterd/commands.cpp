@@ -15,6 +15,7 @@
 
 #include "muster/base/args.hpp"
 #include "muster/base/time.hpp"
+#include "musterd/broker_config.hpp"
 #include "musterd/credentials.hpp"
 #include "musterd/directory.hpp"
 #include "musterd/engine.hpp"
@@ -42,6 +43,8 @@ constexpr const char* kUsage = R"(usage:
   musterd area add PATH --data DIR
   musterd area list --data DIR [--json]
   musterd serve --data DIR [--listen 127.0.0.1:8080] [--max-frame BYTES] [--allow-origin ORIGIN]...
+                [--mqtt tcp://HOST:PORT [--mqtt-user U --mqtt-password-file F]]
+  musterd broker-config --data DIR --out DIR [--listen HOST:PORT]   # then: mosquitto -c DIR/mosquitto.conf
 roles: admin coordinator lead volunteer hotline plugin
 )";
 
@@ -89,6 +92,7 @@ int cmd_init(const muster::Args& a) {
     u.roles = domain::Roles{domain::Role::admin};
     u.area = a.get_or("area", "city");
     u.password_hash = hash_password(password);
+    u.broker_hash = broker_password_hash(password);
     if (auto st = directory.add_user(u); !st) return refused(st.error());
     if (generated) std::cout << "admin " << u.name << " password: " << password << '\n';
   }
@@ -204,6 +208,7 @@ int cmd_user(const muster::Args& a) {
     u.roles = *roles;
     u.area = *area;
     u.password_hash = hash_password(password);
+    u.broker_hash = broker_password_hash(password);
     if (auto st = directory.add_user(u); !st) return refused(st.error());
     std::cout << "added " << name << " (" << roles->to_string() << ", " << *area << ")";
     if (generated) std::cout << " password: " << password;
@@ -214,7 +219,9 @@ int cmd_user(const muster::Args& a) {
     bool generated = false;
     std::string password = read_or_make_password(a.flag("password-stdin"), generated);
     if (password.size() < 8) return usage("passwords have at least 8 characters");
-    if (auto st = directory.set_password(name, hash_password(password)); !st) return refused(st.error());
+    if (auto st = directory.set_password(name, hash_password(password), broker_password_hash(password)); !st) {
+      return refused(st.error());
+    }
     std::cout << "password changed for " << name;
     if (generated) std::cout << ": " << password;
     std::cout << '\n';
@@ -252,6 +259,31 @@ int cmd_area(const muster::Args& a) {
   return usage("unknown area command '" + a.word(1) + "'");
 }
 
+// After a user changed: the broker's password and ACL files follow, and the broker
+// reloads them (a disabled user is disconnected at once).
+void keep_broker_in_step(const std::string& dir) {
+  auto directory = DirectoryStore::open(dir, true);
+  auto note = refresh_broker(directory, dir);
+  if (!note) {
+    std::cerr << "musterd: the broker was not updated: " << note.error().message << '\n';
+  } else if (!note->empty()) {
+    std::cerr << "musterd: " << *note << '\n';
+  }
+}
+
+int cmd_broker_config(const muster::Args& a) {
+  auto dir = a.get("data");
+  auto out = a.get("out");
+  if (!dir || !out) return usage("broker-config needs --data DIR and --out DIR");
+  if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
+  auto directory = DirectoryStore::open(*dir, true);
+  BrokerConfigOptions options{*dir, *out, a.get_or("listen", "127.0.0.1:1883")};
+  if (auto st = write_broker_config(directory, options); !st) return refused(st.error());
+  std::cout << "wrote " << *out << "/mosquitto.conf, passwd and acl; run: mosquitto -c " << *out
+            << "/mosquitto.conf\nthen: musterd serve --data " << *dir << " --mqtt tcp://" << options.listen << '\n';
+  return 0;
+}
+
 int cmd_serve(const muster::Args& a) {
   auto dir = a.get("data");
   if (!dir) return usage("serve needs --data DIR");
@@ -271,6 +303,18 @@ int cmd_serve(const muster::Args& a) {
     return usage("--listen port and --max-frame must be numbers");
   }
   options.allowed_origins = a.all("allow-origin");
+  if (auto url = a.get("mqtt")) {
+    options.mqtt.url = *url;
+    options.mqtt.user = a.get_or("mqtt-user", kBrokerAccount);
+    if (auto file = a.get("mqtt-password-file")) {
+      std::ifstream in(*file);
+      if (!in || !std::getline(in, options.mqtt.password)) return usage("cannot read " + *file);
+    } else {
+      auto password = broker_account_password(*dir, false);
+      if (!password) return usage(password.error().message);
+      options.mqtt.password = *password;
+    }
+  }
   if (!lock_data_dir(*dir)) {
     std::cerr << "musterd: another musterd is serving " << *dir << '\n';
     return 2;
@@ -297,7 +341,12 @@ int run_command(const std::vector<std::string>& words) {
   }
   try {
     if (cmd == "init") return cmd_init(a);
-    if (cmd == "user") return cmd_user(a);
+    if (cmd == "user") {
+      const int rc = cmd_user(a);
+      if (rc == 0 && a.word(1) != "list") keep_broker_in_step(*a.get("data"));
+      return rc;
+    }
+    if (cmd == "broker-config") return cmd_broker_config(a);
     if (cmd == "area") return cmd_area(a);
     if (cmd == "serve") return cmd_serve(a);
   } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
 #include "musterd/credentials.hpp"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <stdexcept>
@@ -33,6 +34,25 @@ std::string hash_password(std::string_view password) {
 bool verify_password(std::string_view password, const std::string& hash) {
   init_sodium();
   return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+}
+
+std::string broker_password_hash(std::string_view password) {
+  init_sodium();
+  constexpr int kRounds = 101;  // what mosquitto_passwd 2.0 uses
+  unsigned char salt[12];
+  randombytes_buf(salt, sizeof salt);
+  unsigned char hash[64];
+  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt, sizeof salt, kRounds, EVP_sha512(),
+                        sizeof hash, hash) != 1) {
+    throw std::runtime_error("PBKDF2 failed");
+  }
+  auto b64 = [](const unsigned char* data, int n) {
+    std::string out(static_cast<std::size_t>(4 * ((n + 2) / 3)) + 1, '\0');
+    int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, n);
+    out.resize(static_cast<std::size_t>(len));
+    return out;
+  };
+  return "$7$" + std::to_string(kRounds) + "$" + b64(salt, sizeof salt) + "$" + b64(hash, sizeof hash);
 }
 
 std::string new_token() {

@@ -29,6 +29,11 @@ const std::vector<std::string> kMigrations{
         created TEXT NOT NULL
       ) WITHOUT ROWID;
     )sql",
+    // 2: broker credentials and settings
+    R"sql(
+      ALTER TABLE users ADD COLUMN broker_hash TEXT NOT NULL DEFAULT '';
+      CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    )sql",
 };
 
 UserRecord read_user(muster::store::Stmt& s) {
@@ -39,10 +44,11 @@ UserRecord read_user(muster::store::Stmt& s) {
   u.area = s.text(3);
   u.password_hash = s.text(4);
   u.disabled = s.int64(5) != 0;
+  u.broker_hash = s.text(6);
   return u;
 }
 
-constexpr const char* kUserColumns = "SELECT name, display, roles, area, password, disabled FROM users";
+constexpr const char* kUserColumns = "SELECT name, display, roles, area, password, disabled, broker_hash FROM users";
 
 }  // namespace
 
@@ -101,7 +107,9 @@ Status DirectoryStore::insert_user(const UserRecord& u) {
   if (u.roles.empty()) return make_error(Errc::invalid, "a user needs at least one role");
   if (user(u.name)) return make_error(Errc::conflict, "user " + u.name + " already exists");
   add_area(u.area);
-  db_.prepare("INSERT INTO users(name, display, roles, area, password, disabled, created) VALUES (?1,?2,?3,?4,?5,?6,?7)")
+  db_.prepare(
+         "INSERT INTO users(name, display, roles, area, password, disabled, created, broker_hash) "
+         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8)")
       .bind(1, u.name)
       .bind(2, u.display.empty() ? u.name : u.display)
       .bind(3, u.roles.to_string())
@@ -109,12 +117,18 @@ Status DirectoryStore::insert_user(const UserRecord& u) {
       .bind(5, u.password_hash)
       .bind(6, u.disabled ? 1 : 0)
       .bind(7, muster::format_utc(muster::SystemClock().now_ms()))
+      .bind(8, u.broker_hash)
       .run();
   return {};
 }
 
-Status DirectoryStore::set_password(const std::string& name, const std::string& hash) {
-  db_.prepare("UPDATE users SET password = ?2 WHERE name = ?1").bind(1, name).bind(2, hash).run();
+Status DirectoryStore::set_password(const std::string& name, const std::string& hash,
+                                    const std::string& broker_hash) {
+  db_.prepare("UPDATE users SET password = ?2, broker_hash = ?3 WHERE name = ?1")
+      .bind(1, name)
+      .bind(2, hash)
+      .bind(3, broker_hash)
+      .run();
   if (db_.changes() == 0) return make_error(Errc::not_found, "no user " + name);
   return {};
 }
@@ -154,6 +168,19 @@ std::shared_ptr<const Directory> DirectoryStore::snapshot() {
   auto d = std::make_shared<const Directory>(users(), areas());
   db_.exec("COMMIT");
   return d;
+}
+
+std::string DirectoryStore::setting(const std::string& key) {
+  auto s = db_.prepare("SELECT value FROM settings WHERE key = ?1");
+  s.bind(1, key);
+  if (!s.step()) return {};
+  std::string v = s.text(0);
+  s.reset();
+  return v;
+}
+
+void DirectoryStore::set_setting(const std::string& key, const std::string& value) {
+  db_.prepare("INSERT OR REPLACE INTO settings(key, value) VALUES (?1, ?2)").bind(1, key).bind(2, value).run();
 }
 
 std::int64_t DirectoryStore::data_version() {

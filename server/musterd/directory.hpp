@@ -25,6 +25,7 @@ struct UserRecord {
   muster::domain::Roles roles;
   std::string area;
   std::string password_hash;
+  std::string broker_hash;  // the password in Mosquitto's format; empty for users made before MQTT
   bool disabled = false;
 
   muster::domain::Actor actor() const { return {name, roles, area}; }
@@ -60,7 +61,7 @@ class DirectoryStore {
   // All of them in one transaction, or none (the error names the first bad user).
   muster::Status add_users(const std::vector<UserRecord>& users);
   // Errors: not_found.
-  muster::Status set_password(const std::string& name, const std::string& hash);
+  muster::Status set_password(const std::string& name, const std::string& hash, const std::string& broker_hash);
   muster::Status set_disabled(const std::string& name, bool disabled);
 
   std::vector<UserRecord> users();
@@ -70,6 +71,10 @@ class DirectoryStore {
 
   // Changes whenever another connection commits to the file.
   std::int64_t data_version();
+
+  // Settings kept with the directory (e.g. where the broker's files are).
+  std::string setting(const std::string& key);
+  void set_setting(const std::string& key, const std::string& value);
 
  private:
   explicit DirectoryStore(muster::store::Db db) : db_(std::move(db)) {}

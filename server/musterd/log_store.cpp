@@ -46,6 +46,10 @@ const std::vector<std::string> kMigrations{
         PRIMARY KEY(user, device, scope)
       ) WITHOUT ROWID;
     )sql",
+    // 2: named values
+    R"sql(
+      CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    )sql",
 };
 
 Db open_log(const std::string& data_dir) {
@@ -66,7 +70,28 @@ LogStore::LogStore(const std::string& data_dir)
       read_scope_(db_.prepare("SELECT seq, frame FROM events WHERE scope = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")),
       upsert_cursor_(db_.prepare(
           "INSERT INTO cursors(user, device, scope, seq, updated) VALUES (?1,?2,?3,?4,?5) "
-          "ON CONFLICT(user, device, scope) DO UPDATE SET seq = max(seq, excluded.seq), updated = excluded.updated")) {}
+          "ON CONFLICT(user, device, scope) DO UPDATE SET seq = max(seq, excluded.seq), updated = excluded.updated")),
+      read_after_(db_.prepare("SELECT gseq, scope, frame FROM events WHERE gseq > ?1 ORDER BY gseq LIMIT ?2")) {}
+
+std::vector<LogStore::LoggedEvent> LogStore::read_after(std::int64_t after_gseq, int limit) {
+  std::vector<LoggedEvent> out;
+  read_after_.bind(1, after_gseq).bind(2, limit);
+  while (read_after_.step()) out.push_back({read_after_.int64(0), read_after_.text(1), read_after_.text(2)});
+  return out;
+}
+
+std::string LogStore::meta(const std::string& key) {
+  auto s = db_.prepare("SELECT value FROM meta WHERE key = ?1");
+  s.bind(1, key);
+  if (!s.step()) return {};
+  std::string v = s.text(0);
+  s.reset();
+  return v;
+}
+
+void LogStore::set_meta(const std::string& key, const std::string& value) {
+  db_.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)").bind(1, key).bind(2, value).run();
+}
 
 void LogStore::for_each_event(const std::function<void(const muster::domain::Event&)>& fn) {
   auto s = db_.prepare("SELECT frame FROM events ORDER BY gseq");

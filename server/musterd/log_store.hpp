@@ -5,6 +5,9 @@
 //   ops      every op ever decided, accepted or rejected: idempotency and audit
 //   tokens   device tokens (digests only)
 //   cursors  each device's last delivered seq per scope: the delivery receipts
+//   meta     small named values, e.g. `mqtt_published_gseq`: every event after it is
+//            the broker's outbox (written in the event's own transaction, by being
+//            appended to the log; confirmed by advancing this mark on PUBACK)
 //
 // Thread: the server's loop thread.
 #pragma once
@@ -48,6 +51,15 @@ class LogStore {
                                                                int limit);
   std::optional<TokenRecord> find_token(const std::string& digest);
   std::int64_t count_events();
+  // Up to `limit` events with gseq > after, in gseq order: {gseq, scope, frame}.
+  struct LoggedEvent {
+    std::int64_t gseq;
+    std::string scope;
+    std::string frame;
+  };
+  std::vector<LoggedEvent> read_after(std::int64_t after_gseq, int limit);
+  // Small named values (e.g. how far the broker has confirmed the log); "" if unset.
+  std::string meta(const std::string& key);
 
   // --- writes (call inside a Transaction on db()) ---
   void append_event(const muster::domain::Event& event, const std::string& frame);
@@ -57,6 +69,7 @@ class LogStore {
                   const std::string& at);
   void save_cursor(const std::string& user, const std::string& device, const std::string& scope, std::int64_t seq,
                    const std::string& at);
+  void set_meta(const std::string& key, const std::string& value);
 
  private:
   muster::store::Db db_;
@@ -65,6 +78,7 @@ class LogStore {
   muster::store::Stmt find_op_;
   muster::store::Stmt read_scope_;
   muster::store::Stmt upsert_cursor_;
+  muster::store::Stmt read_after_;
 };
 
 }  // namespace musterd

@@ -31,6 +31,13 @@ std::string Metrics::prometheus() const {
   metric("muster_inbound_queue_depth", "gauge", "Ops waiting for the next commit.", pending_ops);
   metric("muster_log_events", "gauge", "Events in the log.", log_events);
   metric("muster_last_gseq", "gauge", "Global sequence of the newest event.", last_gseq);
+  metric("muster_mqtt_connected", "gauge", "1 while connected to the MQTT broker.", mqtt_connected);
+  metric("muster_mqtt_outbox_depth", "gauge", "Events in the log the broker has not confirmed yet.", mqtt_outbox_depth);
+  metric("muster_mqtt_published_total", "counter", "Events the broker confirmed (PUBACK).", mqtt_published);
+  metric("muster_mqtt_publish_failures_total", "counter", "Event publishes that failed (sent again).",
+         mqtt_publish_failures);
+  metric("muster_mqtt_publish_seconds_total", "counter", "Time from publish to PUBACK, summed.",
+         mqtt_publish_seconds_sum);
   return o.str();
 }
 

@@ -27,6 +27,11 @@ struct Metrics {
   std::int64_t pending_ops = 0;          // ops waiting for the next commit (the server's inbound queue)
   std::int64_t log_events = 0;           // events in the log
   std::int64_t last_gseq = 0;
+  std::int64_t mqtt_connected = 0;          // 1 while connected to the broker
+  std::int64_t mqtt_outbox_depth = 0;       // events not yet confirmed by the broker
+  std::int64_t mqtt_published = 0;          // events confirmed (PUBACK) by the broker
+  std::int64_t mqtt_publish_failures = 0;
+  double mqtt_publish_seconds_sum = 0;      // publish to PUBACK, summed over mqtt_published
 
   std::string prometheus() const;
 };

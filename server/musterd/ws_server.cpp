@@ -75,6 +75,7 @@ class WsServer::Impl {
   void on_hello(Session& s, protocol::Hello hello);
   void finish_hello(std::uint64_t session_id, const protocol::Hello& hello, bool password_ok);
   void on_op(Session& s, protocol::OpFrame frame);
+  void enqueue(Submission submission);
   void on_cursor(Session& s, const protocol::CursorFrame& frame);
   void on_backfill(Session& s, const protocol::Backfill& frame);
 
@@ -111,6 +112,7 @@ class WsServer::Impl {
   std::map<connection_hdl, std::uint64_t, std::owner_less<connection_hdl>> by_hdl_;
   std::unordered_map<std::string, std::unordered_set<std::uint64_t>> subscribers_;  // scope -> sessions
 
+  std::unique_ptr<MqttBridge> bridge_;
   std::vector<Submission> pending_;
   bool flush_scheduled_ = false;
   std::map<std::tuple<std::string, std::string, std::string>, std::int64_t> pending_cursors_;
@@ -164,6 +166,13 @@ int WsServer::Impl::run() {
   std::cerr << "musterd: serving " << options_.data_dir << " on ws://" << options_.host << ':' << options_.port
             << " (" << metrics_.log_events << " events in the log)\n";
 
+  if (!options_.mqtt.url.empty()) {
+    options_.mqtt.max_frame_bytes = options_.max_frame_bytes;
+    bridge_ = std::make_unique<MqttBridge>(io_, options_.mqtt, log_, engine_, metrics_,
+                                           [this](Submission s) { enqueue(std::move(s)); });
+    bridge_->start();
+  }
+
   signals_.async_wait([this](const std::error_code& e, int) {
     if (e) return;
     std::cerr << "musterd: stopping\n";
@@ -173,6 +182,7 @@ int WsServer::Impl::run() {
     housekeeping_.cancel();
     flush();
     flush_cursors();
+    if (bridge_) bridge_->stop();
     for (auto& [id, s] : sessions_) {
       endpoint_.close(s->hdl, websocketpp::close::status::going_away, "server stopping", ignored);
       if (s->timer) s->timer->cancel();
@@ -372,7 +382,11 @@ void WsServer::Impl::finish_hello(std::uint64_t session_id, const protocol::Hell
 }
 
 void WsServer::Impl::on_op(Session& s, protocol::OpFrame frame) {
-  pending_.push_back(Submission{std::move(frame.op), s.user, s.device, s.id});
+  enqueue(Submission{std::move(frame.op), s.user, s.device, s.id});
+}
+
+void WsServer::Impl::enqueue(Submission submission) {
+  pending_.push_back(std::move(submission));
   if (!flush_scheduled_) {
     flush_scheduled_ = true;
     // Everything that arrives before this runs joins the same commit.
@@ -421,6 +435,7 @@ void WsServer::Impl::flush() {
         send(*s, protocol::encode(protocol::ServerFrame{ack}));
       }
     }
+    if (bridge_) bridge_->on_unavailable(batch, result.error());
     return;
   }
   // Events first, then acks: a client that sees its ack already has the op's events.
@@ -437,6 +452,7 @@ void WsServer::Impl::flush() {
     }
     if (Session* s = find(d.origin)) send(*s, d.ack);
   }
+  if (bridge_) bridge_->on_committed(*result);
 }
 
 void WsServer::Impl::deliver(const Delivery& d) {
@@ -573,6 +589,7 @@ void WsServer::Impl::housekeeping() {
   if (stopping_) return;
   refresh_directory();
   flush_cursors();
+  if (bridge_) bridge_->housekeeping();
   housekeeping_.expires_after(kHousekeepingPeriod);
   housekeeping_.async_wait([this](const std::error_code& ec) {
     if (!ec) housekeeping();

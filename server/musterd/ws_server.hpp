@@ -2,8 +2,8 @@
 // WebSocket++ on standalone Asio, plus GET /healthz and GET /metrics on the same port.
 //
 // Thread: everything here runs on the one Asio loop thread, which owns the sessions,
-// the Engine and the LogStore. The only other thread checks passwords (argon2id is
-// slow on purpose) and posts the verdict back to the loop.
+// the Engine, the LogStore and the MQTT bridge. Other threads only post to the loop: one
+// checks passwords (argon2id is slow on purpose), Paho's deliver MQTT callbacks.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +16,7 @@
 #include "musterd/directory.hpp"
 #include "musterd/engine.hpp"
 #include "musterd/log_store.hpp"
+#include "musterd/mqtt_bridge.hpp"
 
 namespace musterd {
 
@@ -27,6 +28,7 @@ struct ServeOptions {
   std::size_t max_send_buffer = 16 * 1024 * 1024;  // a live client further behind is disconnected
   std::vector<std::string> allowed_origins;        // browsers' Origin header must be one of these
   int hello_timeout_ms = 10000;                    // say hello within this or be closed (1008)
+  MqttOptions mqtt;                                // the second transport, when mqtt.url is set
 };
 
 class WsServer {

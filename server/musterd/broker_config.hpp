@@ -1,0 +1,40 @@
+// The Mosquitto broker muster needs, as files: `musterd broker-config` writes
+// mosquitto.conf, a password file and an ACL file into an output directory, and every
+// later change to the users (add, passwd, disable, enable) rewrites the password and
+// ACL files and signals the broker (SIGHUP via its pid file) to reload them. Mosquitto
+// re-checks connected clients on reload, so a disabled user is disconnected at once.
+//
+// The ACL uses %u patterns for what every user may do with its own topics (publish to
+// its op and req topics, read its ack topic and inbox) and per-user read entries for
+// the area and role scopes it can see; the server's own account reads and writes
+// muster/v1/#. Client ids (%c) are never trusted.
+#pragma once
+
+#include <string>
+
+#include "muster/base/result.hpp"
+#include "musterd/directory.hpp"
+
+namespace musterd {
+
+inline constexpr const char* kBrokerAccount = "musterd";
+
+struct BrokerConfigOptions {
+  std::string data_dir;
+  std::string out_dir;
+  std::string listen = "127.0.0.1:1883";
+};
+
+// The server's broker password, kept in DATA/broker-password (mode 0600); made on first use.
+muster::Result<std::string> broker_account_password(const std::string& data_dir, bool create);
+
+// Writes OUT/mosquitto.conf, OUT/passwd and OUT/acl, and remembers OUT in the
+// directory so later user changes keep the broker in step.
+muster::Status write_broker_config(DirectoryStore& directory, const BrokerConfigOptions& options);
+
+// If broker-config was run for this data dir: rewrites OUT/passwd and OUT/acl from the
+// directory and sends SIGHUP to the broker named in OUT/mosquitto.pid (if it runs).
+// Returns a note for the admin ("" when there is no broker to tell).
+muster::Result<std::string> refresh_broker(DirectoryStore& directory, const std::string& data_dir);
+
+}  // namespace musterd
