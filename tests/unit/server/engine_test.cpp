@@ -107,7 +107,7 @@ struct Fixture {
   }
 
   void add(const std::string& name, Roles roles, const std::string& area, bool disabled = false) {
-    auto st = directory.add_user(UserRecord{name, "", roles, area, "hash-of-" + name, disabled});
+    auto st = directory.add_user(UserRecord{name, "", roles, area, "hash-of-" + name, "", disabled});
     REQUIRE_MESSAGE(st.ok(), (st.ok() ? std::string() : st.error().message));
   }
 

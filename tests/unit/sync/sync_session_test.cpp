@@ -355,10 +355,10 @@ class Device {
 //   gulou/antai/yili     bob (volunteer)
 //   gulou/antai/xinhua   carol (volunteer)
 std::vector<UserRecord> grid_users() {
-  return {UserRecord{"li", "", Roles{Role::lead}, "gulou/antai", "", false},
-          UserRecord{"bob", "", Roles{Role::volunteer}, "gulou/antai/yili", "", false},
-          UserRecord{"carol", "", Roles{Role::volunteer}, "gulou/antai/xinhua", "", false},
-          UserRecord{"dora", "", Roles{Role::volunteer}, "gulou/antai/yili", "", false}};
+  return {UserRecord{"li", "", Roles{Role::lead}, "gulou/antai", "", "", false},
+          UserRecord{"bob", "", Roles{Role::volunteer}, "gulou/antai/yili", "", "", false},
+          UserRecord{"carol", "", Roles{Role::volunteer}, "gulou/antai/xinhua", "", "", false},
+          UserRecord{"dora", "", Roles{Role::volunteer}, "gulou/antai/yili", "", "", false}};
 }
 
 Op create(const std::string& id, const std::string& area, const std::string& title = "deliver vegetables") {
