@@ -72,7 +72,8 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
       if (!owns(d.origin)) continue;
       auto it = origins_.find(d.origin);
       if (it == origins_.end()) continue;
-      publish_direct(protocol::ack_topic(options_.prefix, it->second), d.ack);
+      // Like over WebSocket, a client gets an op's events before its ack.
+      direct_.push_back(Direct{protocol::ack_topic(options_.prefix, it->second), d.ack, engine_.last_gseq()});
       origins_.erase(it);
     }
     metrics_.mqtt_outbox_depth = engine_.last_gseq() - confirmed_;
@@ -326,13 +327,13 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
     pumping_ = true;
     try {
       while (connected_ && total_in_flight() < options_.max_in_flight) {
-        if (!direct_.empty()) {
-          auto [topic, payload] = std::move(direct_.front());
+        if (!direct_.empty() && direct_.front().after <= sent_) {
+          Direct d = std::move(direct_.front());
           direct_.pop_front();
-          publish(topic, payload, kDirect);
+          publish(d.topic, d.payload, kDirect);
           continue;
         }
-        if (!replays_.empty()) {
+        if (direct_.empty() && !replays_.empty()) {
           advance_replay();
           continue;
         }
@@ -362,18 +363,18 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
         continue;
       }
       for (auto& [seq, frame] : rows) {
-        direct_.emplace_back(topic, std::move(frame));
+        direct_.push_back(Direct{topic, std::move(frame), 0});
         after = seq;
       }
       metrics_.events_replayed += static_cast<std::int64_t>(rows.size());
       return;  // one chunk at a time: the direct queue drains before the next
     }
-    direct_.emplace_back(topic, protocol::encode(protocol::ServerFrame{protocol::CaughtUp{}}));
+    direct_.push_back(Direct{topic, protocol::encode(protocol::ServerFrame{protocol::CaughtUp{}}), 0});
     replays_.pop_front();
   }
 
   void publish_direct(const std::string& topic, const std::string& payload) {
-    direct_.emplace_back(topic, payload);
+    direct_.push_back(Direct{topic, payload, 0});
     pump();
   }
 
@@ -383,6 +384,7 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
       auto msg = mqtt::make_message(topic, payload, 1, false);
       client_.publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(context)), *this);
     } catch (const mqtt::exception& e) {
+      std::cerr << "DEBUG musterd: mqtt: publish: " << e.what() << " rc " << e.get_return_code() << " in flight " << total_in_flight() << '\n';
       // Not connected any more: connection_lost follows, and on_connected starts over.
       if (context == kDirect) --direct_in_flight_;
       in_flight_.erase(context);
@@ -418,7 +420,12 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
   std::map<std::uint64_t, SteadyClock::time_point> in_flight_;  // gseq -> sent at
   std::set<std::int64_t> confirmed_ahead_;                       // PUBACKs beyond the mark
   int direct_in_flight_ = 0;
-  std::deque<std::pair<std::string, std::string>> direct_;
+  struct Direct {
+    std::string topic;
+    std::string payload;
+    std::int64_t after = 0;  // held back until the events up to this gseq are handed to Paho
+  };
+  std::deque<Direct> direct_;
   std::deque<Replay> replays_;
   std::unordered_map<std::uint64_t, std::string> origins_;  // op origin -> user
   std::uint64_t next_origin_ = 1;

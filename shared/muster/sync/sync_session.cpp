@@ -75,7 +75,10 @@ Result<std::vector<std::string>> SyncSession::on_frame(std::string_view text) {
     if (err->code == "unauthorized") return make_error(Errc::forbidden, err->message);
     return make_error(Errc::invalid, "server error " + err->code + ": " + err->message);
   }
-  if (!welcomed_) return make_error(Errc::invalid, "the server spoke before welcoming us");
+  // Over MQTT a persistent session delivers what the broker queued for us (live events,
+  // answers meant for an earlier connection) before the answer to this hello. Nothing
+  // is lost by dropping it: the replay after the welcome starts from our cursors.
+  if (!welcomed_) return std::vector<std::string>{};
 
   if (auto* ev = std::get_if<protocol::EventFrame>(&frame)) return handle_event(std::move(ev->event));
   if (auto* ack = std::get_if<protocol::Ack>(&frame)) {
