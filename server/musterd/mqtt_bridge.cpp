@@ -34,6 +34,17 @@ constexpr auto kMaxBackoff = std::chrono::seconds(10);
 // What a publish was for, carried through Paho as its user context.
 constexpr std::uint64_t kDirect = 0;  // acks, replies: not part of the outbox
 
+// Paho C queues publishes in its command list and refuses more than maxBufferedMessages
+// of them (100 by default) with MQTTASYNC_MAX_BUFFERED_MESSAGES, also while connected:
+// leave room for everything the bridge keeps in flight (twice over: after a reconnect,
+// publishes Paho still holds from before are not counted by the bridge any more).
+// Offline buffering stays off: the log is the outbox.
+mqtt::create_options paho_options(int max_in_flight) {
+  mqtt::create_options options(MQTTVERSION_3_1_1);
+  options.set_max_buffered_messages(2 * max_in_flight + 1);
+  return options;
+}
+
 }  // namespace
 
 class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_listener {
@@ -45,8 +56,9 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
         engine_(engine),
         metrics_(metrics),
         submit_(std::move(submit)),
-        client_(options_.url, options_.client_id, mqtt::create_options(MQTTVERSION_3_1_1)),
-        retry_(io) {
+        client_(options_.url, options_.client_id, paho_options(options_.max_in_flight)),
+        retry_(io),
+        pump_retry_(io) {
     client_.set_callback(*this);
     const std::string mark = log_.meta(kMarkKey);
     confirmed_ = mark.empty() ? 0 : std::stoll(mark);
@@ -59,6 +71,7 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
   void stop() {
     stopping_ = true;
     retry_.cancel();
+    pump_retry_.cancel();
     housekeeping();
     try {
       if (client_.is_connected()) client_.disconnect(std::chrono::seconds(2))->wait_for(std::chrono::seconds(3));
@@ -328,9 +341,8 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
     try {
       while (connected_ && total_in_flight() < options_.max_in_flight) {
         if (!direct_.empty() && direct_.front().after <= sent_) {
-          Direct d = std::move(direct_.front());
+          if (!publish(direct_.front().topic, direct_.front().payload, kDirect)) break;
           direct_.pop_front();
-          publish(d.topic, d.payload, kDirect);
           continue;
         }
         if (direct_.empty() && !replays_.empty()) {
@@ -338,13 +350,20 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
           continue;
         }
         if (sent_ >= engine_.last_gseq()) break;
-        auto rows = log_.read_after(sent_, std::min(kReplayChunk, options_.max_in_flight));
+        // No more than the in-flight limit allows: Paho's queue is sized for it.
+        auto rows = log_.read_after(sent_, std::min(kReplayChunk, options_.max_in_flight - total_in_flight()));
         if (rows.empty()) break;
+        bool refused = false;
         for (auto& row : rows) {
           in_flight_[static_cast<std::uint64_t>(row.gseq)] = SteadyClock::now();
-          publish(protocol::event_topic(options_.prefix, row.scope), row.frame, static_cast<std::uint64_t>(row.gseq));
+          if (!publish(protocol::event_topic(options_.prefix, row.scope), row.frame,
+                       static_cast<std::uint64_t>(row.gseq))) {
+            refused = true;  // sent_ stays before it: it goes out on the next pump
+            break;
+          }
           sent_ = row.gseq;
         }
+        if (refused) break;
       }
     } catch (const muster::store::SqliteError& e) {
       std::cerr << "musterd: mqtt: cannot read the log: " << e.what() << '\n';
@@ -378,18 +397,41 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
     pump();
   }
 
-  void publish(const std::string& topic, const std::string& payload, std::uint64_t context) {
+  // Hands one message to Paho. False if Paho refused it; the caller keeps it and it is
+  // sent again: after the reconnect if the connection is gone, else by a pump shortly.
+  bool publish(const std::string& topic, const std::string& payload, std::uint64_t context) {
     if (context == kDirect) ++direct_in_flight_;
     try {
       auto msg = mqtt::make_message(topic, payload, 1, false);
       client_.publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(context)), *this);
-    } catch (const mqtt::exception& e) {
-      std::cerr << "DEBUG musterd: mqtt: publish: " << e.what() << " rc " << e.get_return_code() << " in flight " << total_in_flight() << '\n';
-      // Not connected any more: connection_lost follows, and on_connected starts over.
-      if (context == kDirect) --direct_in_flight_;
-      in_flight_.erase(context);
-      connected_ = false;
+      return true;
+    } catch (const mqtt::exception&) {
+      if (context == kDirect) {
+        --direct_in_flight_;
+      } else {
+        in_flight_.erase(context);
+        ++metrics_.mqtt_publish_failures;
+      }
+      if (!client_.is_connected()) {
+        // Not connected any more: connection_lost follows, and on_connected starts over.
+        connected_ = false;
+      } else {
+        // Still connected (e.g. Paho's queue is full): marking the bridge disconnected
+        // here would stall the outbox for good, as no connection_lost would follow.
+        schedule_pump();
+      }
+      return false;
     }
+  }
+
+  void schedule_pump() {
+    if (pump_retry_pending_ || stopping_) return;
+    pump_retry_pending_ = true;
+    pump_retry_.expires_after(std::chrono::milliseconds(50));
+    pump_retry_.async_wait([this](const std::error_code& ec) {
+      pump_retry_pending_ = false;
+      if (!ec) pump();
+    });
   }
 
   int total_in_flight() const { return static_cast<int>(in_flight_.size()) + direct_in_flight_; }
@@ -408,6 +450,8 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
   Submit submit_;
   mqtt::async_client client_;
   asio::steady_timer retry_;
+  asio::steady_timer pump_retry_;  // after Paho refused a publish while connected
+  bool pump_retry_pending_ = false;
   std::chrono::milliseconds backoff_ = kMinBackoff;
 
   bool connected_ = false;

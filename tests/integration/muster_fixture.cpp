@@ -1,5 +1,11 @@
 #include "muster_fixture.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -63,6 +69,8 @@ void ServerFixture::stop() {
 
 bool ServerFixture::running() { return proc_ && proc_->running(); }
 
+pid_t ServerFixture::pid() const { return proc_ ? proc_->pid() : -1; }
+
 std::string ServerFixture::log() const { return past_logs_ + (proc_ ? proc_->err() : std::string()); }
 
 std::optional<double> ServerFixture::metric(const std::string& name) const {
@@ -89,6 +97,122 @@ void ClientFixture::login(const ServerFixture& server, const std::string& user, 
   std::vector<std::string> args{"login", "--server", server.url(), "--user", user, "--password-stdin"};
   auto r = run(args, password + "\n");
   if (r.code != 0) throw std::runtime_error(name_ + ": login failed: " + describe(args, r));
+}
+
+// ---------------------------------------------------------------- BrokerFixture
+
+std::string system_program(const std::string& name) {
+  for (const char* dir : {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin"}) {
+    const std::string path = std::string(dir) + "/" + name;
+    if (::access(path.c_str(), X_OK) == 0) return path;
+  }
+  throw std::runtime_error(name + " is not installed (Debian: mosquitto, mosquitto-clients)");
+}
+
+bool tcp_accepts(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+BrokerFixture::BrokerFixture(ServerFixture& server)
+    : dir_("mosquitto-"), data_dir_(server.data_dir()), port_(free_port()) {
+  std::vector<std::string> args{"broker-config", "--out", out_dir(), "--listen", "127.0.0.1:" + std::to_string(port_)};
+  auto r = server.admin(args);
+  if (r.code != 0) throw std::runtime_error("musterd broker-config failed: " + describe(args, r));
+  start();
+}
+
+BrokerFixture::~BrokerFixture() {
+  if (proc_ && proc_->running()) proc_->terminate(std::chrono::seconds(5));
+}
+
+void BrokerFixture::start() {
+  if (proc_ && proc_->running()) throw std::logic_error("the broker is already running");
+  if (proc_) past_logs_ += proc_->err();
+  proc_ = std::make_unique<Process>(
+      std::vector<std::string>{system_program("mosquitto"), "-c", out_dir() + "/mosquitto.conf"});
+  const bool up = wait_until([&] { return !proc_->running() || tcp_accepts(port_); }, std::chrono::seconds(10),
+                             std::chrono::milliseconds(20));
+  if (!up || !proc_->running()) throw std::runtime_error("mosquitto did not come up: " + proc_->err());
+}
+
+void BrokerFixture::stop() {
+  if (proc_ && proc_->running()) proc_->terminate(std::chrono::seconds(10));
+}
+
+void BrokerFixture::kill9() {
+  if (proc_) {
+    proc_->kill(SIGKILL);
+    proc_->wait(std::chrono::seconds(10));
+  }
+}
+
+bool BrokerFixture::running() { return proc_ && proc_->running(); }
+
+std::string BrokerFixture::log() const { return past_logs_ + (proc_ ? proc_->err() : std::string()); }
+
+std::string BrokerFixture::server_password() const {
+  std::ifstream in(data_dir_ + "/broker-password");
+  std::string password;
+  if (!in || !std::getline(in, password) || password.empty()) {
+    throw std::runtime_error("no broker password in " + data_dir_);
+  }
+  return password;
+}
+
+std::unique_ptr<Process> BrokerFixture::subscribe(const std::string& user, const std::string& password,
+                                                  const std::vector<std::string>& topics,
+                                                  const std::string& client_id,
+                                                  std::vector<std::string> extra_args) const {
+  std::vector<std::string> argv{system_program("stdbuf"), "-oL", system_program("mosquitto_sub"),
+                                "-h", "127.0.0.1", "-p", std::to_string(port_), "-u", user, "-P", password,
+                                "-q", "1", "-v", "-d"};
+  if (!client_id.empty()) argv.insert(argv.end(), {"-i", client_id, "-c"});
+  for (const auto& t : topics) argv.insert(argv.end(), {"-t", t});
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  return std::make_unique<Process>(argv);
+}
+
+RunResult BrokerFixture::publish(const std::string& user, const std::string& password, const std::string& topic,
+                                 const std::string& payload, std::vector<std::string> extra_args) const {
+  std::vector<std::string> argv{system_program("mosquitto_pub"), "-h", "127.0.0.1", "-p", std::to_string(port_),
+                                "-u", user, "-P", password, "-q", "1", "-t", topic, "-m", payload};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  return run(argv, {}, std::nullopt, std::chrono::seconds(10));
+}
+
+std::vector<MqttLine> mqtt_lines(const std::string& out, const std::string& topic_prefix) {
+  std::vector<MqttLine> lines;
+  std::size_t start = 0;
+  while (true) {
+    const auto end = out.find('\n', start);
+    if (end == std::string::npos) break;
+    const std::string line = out.substr(start, end - start);
+    start = end + 1;
+    if (line.rfind(topic_prefix, 0) != 0) continue;
+    const auto space = line.find(' ');
+    if (space == std::string::npos) {
+      lines.push_back({line, ""});
+    } else {
+      lines.push_back({line.substr(0, space), line.substr(space + 1)});
+    }
+  }
+  return lines;
+}
+
+int suback_count(const std::string& out) {
+  int n = 0;
+  for (std::size_t at = out.find("Subscribed (mid:"); at != std::string::npos; at = out.find("Subscribed (mid:", at + 1)) {
+    if (at == 0 || out[at - 1] == '\n') ++n;
+  }
+  return n;
 }
 
 std::string queued_id(const RunResult& r) {

@@ -25,6 +25,7 @@ class ServerFixture {
   void kill9();                                          // SIGKILL and reap
   void stop();                                           // SIGTERM and reap
   bool running();
+  pid_t pid() const;  // the serving process (-1 before start)
 
   int port() const { return port_; }
   std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_); }
@@ -55,6 +56,67 @@ class ClientFixture {
   std::string name_;
   TempDir home_;
 };
+
+// A real Mosquitto for a ServerFixture's data dir, configured by the product itself:
+// `musterd broker-config --data DIR --out <tmp>/broker --listen 127.0.0.1:<free port>`,
+// then `mosquitto -c <tmp>/broker/mosquitto.conf` (it writes its pid file there, which
+// `musterd user add|passwd|disable|enable` use to make it reload). Start the server
+// with `server.start({"--mqtt", broker.url()})`: the server's broker password is in
+// its data dir.
+class BrokerFixture {
+ public:
+  explicit BrokerFixture(ServerFixture& server);  // broker-config, then start()
+  ~BrokerFixture();
+
+  void start();  // (again) with the same port and config; throws unless it accepts connections within 10 s
+  void stop();   // SIGTERM (Mosquitto saves its persistence file) and reap
+  void kill9();  // SIGKILL and reap
+  bool running();
+
+  int port() const { return port_; }
+  std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }       // musterd serve --mqtt
+  std::string mqtt_url() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }  // muster login --server
+  std::string out_dir() const { return dir_.path() + "/broker"; }  // mosquitto.conf, passwd, acl, mosquitto.pid
+  std::string log() const;                                         // the broker's stderr so far
+  // The password of the server's own broker account (kBrokerAccount "musterd").
+  std::string server_password() const;
+
+  // `mosquitto_sub -h 127.0.0.1 -p PORT -u USER -P PASSWORD -q 1 -v -d -t TOPIC...`, running,
+  // line-buffered (stdbuf -oL) so its output file is current; with a client id also
+  // `-i ID -c` (a persistent session). Its messages: mqtt_lines(out()); -d adds a line
+  // "Subscribed (mid: N): QOS…" for each SUBACK (see suback_count()).
+  std::unique_ptr<Process> subscribe(const std::string& user, const std::string& password,
+                                     const std::vector<std::string>& topics, const std::string& client_id = "",
+                                     std::vector<std::string> extra_args = {}) const;
+  // `mosquitto_pub ... -q 1 -t TOPIC -m PAYLOAD` as USER; waits (10 s) for it to exit.
+  RunResult publish(const std::string& user, const std::string& password, const std::string& topic,
+                    const std::string& payload, std::vector<std::string> extra_args = {}) const;
+
+ private:
+  TempDir dir_;
+  std::string data_dir_;
+  int port_;
+  std::unique_ptr<Process> proc_;
+  std::string past_logs_;
+};
+
+// One line of `mosquitto_sub -v` output: "<topic> <payload>".
+struct MqttLine {
+  std::string topic;
+  std::string payload;
+};
+// The messages in `mosquitto_sub -v` output: complete lines whose topic starts with
+// topic_prefix (a last line without its newline is still being written and is left
+// out; -d's debug lines start with "Client " or "Subscribed ").
+std::vector<MqttLine> mqtt_lines(const std::string& out, const std::string& topic_prefix = "muster/");
+// How many SUBACKs a `mosquitto_sub -d` has reported so far (one per (re)connect).
+int suback_count(const std::string& out);
+
+// The path of an installed program (searched in /usr/sbin, /usr/bin, /usr/local/…);
+// throws if it is not installed.
+std::string system_program(const std::string& name);
+// True if a TCP connection to 127.0.0.1:port is accepted right now.
+bool tcp_accepts(int port);
 
 // The id printed by a changing command ("<ULID> queued"); throws if there is none.
 std::string queued_id(const RunResult& r);
