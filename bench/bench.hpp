@@ -65,6 +65,7 @@ void emit(const Json& result);
 
 // --- sub-commands (each returns the process exit code) ---
 int cmd_fsync_probe(const muster::Args& a);
+int cmd_free_port(const muster::Args& a);
 int cmd_sqlite_ingest(const muster::Args& a);
 int cmd_sqlite_catchup(const muster::Args& a);
 int cmd_users(const muster::Args& a);

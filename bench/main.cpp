@@ -1,6 +1,9 @@
 // muster-bench: sub-command dispatch, shared helpers, the machine probe, the SQLite
 // peers and the report. WebSocket++ lives in ws_clients.cpp and echo_server.cpp only.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -161,6 +164,24 @@ int cmd_fsync_probe(const muster::Args& a) {
   return 0;
 }
 
+// A TCP port that was free on 127.0.0.1 a moment ago.
+int cmd_free_port(const muster::Args&) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::cerr << "free-port: no port\n";
+    return 1;
+  }
+  ::close(fd);
+  std::cout << ntohs(addr.sin_port) << '\n';
+  return 0;
+}
+
 // ---------------------------------------------------------------- users file
 
 // Writes `musterd user import` lines: PREFIX00001… with a device token each.
@@ -181,7 +202,9 @@ int cmd_users(const muster::Args& a) {
     f << name.str() << ',' << roles << ',' << area << ',' << password << ",benchtoken-" << name.str()
       << "-0123456789abcdef\n";
   }
-  return f ? 0 : 1;
+  if (!f) return 1;
+  emit(Json{{"users", count}, {"out", *out}});
+  return 0;
 }
 
 // ---------------------------------------------------------------- SQLite peers
@@ -249,7 +272,7 @@ int cmd_sqlite_ingest(const muster::Args& a) {
 
   muster::UlidGenerator ids;
   std::vector<std::string> users;
-  for (int i = 0; i < scopes; ++i) users.push_back("ing" + std::to_string(10001 + i).substr(1));
+  for (int i = 0; i < scopes; ++i) users.push_back("ing" + std::to_string(100001 + i).substr(1));
   std::vector<std::int64_t> seqs(static_cast<std::size_t>(scopes), 0);
   std::int64_t gseq = 0;
   long long done = 0;
@@ -513,13 +536,16 @@ int cmd_report(const muster::Args& a) {
     if (p.ok && p.extra.contains("note")) notes << "  " << g.name << " peer: " << p.extra["note"].get<std::string>() << '\n';
   }
   Json result{{"limits", Json{{"fsync_per_s", limits.value("fsync_per_s", Json(nullptr))},
-                              {"cores", limits.value("cores", Json(nullptr))}}},
+                              {"cores", limits.value("cores", Json(nullptr))},
+                              {"load_at_start", limits.value("load_at_start", Json(nullptr))}}},
               {"figures", figures}};
   if (limits.contains("mode")) result["mode"] = limits["mode"];
   std::ofstream(out_path) << result.dump(2) << '\n';
   std::cout << "machine: " << limits.value("cores", 0) << " cores, "
             << (limits.contains("fsync_per_s") ? fmt(limits["fsync_per_s"].get<double>()) : std::string("?"))
-            << " fsync/s on the data dir's disk (4 KiB write + fsync, 1 s)\n\n"
+            << " fsync/s on the data dir's disk (4 KiB write + fsync, 1 s)";
+  if (limits.contains("load_at_start")) std::cout << ", load average " << fmt(limits["load_at_start"].get<double>()) << " at start";
+  std::cout << "\n\n"
             << table.str();
   if (!notes.str().empty()) std::cout << "\nnotes:\n" << notes.str();
   std::cout << "\nwritten: " << out_path << '\n';
@@ -545,6 +571,7 @@ constexpr const char* kUsage = R"(usage: muster-bench COMMAND [options]   (each 
   hold --url U --users-file F [--prefix mem] --count N --pid PID [--echo] [--settle 1]
   echo-server --listen 127.0.0.1:PORT
   report --dir D [--out bench-results.json]
+  free-port
 )";
 
 }  // namespace
@@ -564,6 +591,7 @@ int main(int argc, char** argv) {
       {"fanout", bench::cmd_fanout},               {"hold", bench::cmd_hold},
       {"echo-server", bench::cmd_echo_server},     {"catchup", bench::cmd_catchup},
       {"mqtt-delivery", bench::cmd_mqtt_delivery}, {"mqtt-fanout", bench::cmd_mqtt_fanout},
+      {"free-port", bench::cmd_free_port},
   };
   auto it = commands.find(cmd);
   if (it == commands.end()) {

@@ -21,7 +21,11 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr const char* kUsageText = R"(usage: muster [--home DIR] COMMAND [--json]
-  login --server ws://HOST:PORT --user NAME [--password-stdin]
+  login --server ws://HOST:PORT|mqtt://HOST:PORT --user NAME [--password-stdin]
+                                           over ws:// the server issues a device token;
+                                           over mqtt:// the broker checks the password on
+                                           every connection, so it is kept in the home
+                                           (client.db, readable only by you)
   status                                   online/offline, pending outbox, last sync
   sync [--timeout S]                       push the outbox, pull missed events
   task new KIND --title T --area A [--assignee U] [--dispatch direct|claim]
@@ -70,7 +74,12 @@ class Cli {
  private:
   // --- helpers ---
   sync::ClientStore& store() {
-    if (!store_) store_ = std::make_unique<sync::ClientStore>(sync::ClientStore::open(home()));
+    if (!store_) {
+      // The home holds the device token and, over MQTT, the password: owner-only.
+      create_private_home(home());
+      store_ = std::make_unique<sync::ClientStore>(sync::ClientStore::open(home()));
+      restrict_home_files(home());
+    }
     return *store_;
   }
   std::string home() const { return a_.get("home").value_or(default_home()); }
@@ -98,9 +107,13 @@ class Cli {
   UlidGenerator ids_;
 };
 
+bool is_mqtt(const std::string& server) { return server.rfind("mqtt://", 0) == 0; }
+
+// Logged in once a welcome was stored: over WebSocket it carries our device token;
+// over MQTT the broker authenticates us with the stored password instead.
 std::optional<sync::Identity> Cli::identity() {
   auto id = store().identity();
-  if (!id || id->token.empty()) return std::nullopt;
+  if (!id || (id->token.empty() && !is_mqtt(id->server))) return std::nullopt;
   return id;
 }
 
@@ -222,8 +235,10 @@ int Cli::run() {
 int Cli::login() {
   auto server = a_.get("server");
   auto user = a_.get("user");
-  if (!server || !user) return usage("login needs --server ws://HOST:PORT and --user NAME");
-  if (server->rfind("ws://", 0) != 0) return usage("the server address starts with ws://");
+  if (!server || !user) return usage("login needs --server ws://HOST:PORT (or mqtt://HOST:PORT) and --user NAME");
+  if (server->rfind("ws://", 0) != 0 && !is_mqtt(*server)) {
+    return usage("the server address starts with ws:// or mqtt://");
+  }
   std::string password = a_.flag("password-stdin") ? read_secret("") : read_secret("password for " + *user + ": ");
   if (password.empty()) return usage("no password given");
 
@@ -247,6 +262,14 @@ int Cli::login() {
     return fail(exit_for(r.status), "login failed: " + r.status.error().message);
   }
   if (!r.status.ok()) return fail(exit_for(r.status), "login failed: " + r.status.error().message);
+  // Over MQTT every later connection needs the password; over WebSocket the device
+  // token replaces it, so a password kept from an earlier MQTT login goes away.
+  if (is_mqtt(*server)) {
+    store().set_config(kMqttPasswordKey, password);
+    restrict_home_files(home());
+  } else if (!store().config(kMqttPasswordKey).empty()) {
+    store().set_config(kMqttPasswordKey, "");
+  }
   auto now_id = store().identity();
   store().set_config("last_sync", now_text());
   if (json_) {
@@ -268,7 +291,7 @@ int Cli::status() {
   const auto pending = store().outbox_size();
   bool online = false;
   if (id) {
-    if (auto probe = make_connection(*id, std::nullopt)) {
+    if (auto probe = make_connection(store(), *id, std::nullopt)) {
       online = (*probe)->connect(timeout(2)).ok();
       (*probe)->close();
     }

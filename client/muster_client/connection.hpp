@@ -29,10 +29,16 @@ class Connection {
   virtual void close() = 0;
 };
 
-// A connection for the identity's server address: ws://HOST:PORT or mqtt://HOST:PORT.
-// Over MQTT the broker authenticates each connection with the user's password, which the
-// client keeps in its home (config key "mqtt_password"); `password` overrides it at login.
-Result<std::unique_ptr<Connection>> make_connection(const sync::Identity& identity,
+// The ClientStore config key under which `muster login` keeps the user's password for
+// an mqtt:// server (the broker authenticates every connection with it).
+inline constexpr const char* kMqttPasswordKey = "mqtt_password";
+
+// A connection for the identity's server address: ws://HOST:PORT or mqtt://HOST:PORT
+// (Errc::invalid for anything else). Over MQTT the broker authenticates each connection
+// with the user's password: `password` if given (at login), else the one kept in the
+// store under kMqttPasswordKey. Over WebSocket the password travels in the hello and
+// neither is used here.
+Result<std::unique_ptr<Connection>> make_connection(sync::ClientStore& store, const sync::Identity& identity,
                                                     const std::optional<std::string>& password);
 
 }  // namespace muster::client

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #ifdef _WIN32
@@ -27,6 +28,24 @@ std::string default_home() {
   const char* base = std::getenv("HOME");
 #endif
   return std::string(base && *base ? base : ".") + "/.muster";
+}
+
+void create_private_home(const std::string& home) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(home, ec) || ec) return;
+  if (fs::create_directories(home, ec)) fs::permissions(home, fs::perms::owner_all, fs::perm_options::replace, ec);
+}
+
+void restrict_home_files(const std::string& home) {
+  namespace fs = std::filesystem;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const fs::path file = fs::path(home) / (std::string("client.db") + suffix);
+    std::error_code ec;
+    if (fs::exists(file, ec)) {
+      fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace, ec);
+    }
+  }
 }
 
 std::string host_name() {

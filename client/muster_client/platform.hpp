@@ -8,6 +8,14 @@ namespace muster::client {
 
 // $MUSTER_HOME, else ~/.muster (%USERPROFILE%\.muster on Windows).
 std::string default_home();
+// Creates the client's home directory owner-only (0700) if it does not exist yet; an
+// existing directory keeps its permissions (the user chose it). Failures are left for
+// ClientStore::open to report.
+void create_private_home(const std::string& home);
+// Makes the client's database files in `home` (client.db and SQLite's -wal, -shm and
+// -journal files next to it, where present) readable and writable by the owner only
+// (0600): they hold the device token and, for an mqtt:// server, the password.
+void restrict_home_files(const std::string& home);
 // The machine's name, for naming this device.
 std::string host_name();
 // Reads one line from stdin; when stdin is a terminal, prompts on stderr and hides the typing.

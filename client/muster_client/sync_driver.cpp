@@ -17,7 +17,7 @@ DriveResult drive(sync::ClientStore& store, const sync::Identity& identity, cons
   DriveResult result;
   const auto deadline = SteadyClock::now() + options.timeout;
   SystemClock clock;
-  auto made = make_connection(identity, credentials.password);
+  auto made = make_connection(store, identity, credentials.password);
   if (!made) {
     result.status = made.error();
     return result;

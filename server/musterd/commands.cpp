@@ -123,7 +123,7 @@ int cmd_user_import(const muster::Args& a, const std::string& dir, DirectoryStor
   if (device.empty() || device.size() > 128) return usage("--device takes a name of 1-128 bytes");
   std::vector<UserRecord> users;
   std::vector<std::pair<std::string, std::string>> tokens;  // user, token
-  std::map<std::string, std::string> hashes;                // password -> hash
+  std::map<std::string, std::pair<std::string, std::string>> hashes;  // password -> argon2id, broker hash
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -145,8 +145,9 @@ int cmd_user_import(const muster::Args& a, const std::string& dir, DirectoryStor
     u.roles = *roles;
     u.area = cols[2];
     auto& hash = hashes[cols[3]];
-    if (hash.empty()) hash = hash_password(cols[3]);
-    u.password_hash = hash;
+    if (hash.first.empty()) hash = {hash_password(cols[3]), broker_password_hash(cols[3])};
+    u.password_hash = hash.first;
+    u.broker_hash = hash.second;
     users.push_back(std::move(u));
     if (cols.size() == 5) tokens.emplace_back(cols[0], cols[4]);
   }

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -374,7 +373,6 @@ TEST_SUITE("protocol") {
           {{"t", "hello"}, {"v", 1}, {"user", json::array()}, {"password", kPassword}, {"device", "d"}},
           {{"t", "hello"}, {"v", "1"}, {"user", "bob"}, {"password", kPassword}, {"device", "d"}},
           {{"t", "hello"}, {"v", 1}, {"user", "bob"}, {"password", 123}, {"device", "d"}},
-          {{"t", "hello"}, {"v", 1}, {"user", "bob"}, {"device", "d"}},  // neither password nor token
           {{"t", "hello"}, {"v", 1}, {"user", "bob"}, {"password", kPassword}, {"token", "t"}, {"device", "d"}},
           {{"t", "hello"}, {"v", 1}, {"user", "bob"}, {"password", kPassword}, {"device", "d"}, {"cursors", 3}},
       };
@@ -508,7 +506,7 @@ TEST_SUITE("protocol") {
       CHECK(made[0].j["kind"] == "task.claimed");
     }
 
-    SUBCASE("failed authentication closes with 1008: wrong password, unknown user, another device's token") {
+    SUBCASE("failed authentication closes with 1008: wrong password, unknown user, another device's token, no credentials") {
       const double failures = stage.metric("muster_auth_failures_total");
       // A token bob got on his phone.
       std::string token;
@@ -528,6 +526,8 @@ TEST_SUITE("protocol") {
           {"token from another device", hello_token("bob", token, "bob-laptop")},
           {"token of another user", hello_token("lin", token, "bob-phone")},
           {"made-up token", hello_token("bob", std::string(64, 'a'), "bob-phone")},
+          // Well-formed (MQTT's hello carries neither), but a WebSocket hello needs one.
+          {"neither password nor token", json{{"t", "hello"}, {"v", 1}, {"user", "bob"}, {"device", "bob-phone"}}},
       };
       for (const auto& attempt : attempts) {
         CAPTURE(attempt.what);
@@ -568,7 +568,7 @@ TEST_SUITE("protocol") {
       CHECK(c->ack.j["ok"] == true);
     }
 
-    SUBCASE("an op on a task that does not exist: ack not_found; an id that is not a ULID: invalid") {
+    SUBCASE("ops the server cannot apply: a task that does not exist is not_found; a bad id, kind or body is invalid") {
       auto bob = stage.bob();
       const std::string id = new_id();
       const std::string ghost = new_id();
@@ -587,6 +587,23 @@ TEST_SUITE("protocol") {
       CHECK(b->events.empty());
       CHECK(b->ack.j["ok"] == false);
       CHECK(b->ack.j["error"]["code"] == "invalid");
+
+      // Well-formed frames whose op the domain refuses: an ack with invalid, not bad_frame.
+      auto lin_op = [&](const std::string& kind, const json& body) {
+        const std::string op = new_id();
+        REQUIRE(stage.lead->ws.send_text(op_frame(op, kind, body)));
+        auto r = until_ack(stage.lead->ws, op);
+        REQUIRE(r.has_value());
+        INFO("ack: " << r->ack.raw);
+        CHECK(r->events.empty());
+        CHECK(r->ack.j["ok"] == false);
+        CHECK(r->ack.j["error"]["code"] == "invalid");
+      };
+      lin_op("task.nope", {{"task", stage.task}});
+      lin_op("task.create", {{"kind", "generic"}, {"title", 5}, {"area", kArea}});
+      lin_op("task.create", {{"kind", "generic"}, {"title", "t"}, {"area", kArea}, {"details", {{"a", 1}}}});
+      lin_op("task.create", {{"kind", "spaceship"}, {"title", "t"}, {"area", kArea}});
+      lin_op("task.create", {{"kind", "generic"}, {"title", "t"}, {"area", std::string(kArea) + "/b99"}});
       stage.expect_untouched_and_serving();
     }
 
@@ -717,6 +734,21 @@ TEST_SUITE("protocol") {
       CHECK(pong->type() == "pong");
       stage.expect_untouched_and_serving();
     }
+  }
+
+  TEST_CASE("a connection that does not say hello within 10 s is closed with 1008") {
+    Stage stage;
+    mt::RawWs silent;
+    REQUIRE(silent.connect(stage.server.port()));
+    const auto opened = Clock::now();
+    // Pings are answered meanwhile, but do not count as a hello.
+    CHECK(ping(silent).has_value());
+    REQUIRE(silent.wait_closed(15s));
+    const auto after = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - opened);
+    CHECK(silent.close_code() == 1008);
+    CHECK(after >= 9s);
+    // lin, authenticated before and idle as long, is still served.
+    stage.expect_untouched_and_serving();
   }
 
   TEST_CASE("--allow-origin admits the listed browser origins only") {
