@@ -204,11 +204,10 @@ void ClientStore::save_object(const domain::State& state, const domain::ObjectRe
   } else {
     return;
   }
-  db_.prepare("INSERT OR REPLACE INTO objects(type, id, json) VALUES (?1, ?2, ?3)")
-      .bind(1, ref.first)
-      .bind(2, ref.second)
-      .bind(3, j.dump())
-      .run();
+  if (!save_object_) {
+    save_object_ = std::make_unique<store::Stmt>(db_.prepare("INSERT OR REPLACE INTO objects(type, id, json) VALUES (?1, ?2, ?3)"));
+  }
+  save_object_->bind(1, ref.first).bind(2, ref.second).bind(3, j.dump()).run();
 }
 
 protocol::Cursors ClientStore::cursors() {
@@ -219,7 +218,10 @@ protocol::Cursors ClientStore::cursors() {
 }
 
 void ClientStore::save_cursor(const std::string& scope, std::int64_t seq) {
-  db_.prepare("INSERT OR REPLACE INTO cursors(scope, seq) VALUES (?1, ?2)").bind(1, scope).bind(2, seq).run();
+  if (!save_cursor_) {
+    save_cursor_ = std::make_unique<store::Stmt>(db_.prepare("INSERT OR REPLACE INTO cursors(scope, seq) VALUES (?1, ?2)"));
+  }
+  save_cursor_->bind(1, scope).bind(2, seq).run();
 }
 
 domain::State ClientStore::view(std::set<std::string>* pending) {

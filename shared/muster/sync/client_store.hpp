@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -89,6 +90,9 @@ class ClientStore {
  private:
   explicit ClientStore(store::Db db);
   store::Db db_;
+  // Prepared once: a catch-up writes one object per event.
+  std::unique_ptr<store::Stmt> save_object_;
+  std::unique_ptr<store::Stmt> save_cursor_;
 };
 
 }  // namespace muster::sync

@@ -33,6 +33,9 @@ void SyncSession::begin() {
 
 void SyncSession::commit() {
   if (!tx_) return;
+  // Cursors are written once per transaction, with the objects they account for.
+  for (const auto& scope : dirty_cursors_) store_.save_cursor(scope, cursors_[scope]);
+  dirty_cursors_.clear();
   tx_->commit();
   tx_.reset();
   uncommitted_ = 0;
@@ -134,7 +137,7 @@ std::vector<std::string> SyncSession::handle_event(domain::Event e) {
   auto ref = domain::fold(state_, e);
   if (!ref.first.empty()) store_.save_object(state_, ref);
   cursor = e.seq;
-  store_.save_cursor(e.scope, e.seq);
+  dirty_cursors_.insert(e.scope);
   ++report_.events;
   if (on_event) on_event(e);
   if (++uncommitted_ >= kCommitEvery) commit();

@@ -88,6 +88,7 @@ class SyncSession {
   const Clock& clock_;
   domain::State state_;
   protocol::Cursors cursors_;
+  std::set<std::string> dirty_cursors_;  // advanced since the last commit
   std::set<std::string> in_flight_;  // op ids sent, not yet answered
   std::set<std::string> backfilling_;
   std::unique_ptr<store::Transaction> tx_;
