@@ -322,6 +322,8 @@ int cmd_serve(const muster::Args& a) {
   }
   muster::SystemClock clock;
   LogStore log(*dir);
+  // Bring directory.db to this version's schema (a short write), then only read it.
+  DirectoryStore::open(*dir, true);
   auto directory = DirectoryStore::open(*dir, false);
   Engine engine(log, clock);
   engine.load();
