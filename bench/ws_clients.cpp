@@ -55,9 +55,11 @@ class Pool {
     ep_.init_asio(&io_, ec);
     if (ec) throw std::runtime_error("asio: " + ec.message());
     // Small frames, answered at once: do not let Nagle hold them back (Paho does the same).
-    ep_.set_socket_init_handler([](connection_hdl, asio::ip::tcp::socket& s) {
-      std::error_code ignored;
-      s.set_option(asio::ip::tcp::no_delay(true), ignored);
+    // Set once connected: the socket-init hook runs before the socket is open.
+    ep_.set_tcp_post_init_handler([this](connection_hdl h) {
+      std::error_code failed;
+      auto con = ep_.get_con_from_hdl(h, failed);
+      if (!failed) con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), failed);
     });
   }
 

@@ -21,9 +21,10 @@ class WsConnection::Impl {
     // The server bounds what it sends; a client must still not be made to hold
     // unbounded frames.
     endpoint_.set_max_message_size(64 * 1024 * 1024);
-    endpoint_.set_socket_init_handler([](websocketpp::connection_hdl, asio::ip::tcp::socket& socket) {
-      std::error_code ignored;
-      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    endpoint_.set_tcp_post_init_handler([this](websocketpp::connection_hdl h) {
+      std::error_code failed;
+      auto con = endpoint_.get_con_from_hdl(h, failed);
+      if (!failed) con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), failed);
     });
     endpoint_.set_open_handler([this](websocketpp::connection_hdl) { open_ = true; });
     endpoint_.set_fail_handler([this](websocketpp::connection_hdl h) { on_end(h, true); });

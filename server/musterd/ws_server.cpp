@@ -142,10 +142,12 @@ int WsServer::Impl::run() {
   endpoint_.set_reuse_addr(true);
   endpoint_.set_listen_backlog(4096);
   endpoint_.set_max_message_size(options_.max_frame_bytes);
-  // Small frames (an event, then its ack) must not wait for the peer's delayed ACK.
-  endpoint_.set_socket_init_handler([](connection_hdl, asio::ip::tcp::socket& socket) {
-    std::error_code ignored;
-    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  // Small frames (an event, then its ack) must not wait for the peer's delayed ACK. Set
+  // once the TCP connection exists: the socket-init hook runs before accept.
+  endpoint_.set_tcp_post_init_handler([this](connection_hdl h) {
+    std::error_code failed;
+    auto con = endpoint_.get_con_from_hdl(h, failed);
+    if (!failed) con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), failed);
   });
   endpoint_.set_validate_handler([this](connection_hdl h) { return on_validate(std::move(h)); });
   endpoint_.set_http_handler([this](connection_hdl h) { on_http(std::move(h)); });
