@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "muster/base/ulid.hpp"
+#include "frames.hpp"
 #include "muster_fixture.hpp"
 
 namespace mt = muster::testing;
@@ -37,41 +38,10 @@ constexpr const char* kArea = "gulou/antai/yili";
 constexpr const char* kAreaScope = "area:gulou/antai/yili";
 constexpr const char* kPassword = "password123";
 
-std::string new_id() {
-  static muster::UlidGenerator ids;
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  return ids.next(now);
-}
-
-// One received message, as sent and as parsed (discarded if it is not JSON).
-struct Frame {
-  std::string raw;
-  json j;
-
-  std::string type() const {
-    if (!j.is_object()) return "";
-    auto t = j.find("t");
-    return t != j.end() && t->is_string() ? t->get<std::string>() : "";
-  }
-  std::string str(const char* key) const {
-    if (!j.is_object()) return "";
-    auto v = j.find(key);
-    return v != j.end() && v->is_string() ? v->get<std::string>() : "";
-  }
-};
-
-std::optional<Frame> next_frame(mt::RawWs& ws, std::chrono::milliseconds timeout = 5s) {
-  auto m = ws.recv(timeout);
-  if (!m) return std::nullopt;
-  return Frame{*m, json::parse(*m, nullptr, false)};
-}
-
-std::chrono::milliseconds left_until(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return left.count() > 0 ? left : 0ms;
-}
+using mt::Frame;
+using mt::left_until;
+using mt::new_id;
+using mt::next_frame;
 
 // The frames that arrive before the ack for `id`, and the ack itself.
 struct Answer {
