@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_helpers.hpp"
 #include "muster_fixture.hpp"
 
 namespace mt = muster::testing;
@@ -21,22 +22,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string describe(const mt::RunResult& r) {
-  return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
-json parse_json(const mt::RunResult& r) {
-  auto j = json::parse(r.out, nullptr, false);
-  if (j.is_discarded()) throw std::runtime_error("not JSON: " + describe(r));
-  return j;
-}
-
-json run_json(mt::ClientFixture& c, std::vector<std::string> args) {
-  args.push_back("--json");
-  auto r = c.run(args);
-  REQUIRE_MESSAGE(r.code == 0, describe(r));
-  return parse_json(r);
-}
+using mt::contains;
+using mt::describe;
+using mt::parse_json;
+using mt::run_json;
 
 // The JSON objects printed one per line (a partial last line is ignored).
 std::vector<json> json_lines(const std::string& text) {

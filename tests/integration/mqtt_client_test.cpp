@@ -31,6 +31,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_helpers.hpp"
 #include "harness.hpp"
 #include "muster/protocol/topics.hpp"
 #include "muster/sync/client_store.hpp"
@@ -45,6 +46,11 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
+
+using mt::contains;
+using mt::describe;
+using mt::parse_json;
+using mt::run_json;
 
 const std::string kPrefix(protocol::kDefaultTopicPrefix);
 const std::string kAlicePassword = "alice-secret";
@@ -194,10 +200,6 @@ std::optional<std::string> receive(MqttConnection& c, std::chrono::milliseconds 
 }
 
 std::string status_text(const muster::Status& st) { return st.ok() ? "ok" : st.error().message; }
-
-std::string describe(const mt::RunResult& r) {
-  return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
 
 // Plays the server for one `muster` conversation: waits for the hello on alice's req
 // topic, answers with a welcome and caught_up on her ack topic, and returns the hello.

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "muster/base/ulid.hpp"
+#include "cli_helpers.hpp"
 #include "muster_fixture.hpp"
 
 namespace mt = muster::testing;
@@ -29,6 +30,11 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
+
+using mt::contains;
+using mt::describe;
+using mt::parse_json;
+using mt::run_json;
 
 using Clock = std::chrono::steady_clock;
 
@@ -43,14 +49,6 @@ std::string op_topic(const std::string& user) { return kPrefix + "/op/" + user; 
 std::string req_topic(const std::string& user) { return kPrefix + "/req/" + user; }
 std::string ack_topic(const std::string& user) { return kPrefix + "/ack/" + user; }
 std::string inbox_topic(const std::string& user) { return kPrefix + "/ev/user/" + user; }
-
-std::string describe(const mt::RunResult& r) {
-  return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 std::string new_id() {
   static muster::UlidGenerator ids;
@@ -182,15 +180,6 @@ int sync(mt::ClientFixture& c, const std::string& who) {
   auto r = c.run({"sync", "--timeout", "15"});
   if (r.code != 0) MESSAGE(who << " sync: " << describe(r));
   return r.code;
-}
-
-json run_json(mt::ClientFixture& c, std::vector<std::string> args) {
-  args.push_back("--json");
-  auto r = c.run(args);
-  REQUIRE_MESSAGE(r.code == 0, describe(r));
-  auto j = json::parse(r.out, nullptr, false);
-  REQUIRE_MESSAGE(!j.is_discarded(), "not JSON: " << describe(r));
-  return j;
 }
 
 // ---------------------------------------------------------------- raw WebSocket

@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_helpers.hpp"
 #include "muster_fixture.hpp"
 
 namespace mt = muster::testing;
@@ -19,28 +20,12 @@ using nlohmann::json;
 
 namespace {
 
+using mt::contains;
+using mt::describe;
+using mt::parse_json;
+using mt::run_json;
+
 const std::string kText = "明早7点核酸采样，请下楼";
-
-std::string describe(const mt::RunResult& r) {
-  return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
-json parse_json(const mt::RunResult& r) {
-  auto j = json::parse(r.out, nullptr, false);
-  if (j.is_discarded()) throw std::runtime_error("not JSON: " + describe(r));
-  return j;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-json run_json(mt::ClientFixture& c, std::vector<std::string> args) {
-  args.push_back("--json");
-  auto r = c.run(args);
-  REQUIRE_MESSAGE(r.code == 0, describe(r));
-  return parse_json(r);
-}
 
 void sync_ok(mt::ClientFixture& c, const std::string& who) {
   auto r = c.run({"sync", "--timeout", "15"});

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_helpers.hpp"
 #include "muster_fixture.hpp"
 
 namespace mt = muster::testing;
@@ -16,30 +17,13 @@ using nlohmann::json;
 
 namespace {
 
+using mt::contains;
+using mt::describe;
+using mt::parse_json;
+using mt::run_json;
+
 const std::string kTitle = "代买 白菜2斤 鸡蛋10个";
 const std::string kAddress = "3栋502";
-
-std::string describe(const mt::RunResult& r) {
-  return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
-json parse_json(const mt::RunResult& r) {
-  auto j = json::parse(r.out, nullptr, false);
-  if (j.is_discarded()) throw std::runtime_error("not JSON: " + describe(r));
-  return j;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-// `muster ... --json` that must succeed; its stdout as JSON.
-json run_json(mt::ClientFixture& c, std::vector<std::string> args) {
-  args.push_back("--json");
-  auto r = c.run(args);
-  REQUIRE_MESSAGE(r.code == 0, describe(r));
-  return parse_json(r);
-}
 
 // `muster sync`; its exit code (the output goes to the test log when it is not 0).
 int sync(mt::ClientFixture& c, const std::string& who) {
