@@ -98,7 +98,7 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, const s
   if (auto stored = log_.find_op(s.op.id)) {
     if (stored->actor == s.user) {
       d.ack = stored->ack;
-      d.ok = d.ack.find("\"ok\":true") != std::string::npos;
+      d.ok = stored->ok;
       return d;
     }
     muster::Error e = make_error(Errc::invalid, "op id " + s.op.id + " was already used by another user");

@@ -66,7 +66,7 @@ LogStore::LogStore(const std::string& data_dir)
     : db_(open_log(data_dir)),
       insert_event_(db_.prepare("INSERT INTO events(gseq, scope, seq, op, kind, frame) VALUES (?1,?2,?3,?4,?5,?6)")),
       insert_op_(db_.prepare("INSERT INTO ops(id, actor, device, kind, ok, ack, at) VALUES (?1,?2,?3,?4,?5,?6,?7)")),
-      find_op_(db_.prepare("SELECT actor, ack FROM ops WHERE id = ?1")),
+      find_op_(db_.prepare("SELECT actor, ack, ok FROM ops WHERE id = ?1")),
       read_scope_(db_.prepare("SELECT seq, frame FROM events WHERE scope = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")),
       upsert_cursor_(db_.prepare(
           "INSERT INTO cursors(user, device, scope, seq, updated) VALUES (?1,?2,?3,?4,?5) "
@@ -129,7 +129,7 @@ std::int64_t LogStore::count_events() {
 std::optional<StoredOp> LogStore::find_op(const std::string& id) {
   find_op_.bind(1, id);
   if (!find_op_.step()) return std::nullopt;
-  StoredOp op{find_op_.text(0), find_op_.text(1)};
+  StoredOp op{find_op_.text(0), find_op_.text(1), find_op_.int64(2) != 0};
   find_op_.reset();
   return op;
 }

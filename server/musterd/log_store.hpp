@@ -27,6 +27,7 @@ namespace musterd {
 struct StoredOp {
   std::string actor;
   std::string ack;  // the ack frame sent the first time
+  bool ok = false;  // whether it was accepted
 };
 
 struct TokenRecord {
