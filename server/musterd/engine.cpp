@@ -55,6 +55,17 @@ std::int64_t Engine::head(const std::string& scope) const {
   return it == heads_.end() ? 0 : it->second;
 }
 
+std::vector<std::pair<std::string, std::int64_t>> Engine::replay_start(const UserRecord& user,
+                                                                       const protocol::Cursors& cursors) const {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (auto& scope : domain::visible_scopes(user.actor(), directory_->areas())) {
+    auto c = cursors.find(scope);
+    const std::int64_t from = std::min(c == cursors.end() ? std::int64_t{0} : c->second, head(scope));
+    out.emplace_back(std::move(scope), from);
+  }
+  return out;
+}
+
 muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch) {
   Batch out;
   out.decisions.reserve(batch.size());

@@ -69,6 +69,12 @@ class Engine {
   muster::protocol::QueryResult query(const std::string& user, const muster::protocol::Query& q) const;
 
   std::int64_t head(const std::string& scope) const;
+
+  // Where a hello's replay starts: each scope `user` can see, with the client's cursor
+  // for it (0 if none). A cursor ahead of the log (a client of a data dir restored from
+  // an older backup) restarts that scope from what the log has.
+  std::vector<std::pair<std::string, std::int64_t>> replay_start(const UserRecord& user,
+                                                                 const muster::protocol::Cursors& cursors) const;
   std::int64_t last_gseq() const { return gseq_; }
 
  private:

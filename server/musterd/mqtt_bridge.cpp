@@ -307,15 +307,10 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
   }
 
   void on_hello(const UserRecord& rec, const protocol::Hello& hello) {
-    const domain::Actor actor = rec.actor();
-    auto scopes = domain::visible_scopes(actor, engine_.directory().areas());
-    protocol::Welcome w{rec.name, rec.roles.names(), rec.area, "", scopes};
+    Replay r{rec.name, engine_.replay_start(rec, hello.cursors), 0};
+    protocol::Welcome w{rec.name, rec.roles.names(), rec.area, "", {}};
+    for (const auto& [scope, from] : r.scopes) w.scopes.push_back(scope);
     publish_direct(protocol::ack_topic(options_.prefix, rec.name), protocol::encode(protocol::ServerFrame{w}));
-    Replay r{rec.name, {}, 0};
-    for (const auto& scope : scopes) {
-      auto c = hello.cursors.find(scope);
-      r.scopes.emplace_back(scope, std::min(c == hello.cursors.end() ? 0 : c->second, engine_.head(scope)));
-    }
     replays_.push_back(std::move(r));
     pump();
   }

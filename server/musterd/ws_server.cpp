@@ -373,13 +373,9 @@ void WsServer::Impl::finish_hello(std::uint64_t session_id, const protocol::Hell
   s->timer->cancel();
   s->user = user->name;
   s->device = hello.device;
-  s->scopes = domain::visible_scopes(user->actor(), engine_.directory().areas());
-  for (const auto& scope : s->scopes) {
-    auto c = hello.cursors.find(scope);
-    // A cursor ahead of the log (a client of a data dir that was restored from an
-    // older backup) restarts that scope from what the log has.
-    std::int64_t from = c == hello.cursors.end() ? 0 : c->second;
-    s->sent[scope] = std::min(from, engine_.head(scope));
+  for (const auto& [scope, from] : engine_.replay_start(*user, hello.cursors)) {
+    s->scopes.push_back(scope);
+    s->sent[scope] = from;
     subscribers_[scope].insert(s->id);
   }
   protocol::Welcome w{user->name, user->roles.names(), user->area, token, s->scopes};
