@@ -10,6 +10,8 @@
 
 namespace muster::domain {
 
+struct Policy;
+
 // The user and area directory as seen by whoever runs the reducer. The server knows
 // everything; a client knows only itself, and answers "unknown" (nullopt), in which
 // case the reducer skips the check and the server decides on sync.
@@ -32,6 +34,7 @@ struct Context {
   const Actor& actor;
   UnixMs now;
   const Directory& directory;
+  const Policy* policy = nullptr;  // the server's dispatch policy; null: the defaults
 };
 
 }  // namespace muster::domain

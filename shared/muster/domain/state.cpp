@@ -6,13 +6,15 @@ namespace {
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 }  // namespace
 
-bool is_known_op(std::string_view kind) { return is_task_op(kind) || is_notice_op(kind) || is_message_op(kind); }
+bool is_known_op(std::string_view kind) { return is_task_op(kind) || is_notice_op(kind) || is_message_op(kind) ||
+                                                 is_shift_op(kind); }
 
 Result<std::vector<Draft>> apply(const State& state, const Op& op, const Context& ctx) {
   if (!op.body.is_object()) return make_error(Errc::invalid, "op body must be an object");
   if (is_task_op(op.kind)) return apply_task_op(state.tasks, op, ctx);
   if (is_notice_op(op.kind)) return apply_notice_op(state.notices, op, ctx);
   if (is_message_op(op.kind)) return apply_message_op(state.messages, op, ctx);
+  if (is_shift_op(op.kind)) return apply_shift_op(state.shifts, op, ctx);
   return make_error(Errc::invalid, "unknown op kind '" + op.kind + "'");
 }
 
@@ -28,6 +30,10 @@ ObjectRef fold(State& state, const Event& event) {
   if (starts_with(event.kind, "message.")) {
     auto id = fold_message_event(state.messages, event);
     return id.empty() ? ObjectRef{} : ObjectRef{"message", id};
+  }
+  if (starts_with(event.kind, "shift.")) {
+    auto id = fold_shift_event(state.shifts, event);
+    return id.empty() ? ObjectRef{} : ObjectRef{"shift", id};
   }
   return {};
 }

@@ -8,6 +8,7 @@
 
 #include "muster/domain/message.hpp"
 #include "muster/domain/notice.hpp"
+#include "muster/domain/roster.hpp"
 #include "muster/domain/task.hpp"
 
 namespace muster::domain {
@@ -16,9 +17,10 @@ struct State {
   TaskBook tasks;
   NoticeBook notices;
   MessageBook messages;
+  ShiftBook shifts;
 };
 
-// The object an event touched: {"task"|"notice"|"message", id}; empty type if none.
+// The object an event touched: {"task"|"notice"|"message"|"shift", id}; empty type if none.
 using ObjectRef = std::pair<std::string, std::string>;
 
 bool is_known_op(std::string_view kind);

@@ -1,0 +1,45 @@
+// A hashed timing wheel: the server's one place for deadlines (offer time-outs,
+// escalations, reminders). It holds keys, not callbacks: advance() returns the keys
+// that are due and the caller decides what they mean. Pure: time comes in as an
+// argument, so tests drive it with any clock.
+//
+// Each key has at most one deadline; schedule() replaces it. Slots are `tick_ms`
+// wide; a deadline further away than one turn of the wheel waits in its slot for
+// the right turn (its `rounds`), so any deadline works with a fixed slot count.
+// Deadlines in the past are due on the next advance().
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "muster/base/time.hpp"
+
+namespace muster {
+
+class TimerWheel {
+ public:
+  // `start`: the time of the wheel's first tick. slot_count >= 1, tick_ms >= 1.
+  explicit TimerWheel(UnixMs start, UnixMs tick_ms = 1000, std::size_t slot_count = 512);
+
+  // Sets the deadline of `key` (replacing any earlier one).
+  void schedule(const std::string& key, UnixMs deadline);
+  void cancel(const std::string& key);
+  bool contains(const std::string& key) const;
+  std::size_t size() const;
+  // The deadline of `key`, or nullopt.
+  std::optional<UnixMs> deadline(const std::string& key) const;
+
+  // Moves the wheel to `now` and returns every key whose deadline is <= now, ordered
+  // by deadline then key, and removes them. Time never goes back: a `now` earlier
+  // than the last one returns nothing. Cost: the slots passed (at most one turn)
+  // plus the entries in them, so a jump of days costs one turn, not days of ticks.
+  std::vector<std::string> advance(UnixMs now);
+
+ private:
+  // implementation's choice
+};
+
+}  // namespace muster
