@@ -39,7 +39,21 @@ class TimerWheel {
   std::vector<std::string> advance(UnixMs now);
 
  private:
-  // implementation's choice
+  struct Entry {
+    UnixMs deadline;
+    std::size_t slot;
+  };
+
+  std::int64_t tick_of(UnixMs t) const;
+  // The slot a deadline waits in: its own tick's, or the current one if it is due.
+  std::size_t slot_for(UnixMs deadline) const;
+
+  UnixMs start_;
+  UnixMs tick_ms_;
+  UnixMs now_;            // the last advance() (`start` before the first)
+  std::int64_t current_;  // tick of now_: scanned again by the next advance()
+  std::vector<std::unordered_map<std::string, UnixMs>> slots_;  // key -> deadline
+  std::unordered_map<std::string, Entry> index_;
 };
 
 }  // namespace muster
