@@ -1,4 +1,5 @@
 #include "muster_client/commands.hpp"
+#include "muster_client/cli.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -28,21 +29,36 @@ constexpr const char* kUsageText = R"(usage: muster [--home DIR] COMMAND [--json
                                            (client.db, readable only by you)
   status                                   online/offline, pending outbox, last sync
   sync [--timeout S]                       push the outbox, pull missed events
-  task new KIND --title T --area A [--assignee U] [--dispatch direct|claim]
-           [--due TIME] [--priority low|normal|high|urgent] [--detail KEY=VALUE]...
+  task new KIND --title T --area A [--assignee U] [--dispatch direct|offer|claim]
+           [--skill S] [--due TIME] [--priority low|normal|high|urgent] [--detail KEY=VALUE]...
+                                           without --assignee or --dispatch the server's
+                                           policy for KIND decides (errands are offered)
   task list [--mine] [--state S] [--area A]
   task show ID
   task claim|accept|decline|start|done|fail|cancel ID [--note T]
   notice post --area A --text T [--ack] [--priority P]
-  notice list | notice ack ID | notice status ID
+  notice list | notice ack ID
+  notice status ID [--by building|area] [--missing]
+                                           acknowledged/total per home area (building) or
+                                           per area just below the notice's; --missing
+                                           shows only the lagging ones
   msg send --to USER|area:PATH --text T
   msg list
+  roster add --post P --area A --start T --end T [--seats N]
+  roster list [--area A] [--from T] [--to T] [--mine]
+  roster signup|withdraw|checkin|checkout SHIFT
+  roster swap SHIFT --to USER | roster swap-accept|swap-decline SHIFT
+  roster gaps --area A --from T --to T     seats not covered, per shift and time range
+                                           times: 2026-11-25T08:00 in the server's time
+                                           zone, or with Z / an offset
   watch [--timeout S]                      live events as JSON lines
 task kinds: errand sampling doorknock hotline_followup generic
 exit codes: 0 ok, 1 usage, 2 rejected, 3 server unreachable
 )";
 
-enum Exit { kOk = 0, kUsage = 1, kRejected = 2, kUnreachable = 3 };
+}  // namespace
+
+const char* usage_text() { return kUsageText; }
 
 int usage(const std::string& problem) {
   std::cerr << "muster: " << problem << "\n" << kUsageText;
@@ -65,49 +81,46 @@ int exit_for(const Status& st) {
 
 std::string now_text() { return format_utc(SystemClock().now_ms()); }
 
-class Cli {
- public:
-  explicit Cli(const Args& args) : a_(args), json_(args.flag("json")) {}
-
-  int run();
-
- private:
-  // --- helpers ---
-  sync::ClientStore& store() {
-    if (!store_) {
-      // The home holds the device token and, over MQTT, the password: owner-only.
-      create_private_home(home());
-      store_ = std::make_unique<sync::ClientStore>(sync::ClientStore::open(home()));
-      restrict_home_files(home());
-    }
-    return *store_;
+sync::ClientStore& Cli::store() {
+  if (!store_) {
+    // The home holds the device token and, over MQTT, the password: owner-only.
+    create_private_home(home());
+    store_ = std::make_unique<sync::ClientStore>(sync::ClientStore::open(home()));
+    restrict_home_files(home());
   }
-  std::string home() const { return a_.get("home").value_or(default_home()); }
-  std::optional<sync::Identity> identity();
-  milliseconds timeout(int default_seconds) const;
-  Result<std::string> resolve(const std::string& given, const std::string& type);
-  int submit(domain::Op op);
-  int print_sync(const DriveResult& r, bool quiet_success);
+  return *store_;
+}
 
-  // --- commands ---
-  int login();
-  int status();
-  int sync_cmd();
-  int task();
-  int task_list();
-  int task_show();
-  int notice();
-  int notice_status();
-  int msg();
-  int watch();
+std::string Cli::home() const { return a_.get("home").value_or(default_home()); }
 
-  const Args& a_;
-  bool json_;
-  std::unique_ptr<sync::ClientStore> store_;
-  UlidGenerator ids_;
-};
+domain::Op Cli::make_op(const std::string& kind, domain::Json body) {
+  return domain::Op{ids_.next(SystemClock().now_ms()), kind, std::move(body)};
+}
 
+const Zone& Cli::zone() {
+  if (!zone_) {
+    std::string name = store().config("tz");
+    if (name.empty()) name = "Asia/Shanghai";
+    auto z = Zone::load(name);
+    zone_ = z ? *z : Zone::utc();
+  }
+  return *zone_;
+}
+
+Result<std::optional<UnixMs>> Cli::time_option(const char* name) {
+  auto text = a_.get(name);
+  if (!text) return std::optional<UnixMs>{};
+  auto t = parse_time(*text, zone());
+  if (!t) {
+    return make_error(Errc::invalid, std::string("--") + name + " takes a time like 2026-11-25T08:00 (in " +
+                                         zone().name() + ") or 2026-11-25T00:00:00Z");
+  }
+  return std::optional<UnixMs>{*t};
+}
+
+namespace {
 bool is_mqtt(const std::string& server) { return server.rfind("mqtt://", 0) == 0; }
+}  // namespace
 
 // Logged in once a welcome was stored: over WebSocket it carries our device token;
 // over MQTT the broker authenticates us with the stored password instead.
@@ -137,6 +150,8 @@ Result<std::string> Cli::resolve(const std::string& given, const std::string& ty
   std::vector<std::string> ids;
   if (type == "task") {
     for (const auto& [id, t] : state.tasks) ids.push_back(id);
+  } else if (type == "shift") {
+    for (const auto& [id, sh] : state.shifts) ids.push_back(id);
   } else {
     for (const auto& [id, n] : state.notices) ids.push_back(id);
   }
@@ -227,6 +242,7 @@ int Cli::run() {
   if (cmd == "notice") return notice();
   if (cmd == "msg") return msg();
   if (cmd == "watch") return watch();
+  if (cmd == "roster") return roster();
   return usage("unknown command '" + cmd + "'");
 }
 
@@ -345,6 +361,7 @@ int Cli::task() {
     if (auto v = a_.get("assignee")) body["assignee"] = *v;
     if (auto v = a_.get("dispatch")) body["dispatch"] = *v;
     if (auto v = a_.get("priority")) body["priority"] = *v;
+    if (auto v = a_.get("skill")) body["skill"] = *v;
     if (auto v = a_.get("due")) {
       auto t = parse_utc(*v);
       if (!t) return usage("--due takes a time like 2026-11-24T18:00:00Z or 2026-11-24T18:00:00+08:00");
@@ -401,8 +418,11 @@ int Cli::task_list() {
   for (const auto* t : rows) {
     std::string holder = !t->assignee.empty() ? t->assignee : (!t->offered_to.empty() ? "→" + t->offered_to : "-");
     std::string state = std::string(domain::to_string(t->state)) + (pending.count(t->id) ? "*" : "");
+    const std::string since_text = !t->since.empty() ? t->since : t->updated_at;
+    auto since = parse_utc(since_text);
     std::cout << pad_to_width(t->id, 28) << pad_to_width(state, 11) << pad_to_width(t->kind, 10)
-              << pad_to_width(holder, 14) << pad_to_width(t->updated_at, 22) << pad_to_width(t->area, 24)
+              << pad_to_width(holder, 14) << pad_to_width(since ? format_local_short(*since, zone()) : since_text, 22)
+              << pad_to_width(t->area, 24)
               << truncate_to_width(t->title, 40) << '\n';
   }
   if (!pending.empty()) std::cout << "* not yet confirmed by the server (run muster sync)\n";
@@ -423,14 +443,22 @@ int Cli::task_show() {
     std::cout << j.dump() << '\n';
     return kOk;
   }
-  for (const char* key : {"id", "kind", "title", "area", "state", "dispatch", "priority", "assignee", "offered_to",
-                          "creator", "due", "note", "created_at", "updated_at", "updated_by"}) {
+  for (const char* key : {"id", "kind", "title", "area", "state", "dispatch", "priority", "skill", "assignee",
+                          "offered_to", "offer_expires", "since", "creator", "due", "note", "created_at", "updated_at",
+                          "updated_by"}) {
     const auto& v = j[key];
     if (v.is_string() && v.get_ref<const std::string&>().empty()) continue;
-    std::cout << pad_to_width(key, 12) << (v.is_string() ? v.get<std::string>() : v.dump()) << '\n';
+    std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+    const std::string k = key;
+    if (k == "offer_expires" || k == "since" || k == "due" || k == "created_at" || k == "updated_at") {
+      if (auto t2 = parse_utc(text)) text = format_local(*t2, zone());
+    }
+    std::cout << pad_to_width(key, 14) << text << '\n';
   }
-  for (const auto& [k, v] : t.details) std::cout << pad_to_width(k, 12) << v << '\n';
-  if (!t.declined_by.empty()) std::cout << pad_to_width("declined_by", 12) << Json(t.declined_by).dump() << '\n';
+  if (!t.offered.empty()) std::cout << pad_to_width("offered", 14) << Json(t.offered).dump() << '\n';
+  if (!t.escalated.empty()) std::cout << pad_to_width("escalated", 14) << Json(t.escalated).dump() << '\n';
+  for (const auto& [k, v] : t.details) std::cout << pad_to_width(k, 14) << v << '\n';
+  if (!t.declined_by.empty()) std::cout << pad_to_width("declined_by", 14) << Json(t.declined_by).dump() << '\n';
   if (j["pending"].get<bool>()) std::cout << "(changes not yet confirmed by the server)\n";
   return kOk;
 }
@@ -474,6 +502,7 @@ int Cli::notice() {
   if (rows.empty()) std::cout << "no notices\n";
   for (const auto* n : rows) {
     std::string ack = !n->ack_required ? "" : (n->acked_by.count(me) ? " [acknowledged]" : " [please acknowledge]");
+    if (n->chased.count("resent") && !n->acked_by.count(me)) ack += " [sent again]";
     std::cout << n->id << "  " << n->posted_at << "  " << domain::to_string(n->priority) << "  " << n->area << "  "
               << n->author << ack << "\n    " << n->text << '\n';
   }
@@ -487,7 +516,12 @@ int Cli::notice_status() {
   if (!nid) return fail(nid.error().code == Errc::invalid ? kUsage : kRejected, nid.error().message);
   DriveOptions options;
   options.timeout = timeout(30);
-  options.query = protocol::Query{ids_.next(SystemClock().now_ms()), "notice.status", Json{{"notice", *nid}}};
+  Json args{{"notice", *nid}, {"missing", a_.flag("missing")}};
+  if (auto by = a_.get("by")) {
+    if (*by != "building" && *by != "area") return usage("--by takes building or area");
+    args["by"] = *by;
+  }
+  options.query = protocol::Query{ids_.next(SystemClock().now_ms()), "notice.status", args};
   auto r = drive(store(), *id, {}, options);
   if (!r.status.ok()) return fail(exit_for(r.status), r.status.error().message);
   if (!r.query_result) return fail(kUnreachable, "the server did not answer");
@@ -574,10 +608,8 @@ int Cli::watch() {
   return kOk;
 }
 
-}  // namespace
-
 int run_command(const std::vector<std::string>& words) {
-  auto parsed = Args::parse(words, {"json", "password-stdin", "mine", "ack", "help"});
+  auto parsed = Args::parse(words, {"json", "password-stdin", "mine", "ack", "help", "missing"});
   if (!parsed) return usage(parsed.error().message);
   try {
     Cli cli(*parsed);

@@ -15,10 +15,13 @@
 
 #include "muster/base/args.hpp"
 #include "muster/base/time.hpp"
+#include "muster/base/timezone.hpp"
+#include "muster/domain/policy.hpp"
 #include "musterd/broker_config.hpp"
 #include "musterd/credentials.hpp"
 #include "musterd/directory.hpp"
 #include "musterd/engine.hpp"
+#include "musterd/file_clock.hpp"
 #include "musterd/log_store.hpp"
 #include "musterd/ws_server.hpp"
 
@@ -31,7 +34,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage:
   musterd init --data DIR [--admin NAME [--area PATH] [--password-stdin]]
-  musterd user add NAME --role R[,R] --area PATH [--display TEXT] [--password-stdin] --data DIR
+  musterd user add NAME --role R[,R] --area PATH [--display TEXT] [--skills S[,S]] [--password-stdin] --data DIR
+  musterd user skills NAME S[,S]... --data DIR      (an empty list "" clears them)
   musterd user passwd NAME [--password-stdin] --data DIR
   musterd user disable|enable NAME --data DIR
   musterd user import FILE [--device NAME] --data DIR
@@ -44,6 +48,8 @@ constexpr const char* kUsage = R"(usage:
   musterd area list --data DIR [--json]
   musterd serve --data DIR [--listen 127.0.0.1:8080] [--max-frame BYTES] [--allow-origin ORIGIN]...
                 [--mqtt tcp://HOST:PORT [--mqtt-user U --mqtt-password-file F]]
+                [--clock-file F]      (tests and drills: the server's time is read from F)
+  musterd policy --data DIR          the dispatch policy in force: DIR/policy.json over the defaults
   musterd broker-config --data DIR --out DIR [--listen HOST:PORT]   # then: mosquitto -c DIR/mosquitto.conf
 roles: admin coordinator lead volunteer hotline plugin
 )";
@@ -181,12 +187,13 @@ int cmd_user(const muster::Args& a) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& u : users) {
         out.push_back({{"name", u.name}, {"display", u.display}, {"roles", u.roles.names()}, {"area", u.area},
-                       {"disabled", u.disabled}});
+                       {"skills", u.skills}, {"disabled", u.disabled}});
       }
       std::cout << out.dump(2) << '\n';
     } else {
       for (const auto& u : users) {
-        std::cout << u.name << '\t' << u.roles.to_string() << '\t' << u.area << (u.disabled ? "\tdisabled" : "")
+        std::cout << u.name << '\t' << u.roles.to_string() << '\t' << u.area
+                  << (u.skills.empty() ? "" : "\tskills " + join_skills(u.skills)) << (u.disabled ? "\tdisabled" : "")
                   << '\n';
       }
     }
@@ -200,6 +207,8 @@ int cmd_user(const muster::Args& a) {
     if (!roles) return usage("--role takes a comma-separated list of known roles");
     auto area = a.get("area");
     if (!area) return usage("user add needs --area PATH");
+    auto skills = parse_skills(a.get_or("skills", ""));
+    if (!skills) return usage("--skills takes a comma-separated list of one-word skills");
     bool generated = false;
     std::string password = read_or_make_password(a.flag("password-stdin"), generated);
     if (password.size() < 8) return usage("passwords have at least 8 characters");
@@ -210,6 +219,7 @@ int cmd_user(const muster::Args& a) {
     u.area = *area;
     u.password_hash = hash_password(password);
     u.broker_hash = broker_password_hash(password);
+    u.skills = *skills;
     if (auto st = directory.add_user(u); !st) return refused(st.error());
     std::cout << "added " << name << " (" << roles->to_string() << ", " << *area << ")";
     if (generated) std::cout << " password: " << password;
@@ -226,6 +236,13 @@ int cmd_user(const muster::Args& a) {
     std::cout << "password changed for " << name;
     if (generated) std::cout << ": " << password;
     std::cout << '\n';
+    return 0;
+  }
+  if (verb == "skills") {
+    auto skills = parse_skills(a.word(3));
+    if (!skills) return usage("user skills takes a comma-separated list of one-word skills");
+    if (auto st = directory.set_skills(name, *skills); !st) return refused(st.error());
+    std::cout << name << " skills: " << (skills->empty() ? "(none)" : join_skills(*skills)) << '\n';
     return 0;
   }
   if (verb == "disable" || verb == "enable") {
@@ -285,6 +302,28 @@ int cmd_broker_config(const muster::Args& a) {
   return 0;
 }
 
+// DATA/policy.json over the built-in defaults; a missing file means the defaults.
+muster::Result<domain::Policy> load_policy(const std::string& dir) {
+  const fs::path path = fs::path(dir) / "policy.json";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return domain::Policy::defaults();
+  std::ifstream in(path);
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded()) return muster::make_error(muster::Errc::invalid, path.string() + " is not valid JSON");
+  auto policy = domain::Policy::from_json(j);
+  if (!policy) return muster::make_error(muster::Errc::invalid, path.string() + ": " + policy.error().message);
+  return policy;
+}
+
+int cmd_policy(const muster::Args& a) {
+  auto dir = a.get("data");
+  if (!dir) return usage("policy needs --data DIR");
+  auto policy = load_policy(*dir);
+  if (!policy) return refused(policy.error());
+  std::cout << policy->to_json().dump(2) << '\n';
+  return 0;
+}
+
 int cmd_serve(const muster::Args& a) {
   auto dir = a.get("data");
   if (!dir) return usage("serve needs --data DIR");
@@ -320,12 +359,20 @@ int cmd_serve(const muster::Args& a) {
     std::cerr << "musterd: another musterd is serving " << *dir << '\n';
     return 2;
   }
-  muster::SystemClock clock;
+  auto policy = load_policy(*dir);
+  if (!policy) return refused(policy.error());
+  if (auto zone = muster::Zone::load(policy->timezone); !zone) {
+    return refused(muster::make_error(muster::Errc::invalid, "policy: timezone: " + zone.error().message));
+  }
+  muster::SystemClock system_clock;
+  std::unique_ptr<FileClock> file_clock;
+  if (auto file = a.get("clock-file")) file_clock = std::make_unique<FileClock>(*file);
+  const muster::Clock& clock = file_clock ? static_cast<const muster::Clock&>(*file_clock) : system_clock;
   LogStore log(*dir);
   // Bring directory.db to this version's schema (a short write), then only read it.
   DirectoryStore::open(*dir, true);
   auto directory = DirectoryStore::open(*dir, false);
-  Engine engine(log, clock);
+  Engine engine(log, clock, std::move(*policy));
   engine.load();
   WsServer server(options, log, directory, engine, clock);
   return server.run();
@@ -350,6 +397,7 @@ int run_command(const std::vector<std::string>& words) {
       return rc;
     }
     if (cmd == "broker-config") return cmd_broker_config(a);
+    if (cmd == "policy") return cmd_policy(a);
     if (cmd == "area") return cmd_area(a);
     if (cmd == "serve") return cmd_serve(a);
   } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
 #include "musterd/directory.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "muster/base/time.hpp"
@@ -34,6 +35,10 @@ const std::vector<std::string> kMigrations{
       ALTER TABLE users ADD COLUMN broker_hash TEXT NOT NULL DEFAULT '';
       CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     )sql",
+    // 3: skills, comma-separated
+    R"sql(
+      ALTER TABLE users ADD COLUMN skills TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 UserRecord read_user(muster::store::Stmt& s) {
@@ -45,12 +50,38 @@ UserRecord read_user(muster::store::Stmt& s) {
   u.password_hash = s.text(4);
   u.disabled = s.int64(5) != 0;
   u.broker_hash = s.text(6);
+  u.skills = parse_skills(s.text(7)).value_or(std::vector<std::string>{});
   return u;
 }
 
-constexpr const char* kUserColumns = "SELECT name, display, roles, area, password, disabled, broker_hash FROM users";
+constexpr const char* kUserColumns =
+    "SELECT name, display, roles, area, password, disabled, broker_hash, skills FROM users";
 
 }  // namespace
+
+bool UserRecord::has_skill(const std::string& skill) const {
+  return std::find(skills.begin(), skills.end(), skill) != skills.end();
+}
+
+std::optional<std::vector<std::string>> parse_skills(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    std::string skill(text.substr(start, comma - start));
+    if (skill.empty() || skill.size() > 64 || skill.find_first_of(" \t\r\n") != std::string::npos) return std::nullopt;
+    if (std::find(out.begin(), out.end(), skill) == out.end()) out.push_back(std::move(skill));
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string join_skills(const std::vector<std::string>& skills) {
+  std::string out;
+  for (const auto& s : skills) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
 
 Directory::Directory(std::vector<UserRecord> users, std::vector<std::string> areas) : areas_(std::move(areas)) {
   for (auto& u : users) {
@@ -104,12 +135,13 @@ Status DirectoryStore::insert_user(const UserRecord& u) {
     return make_error(Errc::invalid, "user names are 1-64 characters of a-z 0-9 . _ - : '" + u.name + "'");
   }
   if (!domain::valid_area_path(u.area)) return make_error(Errc::invalid, "invalid area path '" + u.area + "'");
+  if (u.name == "musterd") return make_error(Errc::invalid, "the name musterd is reserved for the server");
   if (u.roles.empty()) return make_error(Errc::invalid, "a user needs at least one role");
   if (user(u.name)) return make_error(Errc::conflict, "user " + u.name + " already exists");
   add_area(u.area);
   db_.prepare(
-         "INSERT INTO users(name, display, roles, area, password, disabled, created, broker_hash) "
-         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8)")
+         "INSERT INTO users(name, display, roles, area, password, disabled, created, broker_hash, skills) "
+         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)")
       .bind(1, u.name)
       .bind(2, u.display.empty() ? u.name : u.display)
       .bind(3, u.roles.to_string())
@@ -118,7 +150,14 @@ Status DirectoryStore::insert_user(const UserRecord& u) {
       .bind(6, u.disabled ? 1 : 0)
       .bind(7, muster::format_utc(muster::SystemClock().now_ms()))
       .bind(8, u.broker_hash)
+      .bind(9, join_skills(u.skills))
       .run();
+  return {};
+}
+
+Status DirectoryStore::set_skills(const std::string& name, const std::vector<std::string>& skills) {
+  db_.prepare("UPDATE users SET skills = ?2 WHERE name = ?1").bind(1, name).bind(2, join_skills(skills)).run();
+  if (db_.changes() == 0) return make_error(Errc::not_found, "no user " + name);
   return {};
 }
 

@@ -27,6 +27,9 @@ struct UserRecord {
   std::string password_hash;
   std::string broker_hash;  // the password in Mosquitto's format; empty for users made before MQTT
   bool disabled = false;
+  std::vector<std::string> skills{};  // e.g. "driver", "medic": what offer dispatch matches
+
+  bool has_skill(const std::string& skill) const;
 
   muster::domain::Actor actor() const { return {name, roles, area}; }
 };
@@ -49,6 +52,10 @@ class Directory final : public muster::domain::Directory {
   std::set<std::string, std::less<>> area_set_;
 };
 
+// "driver,medic" -> {"driver", "medic"}; nullopt if a skill is empty or has spaces.
+std::optional<std::vector<std::string>> parse_skills(std::string_view comma_separated);
+std::string join_skills(const std::vector<std::string>& skills);
+
 class DirectoryStore {
  public:
   // Opens (and creates/migrates when writable) DIR/directory.db.
@@ -63,6 +70,8 @@ class DirectoryStore {
   // Errors: not_found.
   muster::Status set_password(const std::string& name, const std::string& hash, const std::string& broker_hash);
   muster::Status set_disabled(const std::string& name, bool disabled);
+  // Errors: not_found; invalid for a skill that is not one word.
+  muster::Status set_skills(const std::string& name, const std::vector<std::string>& skills);
 
   std::vector<UserRecord> users();
   std::vector<std::string> areas();

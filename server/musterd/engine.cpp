@@ -1,5 +1,8 @@
 #include "musterd/engine.hpp"
 
+#include <algorithm>
+#include <limits>
+#include <set>
 #include <unordered_map>
 
 #include "muster/base/ulid.hpp"
@@ -24,12 +27,14 @@ std::string ack_frame(const std::string& id, const muster::Error* error, const n
 
 // On a conflict the client rolls back to the server's view: send it the object.
 nlohmann::json current_state(const domain::State& state, const domain::Op& op) {
-  for (const char* key : {"task", "notice"}) {
+  for (const char* key : {"task", "notice", "shift"}) {
     auto it = op.body.find(key);
     if (it == op.body.end() || !it->is_string()) continue;
     const auto& id = it->get_ref<const std::string&>();
     if (std::string(key) == "task") {
       if (auto t = state.tasks.find(id); t != state.tasks.end()) return domain::to_json(t->second);
+    } else if (std::string(key) == "shift") {
+      if (auto sh = state.shifts.find(id); sh != state.shifts.end()) return domain::to_json(sh->second);
     } else if (auto n = state.notices.find(id); n != state.notices.end()) {
       return domain::to_json(n->second);
     }
@@ -37,17 +42,45 @@ nlohmann::json current_state(const domain::State& state, const domain::Op& op) {
   return nullptr;
 }
 
+std::vector<std::string> holders(const domain::Task& t) {
+  std::vector<std::string> out;
+  if (!t.offered_to.empty()) out.push_back(t.offered_to);
+  if (!t.assignee.empty() && t.assignee != t.offered_to) out.push_back(t.assignee);
+  return out;
+}
+
+std::string timer_key(const domain::ObjectRef& ref) { return ref.first + ":" + ref.second; }
+
+domain::ObjectRef from_timer_key(const std::string& key) {
+  const auto colon = key.find(':');
+  return {key.substr(0, colon), key.substr(colon + 1)};
+}
+
 }  // namespace
 
-Engine::Engine(LogStore& log, const muster::Clock& clock)
-    : log_(log), clock_(clock), directory_(std::make_shared<const Directory>(std::vector<UserRecord>{},
-                                                                             std::vector<std::string>{})) {}
+Engine::Engine(LogStore& log, const muster::Clock& clock, domain::Policy policy)
+    : log_(log),
+      clock_(clock),
+      policy_(std::move(policy)),
+      directory_(std::make_shared<const Directory>(std::vector<UserRecord>{}, std::vector<std::string>{})) {}
 
 void Engine::load() {
   state_ = {};
   log_.for_each_event([this](const domain::Event& e) { domain::fold(state_, e); });
   heads_ = log_.scope_heads();
   gseq_ = log_.last_gseq();
+  // Every pending deadline, from the state alone: including stages that fell due
+  // while the server was down, which the first tick makes.
+  wheel_ = muster::TimerWheel(clock_.now_ms());
+  constexpr muster::UnixMs kDawn = std::numeric_limits<muster::UnixMs>::min();
+  auto schedule = [this](const domain::ObjectRef& ref) {
+    if (auto t = dispatcher_.next_check(state_, ref, kDawn)) wheel_.schedule(timer_key(ref), *t);
+  };
+  for (const auto& [id, t] : state_.tasks) {
+    if (!domain::is_final(t.state)) schedule({"task", id});
+  }
+  for (const auto& [id, n] : state_.notices) schedule({"notice", id});
+  for (const auto& [id, sh] : state_.shifts) schedule({"shift", id});
 }
 
 std::int64_t Engine::head(const std::string& scope) const {
@@ -69,7 +102,8 @@ std::vector<std::pair<std::string, std::int64_t>> Engine::replay_start(const Use
 muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch) {
   Batch out;
   out.decisions.reserve(batch.size());
-  const std::string now_text = muster::format_utc(clock_.now_ms());
+  const muster::UnixMs now = clock_.now_ms();
+  const std::string now_text = muster::format_utc(now);
   try {
     muster::store::Transaction tx(log_.db());
     // Ops repeated inside one batch get the first answer, like ops repeated later;
@@ -84,7 +118,7 @@ muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch) {
         continue;
       }
       seen.emplace(s.op.id, out.decisions.size());
-      out.decisions.push_back(decide(s, out.events, now_text));
+      out.decisions.push_back(decide(s, out.events, now, now_text));
     }
     tx.commit();
   } catch (const muster::store::SqliteError& e) {
@@ -95,7 +129,106 @@ muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch) {
   return out;
 }
 
-Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, const std::string& now_text) {
+muster::Result<Batch> Engine::tick() {
+  const muster::UnixMs now = clock_.now_ms();
+  auto keys = wheel_.advance(now);
+  if (keys.empty()) return Batch{};
+  const std::string now_text = muster::format_utc(now);
+  Batch out;
+  try {
+    muster::store::Transaction tx(log_.db());
+    std::vector<domain::ObjectRef> refs;
+    refs.reserve(keys.size());
+    for (const auto& key : keys) refs.push_back(from_timer_key(key));
+    // One id for this tick's moves: the events say what caused them.
+    settle(std::move(refs), ids_.next(now), now, now_text, out.events);
+    tx.commit();
+  } catch (const muster::store::SqliteError& e) {
+    load();
+    return make_error(Errc::unavailable, std::string("storage failed, nothing was saved: ") + e.what());
+  }
+  return out;
+}
+
+domain::ObjectRef Engine::append(domain::Draft draft, const std::string& op, const std::string& actor,
+                                 const std::string& now_text, std::vector<Delivery>& out) {
+  Delivery del;
+  domain::Event& e = del.event;
+  e.scope = std::move(draft.scope);
+  e.seq = ++heads_[e.scope];
+  e.gseq = ++gseq_;
+  e.id = ids_.next(clock_.now_ms());
+  e.op = op;
+  e.kind = std::move(draft.kind);
+  e.actor = actor;
+  e.at = now_text;
+  e.body = std::move(draft.body);
+  del.frame = protocol::encode_event(e);
+  log_.append_event(e, del.frame);
+  const bool task_in_area = e.kind.rfind("task.", 0) == 0 && e.scope.rfind("area:", 0) == 0;
+  std::vector<std::string> involved;
+  if (task_in_area) {
+    if (auto t = state_.tasks.find(e.body.value("task", "")); t != state_.tasks.end()) involved = holders(t->second);
+  }
+  auto ref = domain::fold(state_, e);
+  const domain::Event event = e;
+  out.push_back(std::move(del));
+  if (task_in_area && ref.first == "task") copy_to_holders(event, involved, now_text, out);
+  return ref;
+}
+
+// Whoever holds a task or has it on offer hears of every change to it, even if the
+// task's area is not one they see (offer dispatch reaches volunteers of the areas
+// above it, and those on duty there): a copy with the task's state in their inbox.
+void Engine::copy_to_holders(const domain::Event& event, std::vector<std::string> involved,
+                             const std::string& now_text, std::vector<Delivery>& out) {
+  const domain::Task& t = state_.tasks.at(event.body.value("task", event.body.value("id", "")));
+  for (auto& name : holders(t)) involved.push_back(std::move(name));
+  std::sort(involved.begin(), involved.end());
+  involved.erase(std::unique(involved.begin(), involved.end()), involved.end());
+  for (const auto& name : involved) {
+    const UserRecord* u = directory_->user(name);
+    if (!u || domain::can_see(u->actor(), event.scope)) continue;
+    nlohmann::json body = event.body;
+    body["snapshot"] = domain::to_json(t);
+    append(domain::Draft{domain::user_scope(name), event.kind, std::move(body)}, event.op, event.actor, now_text, out);
+  }
+}
+
+void Engine::settle(std::vector<domain::ObjectRef> touched, const std::string& op, muster::UnixMs now,
+                    const std::string& now_text, std::vector<Delivery>& out) {
+  std::set<domain::ObjectRef> seen(touched.begin(), touched.end());
+  std::set<domain::ObjectRef> queue(touched.begin(), touched.end());
+  // Each move records a stage, so this ends; the bound is a guard, not a limit.
+  for (int round = 0; round < 64 && !queue.empty(); ++round) {
+    std::set<domain::ObjectRef> next;
+    for (const auto& ref : queue) {
+      if (ref.first.empty()) continue;
+      auto drafts = dispatcher_.due(state_, *directory_, ref, now);
+      for (auto& d : drafts) {
+        auto touched_ref = append(std::move(d), op, kServerActor, now_text, out);
+        if (!touched_ref.first.empty()) next.insert(touched_ref);
+      }
+      if (!drafts.empty()) next.insert(ref);
+    }
+    seen.insert(next.begin(), next.end());
+    queue = std::move(next);
+  }
+  for (const auto& ref : seen) {
+    if (!ref.first.empty()) reschedule(ref, now);
+  }
+}
+
+void Engine::reschedule(const domain::ObjectRef& ref, muster::UnixMs after) {
+  if (auto t = dispatcher_.next_check(state_, ref, after)) {
+    wheel_.schedule(timer_key(ref), *t);
+  } else {
+    wheel_.cancel(timer_key(ref));
+  }
+}
+
+Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, muster::UnixMs now,
+                        const std::string& now_text) {
   Decision d;
   d.origin = s.origin;
   d.op_id = s.op.id;
@@ -122,7 +255,7 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, const s
   muster::Result<std::vector<domain::Draft>> drafts = make_error(Errc::forbidden, s.user + " is disabled");
   if (user && !user->disabled) {
     domain::Actor actor = user->actor();
-    drafts = domain::apply(state_, s.op, domain::Context{actor, clock_.now_ms(), *directory_});
+    drafts = domain::apply(state_, s.op, domain::Context{actor, now, *directory_, &policy_});
   }
   if (!drafts) {
     const auto& err = drafts.error();
@@ -131,23 +264,10 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, const s
     return d;
   }
 
-  for (auto& draft : *drafts) {
-    Delivery del;
-    domain::Event& e = del.event;
-    e.scope = std::move(draft.scope);
-    e.seq = ++heads_[e.scope];
-    e.gseq = ++gseq_;
-    e.id = ids_.next(clock_.now_ms());
-    e.op = s.op.id;
-    e.kind = std::move(draft.kind);
-    e.actor = s.user;
-    e.at = now_text;
-    e.body = std::move(draft.body);
-    del.frame = protocol::encode_event(e);
-    log_.append_event(e, del.frame);
-    domain::fold(state_, e);
-    out.push_back(std::move(del));
-  }
+  std::vector<domain::ObjectRef> touched;
+  for (auto& draft : *drafts) touched.push_back(append(std::move(draft), s.op.id, s.user, now_text, out));
+  // The server's moves that follow at once (an offer after a decline) are part of the op.
+  settle(std::move(touched), s.op.id, now, now_text, out);
   d.ok = true;
   d.ack = ack_frame(s.op.id, nullptr, nullptr);
   log_.record_op(s.op.id, s.user, s.device, s.op.kind, true, d.ack, now_text);
@@ -189,37 +309,46 @@ protocol::QueryResult Engine::notice_status(const domain::Actor& actor, const pr
   if (n.author != actor.name && !domain::manages(actor, n.area)) {
     return fail(Errc::forbidden, "only the author or a lead of " + n.area + " may see who acknowledged");
   }
-  // Recipients: every enabled user but the author whose home is the notice's area or
-  // below it (notices flow down; leads above it can read it but are not its audience),
-  // grouped by their home area.
+  // Grouped by the recipients' home areas ("building", the default), or rolled up to
+  // the areas just below the notice's ("area").
+  const std::string by = q.args.value("by", "building");
+  if (by != "building" && by != "area") return fail(Errc::invalid, "by must be building or area");
+  const bool missing_only = q.args.value("missing", false);
+  const Audience audience = notice_audience(n, *directory_);
   struct Tally {
     int recipients = 0;
     int acked = 0;
     std::vector<std::string> missing;
   };
-  std::map<std::string, Tally> by_area;
-  Tally total;
-  for (const auto& [name, rec] : directory_->users()) {
-    if (rec.disabled || name == n.author || rec.roles.has(domain::Role::plugin)) continue;
-    if (!domain::area_contains(n.area, rec.area)) continue;
-    Tally& t = by_area[rec.area];
-    const bool acked = n.acked_by.count(name) > 0;
-    for (Tally* x : {&t, &total}) {
-      ++x->recipients;
-      if (acked) {
-        ++x->acked;
-      } else {
-        x->missing.push_back(name);
-      }
+  std::map<std::string, Tally> groups;
+  const std::size_t child_depth = domain::area_lineage(n.area).size() + 1;
+  for (const auto& [area, who] : audience.by_area) {
+    std::string key = area;
+    if (by == "area") {
+      auto lineage = domain::area_lineage(area);
+      key = lineage.size() >= child_depth ? lineage[child_depth - 1] : n.area;
     }
+    Tally& t = groups[key];
+    t.recipients += static_cast<int>(who.acked.size() + who.missing.size());
+    t.acked += static_cast<int>(who.acked.size());
+    t.missing.insert(t.missing.end(), who.missing.begin(), who.missing.end());
   }
   nlohmann::json areas = nlohmann::json::array();
-  for (const auto& [area, t] : by_area) {
+  for (auto& [area, t] : groups) {
+    if (missing_only && t.missing.empty()) continue;
+    std::sort(t.missing.begin(), t.missing.end());
     areas.push_back({{"area", area}, {"recipients", t.recipients}, {"acked", t.acked}, {"missing", t.missing}});
   }
-  r.body = {{"notice", n.id},         {"area", n.area},        {"text", n.text},
-            {"ack", n.ack_required},  {"recipients", total.recipients}, {"acked", total.acked},
-            {"missing", total.missing}, {"by_area", areas}};
+  r.body = {{"notice", n.id},
+            {"area", n.area},
+            {"text", n.text},
+            {"ack", n.ack_required},
+            {"by", by},
+            {"recipients", audience.recipients},
+            {"acked", audience.acked},
+            {"missing", audience.missing},
+            {"chased", n.chased},
+            {"by_area", areas}};
   return r;
 }
 

@@ -2,6 +2,11 @@
 // reducers, numbers the resulting events and makes each batch durable in one
 // transaction before anything is acknowledged or delivered (group commit).
 //
+// It also makes the server's own moves (the Dispatcher: offers, escalations,
+// reminders). Those that follow from an op are committed with the op; those that
+// follow from time are found by one timer wheel, whose deadlines are derived from the
+// state, and committed by tick(). Nothing about them lives only in memory.
+//
 // Pure of sockets and threads: the WebSocket and MQTT adapters hand it batches and
 // deliver what it returns. Thread: the server's loop thread.
 #pragma once
@@ -14,10 +19,13 @@
 
 #include "muster/base/result.hpp"
 #include "muster/base/time.hpp"
+#include "muster/base/timer_wheel.hpp"
 #include "muster/base/ulid.hpp"
+#include "muster/domain/policy.hpp"
 #include "muster/domain/state.hpp"
 #include "muster/protocol/frame.hpp"
 #include "musterd/directory.hpp"
+#include "musterd/dispatcher.hpp"
 #include "musterd/log_store.hpp"
 
 namespace musterd {
@@ -51,10 +59,13 @@ struct Batch {
 
 class Engine {
  public:
-  Engine(LogStore& log, const muster::Clock& clock);
+  Engine(LogStore& log, const muster::Clock& clock,
+         muster::domain::Policy policy = muster::domain::Policy::defaults());
 
-  // Rebuilds the state and the sequence heads from the log. Call once at start.
+  // Rebuilds the state, the sequence heads and the timers from the log. Call once at start.
   void load();
+
+  const muster::domain::Policy& policy() const { return policy_; }
 
   void set_directory(std::shared_ptr<const Directory> directory) { directory_ = std::move(directory); }
   const Directory& directory() const { return *directory_; }
@@ -64,6 +75,13 @@ class Engine {
   // Nothing is acknowledged unless it is durable: on a storage failure the result is
   // Errc::unavailable, nothing of the batch is kept and the state is reloaded.
   muster::Result<Batch> commit(const std::vector<Submission>& batch);
+
+  // Makes the server's own moves that are due by now (offer time-outs, escalations,
+  // reminders, notice re-sends) and commits them in one transaction: a Batch without
+  // decisions, empty if nothing was due. Errors as for commit().
+  muster::Result<Batch> tick();
+  // The next deadline the timer wheel holds, for tests and metrics.
+  std::size_t timers() const { return wheel_.size(); }
 
   // Answers a read (`query` frame) from the server's knowledge.
   muster::protocol::QueryResult query(const std::string& user, const muster::protocol::Query& q) const;
@@ -78,12 +96,25 @@ class Engine {
   std::int64_t last_gseq() const { return gseq_; }
 
  private:
-  Decision decide(const Submission& s, std::vector<Delivery>& out, const std::string& now_text);
+  Decision decide(const Submission& s, std::vector<Delivery>& out, muster::UnixMs now, const std::string& now_text);
+  // Numbers, stores and folds one event; returns the object it touched.
+  muster::domain::ObjectRef append(muster::domain::Draft draft, const std::string& op, const std::string& actor,
+                                   const std::string& now_text, std::vector<Delivery>& out);
+  // Makes every server move due for the touched objects (and the ones those moves
+  // touch), then sets their timers.
+  void settle(std::vector<muster::domain::ObjectRef> touched, const std::string& op, muster::UnixMs now,
+              const std::string& now_text, std::vector<Delivery>& out);
+  void reschedule(const muster::domain::ObjectRef& ref, muster::UnixMs after);
+  void copy_to_holders(const muster::domain::Event& event, std::vector<std::string> involved,
+                       const std::string& now_text, std::vector<Delivery>& out);
   muster::protocol::QueryResult notice_status(const muster::domain::Actor& actor,
                                               const muster::protocol::Query& q) const;
 
   LogStore& log_;
   const muster::Clock& clock_;
+  muster::domain::Policy policy_;
+  Dispatcher dispatcher_{policy_};
+  muster::TimerWheel wheel_{0};
   std::shared_ptr<const Directory> directory_;
   muster::domain::State state_;
   std::map<std::string, std::int64_t> heads_;  // scope -> last seq

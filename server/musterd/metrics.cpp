@@ -30,6 +30,8 @@ std::string Metrics::prometheus() const {
          slow_consumers_closed);
   metric("muster_inbound_queue_depth", "gauge", "Ops waiting for the next commit.", pending_ops);
   metric("muster_log_events", "gauge", "Events in the log.", log_events);
+  metric("muster_timer_events_total", "counter", "Events the server made on its own: offers, escalations, reminders.",
+         timer_events);
   metric("muster_last_gseq", "gauge", "Global sequence of the newest event.", last_gseq);
   metric("muster_mqtt_connected", "gauge", "1 while connected to the MQTT broker.", mqtt_connected);
   metric("muster_mqtt_outbox_depth", "gauge", "Events in the log the broker has not confirmed yet.", mqtt_outbox_depth);

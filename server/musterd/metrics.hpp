@@ -18,6 +18,7 @@ struct Metrics {
   std::int64_t ops_unavailable = 0;
   std::int64_t bad_frames = 0;
   std::int64_t events_appended = 0;
+  std::int64_t timer_events = 0;  // events the server made on its own (offers, escalations, reminders)
   std::int64_t events_sent = 0;
   std::int64_t events_replayed = 0;
   std::int64_t commits = 0;

@@ -308,7 +308,7 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
 
   void on_hello(const UserRecord& rec, const protocol::Hello& hello) {
     Replay r{rec.name, engine_.replay_start(rec, hello.cursors), 0};
-    protocol::Welcome w{rec.name, rec.roles.names(), rec.area, "", {}};
+    protocol::Welcome w{rec.name, rec.roles.names(), rec.area, "", {}, engine_.policy().timezone};
     for (const auto& [scope, from] : r.scopes) w.scopes.push_back(scope);
     publish_direct(protocol::ack_topic(options_.prefix, rec.name), protocol::encode(protocol::ServerFrame{w}));
     replays_.push_back(std::move(r));

@@ -82,6 +82,8 @@ class WsServer::Impl {
   // --- delivery ---
   void flush();
   void deliver(const Delivery& d);
+  void publish(const Batch& batch);
+  void run_timers();
   void pump_replay(std::uint64_t session_id);
   void schedule_replay(Session& s, bool backoff);
 
@@ -378,7 +380,7 @@ void WsServer::Impl::finish_hello(std::uint64_t session_id, const protocol::Hell
     s->sent[scope] = from;
     subscribers_[scope].insert(s->id);
   }
-  protocol::Welcome w{user->name, user->roles.names(), user->area, token, s->scopes};
+  protocol::Welcome w{user->name, user->roles.names(), user->area, token, s->scopes, engine_.policy().timezone};
   send(*s, protocol::encode(protocol::ServerFrame{w}));
   s->phase = Phase::replaying;
   pump_replay(s->id);
@@ -441,11 +443,15 @@ void WsServer::Impl::flush() {
     if (bridge_) bridge_->on_unavailable(batch, result.error());
     return;
   }
-  // Events first, then acks: a client that sees its ack already has the op's events.
-  for (const auto& d : result->events) deliver(d);
-  metrics_.events_appended += static_cast<std::int64_t>(result->events.size());
-  metrics_.log_events += static_cast<std::int64_t>(result->events.size());
-  for (const auto& d : result->decisions) {
+  publish(*result);
+}
+
+// Events first, then acks: a client that sees its ack already has the op's events.
+void WsServer::Impl::publish(const Batch& batch) {
+  for (const auto& d : batch.events) deliver(d);
+  metrics_.events_appended += static_cast<std::int64_t>(batch.events.size());
+  metrics_.log_events += static_cast<std::int64_t>(batch.events.size());
+  for (const auto& d : batch.decisions) {
     if (!d.fresh) {
       ++metrics_.ops_repeated;
     } else if (d.ok) {
@@ -455,7 +461,19 @@ void WsServer::Impl::flush() {
     }
     if (Session* s = find(d.origin)) send(*s, d.ack);
   }
-  if (bridge_) bridge_->on_committed(*result);
+  if (bridge_) bridge_->on_committed(batch);
+}
+
+// The server's own moves that fell due (offer time-outs, escalations, reminders).
+void WsServer::Impl::run_timers() {
+  auto result = engine_.tick();
+  if (!result) {
+    std::cerr << "musterd: timers: " << result.error().message << " (will retry)\n";
+    return;
+  }
+  if (result->events.empty()) return;
+  metrics_.timer_events += static_cast<std::int64_t>(result->events.size());
+  publish(*result);
 }
 
 void WsServer::Impl::deliver(const Delivery& d) {
@@ -591,6 +609,7 @@ void WsServer::Impl::flush_cursors() {
 void WsServer::Impl::housekeeping() {
   if (stopping_) return;
   refresh_directory();
+  run_timers();
   flush_cursors();
   if (bridge_) bridge_->housekeeping();
   housekeeping_.expires_after(kHousekeepingPeriod);

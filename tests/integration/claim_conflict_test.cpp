@@ -133,7 +133,7 @@ TEST_SUITE("integration") {
     holder.login(server, "wang");
     bystander.login(server, "li");
 
-    auto created = lead.run({"task", "new", "errand", "--title", "送药 布洛芬", "--area", "gulou/antai/yili"});
+    auto created = lead.run({"task", "new", "errand", "--title", "送药 布洛芬", "--area", "gulou/antai/yili", "--dispatch", "claim"});
     REQUIRE_MESSAGE(created.code == 0, describe(created));
     const std::string id = mt::queued_id(created);
     REQUIRE(sync(lead).code == 0);

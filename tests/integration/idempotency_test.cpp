@@ -127,7 +127,7 @@ std::string op_frame(const std::string& id, const std::string& kind, const json&
 std::string ok_ack(const std::string& id) { return json{{"t", "ack"}, {"id", id}, {"ok", true}}.dump(); }
 
 json create_body(const std::string& title, const std::string& area = kArea) {
-  return {{"kind", "errand"}, {"title", title}, {"area", area}, {"details", {{"address", "b3-502"}}}};
+  return {{"kind", "errand"}, {"title", title}, {"area", area}, {"dispatch", "claim"}, {"details", {{"address", "b3-502"}}}};
 }
 
 struct Session {

@@ -51,8 +51,8 @@ TEST_SUITE("integration") {
     REQUIRE_FALSE(server.running());
 
     // Offline: the command succeeds at once with the op id.
-    auto created = lead.run({"task", "new", "errand", "--title", kTitle, "--area", "gulou/antai/yili", "--detail",
-                             "address=" + kAddress});
+    auto created = lead.run({"task", "new", "errand", "--title", kTitle, "--area", "gulou/antai/yili", "--dispatch",
+                             "claim", "--detail", "address=" + kAddress});
     REQUIRE_MESSAGE(created.code == 0, describe(created));
     CHECK(contains(created.out, "queued"));
     const std::string id = mt::queued_id(created);

@@ -88,20 +88,26 @@ std::string fold_notice_event(NoticeBook& notices, const Event& event) {
     if (!n) return "";
     std::string id = n->id;
     auto& slot = notices[id];
-    auto acked = std::move(slot.acked_by);  // an ack may have been folded first (other scope)
+    // Acks and follow-ups are in other scopes and may have been folded first.
+    auto acked = std::move(slot.acked_by);
+    auto chased = std::move(slot.chased);
     slot = std::move(*n);
     slot.acked_by = std::move(acked);
+    slot.chased = std::move(chased);
     return id;
   }
-  if (event.kind == "notice.acked") {
-    auto id = event.body.find("notice");
-    if (id == event.body.end() || !id->is_string()) return "";
-    auto& n = notices[id->get<std::string>()];
-    if (n.id.empty()) n.id = id->get<std::string>();
+  const bool acked = event.kind == "notice.acked";
+  if (!acked && event.kind != "notice.resent" && event.kind != "notice.escalated") return "";
+  auto id = event.body.find("notice");
+  if (id == event.body.end() || !id->is_string()) return "";
+  auto& n = notices[id->get<std::string>()];
+  if (n.id.empty()) n.id = id->get<std::string>();
+  if (acked) {
     n.acked_by.insert(event.actor);
-    return n.id;
+  } else {
+    n.chased.insert(event.kind == "notice.resent" ? "resent" : "escalated");
   }
-  return "";
+  return n.id;
 }
 
 }  // namespace muster::domain

@@ -24,6 +24,9 @@ struct Notice {
   std::string author;
   std::string posted_at;
   std::set<std::string> acked_by;  // complete on the server; on a client, only its own user
+  // The server's follow-ups of an urgent notice: "resent", "escalated" (complete on
+  // the server; a client knows the ones that reached its user).
+  std::set<std::string> chased;
 };
 
 Json to_json(const Notice& n);
@@ -38,6 +41,9 @@ bool is_notice_op(std::string_view kind);
 // notice.ack {notice}: anyone who can see the notice; acknowledging twice is
 // accepted and produces no second event.
 Result<std::vector<Draft>> apply_notice_op(const NoticeBook& notices, const Op& op, const Context& ctx);
+// Folds notice.posted, notice.acked and the server's own notice.resent {notice, text,
+// area} (to each recipient who has not acknowledged) and notice.escalated {notice,
+// areas, missing} (to the leads of the lagging areas).
 std::string fold_notice_event(NoticeBook& notices, const Event& event);
 
 }  // namespace muster::domain

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "muster/domain/fields.hpp"
+#include "muster/domain/policy.hpp"
 
 namespace muster::domain {
 
@@ -56,6 +57,7 @@ Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Con
   auto dispatch_text = f.optional_string("dispatch", 16);
   auto priority_text = f.optional_string("priority", 16);
   auto due = f.optional_string("due", 64);
+  auto skill = f.optional_string("skill", 64);
   if (!f.ok()) return f.error();
 
   if (!valid_task_kind(*kind)) return make_error(Errc::invalid, "unknown task kind '" + *kind + "'");
@@ -64,16 +66,19 @@ Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Con
   if (tasks.count(op.id)) return make_error(Errc::conflict, "task " + op.id + " already exists");
 
   Dispatch dispatch = assignee ? Dispatch::direct : Dispatch::claim;
+  if (!assignee && ctx.policy) dispatch = ctx.policy->for_kind(*kind).dispatch;
   if (dispatch_text) {
     auto d = dispatch_from_string(*dispatch_text);
     if (!d) return make_error(Errc::invalid, "dispatch must be direct, offer or claim");
     dispatch = *d;
   }
-  if (dispatch == Dispatch::offer) {
-    return make_error(Errc::invalid, "dispatch 'offer' is not available on this server; use direct or claim");
-  }
   if (dispatch == Dispatch::direct && !assignee) return make_error(Errc::invalid, "direct dispatch needs an assignee");
-  if (dispatch == Dispatch::claim && assignee) return make_error(Errc::invalid, "claim dispatch takes no assignee");
+  if (dispatch != Dispatch::direct && assignee) {
+    return make_error(Errc::invalid, std::string(to_string(dispatch)) + " dispatch takes no assignee");
+  }
+  if (skill && (skill->empty() || skill->find_first_of(" ,\t") != std::string::npos)) {
+    return make_error(Errc::invalid, "skill must be one word");
+  }
 
   Priority priority = Priority::normal;
   if (priority_text) {
@@ -125,8 +130,9 @@ Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Con
   t.state = dispatch == Dispatch::direct ? TaskState::offered : TaskState::open;
   if (dispatch == Dispatch::direct) t.offered_to = *assignee;
   t.due = due_text;
+  t.skill = skill.value_or("");
   t.details = std::move(details);
-  t.created_at = t.updated_at = format_utc(ctx.now);
+  t.created_at = t.updated_at = t.since = format_utc(ctx.now);
   t.updated_by = ctx.actor.name;
   return std::vector<Draft>{Draft{area_scope(t.area), "task.created", to_json(t)}};
 }
@@ -165,7 +171,12 @@ Json to_json(const Task& t) {
          {"priority", to_string(t.priority)},
          {"assignee", t.assignee},
          {"offered_to", t.offered_to},
+         {"offer_expires", t.offer_expires},
+         {"offered", t.offered},
          {"declined_by", t.declined_by},
+         {"skill", t.skill},
+         {"escalated", t.escalated},
+         {"since", t.since},
          {"due", t.due},
          {"details", t.details},
          {"note", t.note},
@@ -193,7 +204,12 @@ std::optional<Task> task_from_json(const Json& j) {
     t.priority = *priority;
     t.assignee = j.value("assignee", "");
     t.offered_to = j.value("offered_to", "");
+    t.offer_expires = j.value("offer_expires", "");
+    t.offered = j.value("offered", std::vector<std::string>{});
     t.declined_by = j.value("declined_by", std::vector<std::string>{});
+    t.skill = j.value("skill", "");
+    t.escalated = j.value("escalated", std::set<std::string>{});
+    t.since = j.value("since", "");
     t.due = j.value("due", "");
     t.details = j.value("details", std::map<std::string, std::string>{});
     t.note = j.value("note", "");
@@ -218,7 +234,8 @@ Result<std::vector<Draft>> apply_task_op(const TaskBook& tasks, const Op& op, co
   (void)note;
 
   auto it = tasks.find(*id);
-  if (it == tasks.end() || !can_see(ctx.actor, area_scope(it->second.area))) {
+  if (it == tasks.end() || !(can_see(ctx.actor, area_scope(it->second.area)) || it->second.offered_to == ctx.actor.name ||
+                             it->second.assignee == ctx.actor.name)) {
     return make_error(Errc::not_found, "no task " + *id);
   }
   const Task& t = it->second;
@@ -268,22 +285,58 @@ std::string fold_task_event(TaskBook& tasks, const Event& event) {
     tasks[id] = std::move(*t);
     return id;
   }
+  // A copy in the inbox of someone who holds the task but does not see its area
+  // carries the task's whole state.
+  if (auto snapshot = event.body.find("snapshot"); snapshot != event.body.end()) {
+    auto t = task_from_json(*snapshot);
+    if (!t) return "";
+    std::string id = t->id;
+    tasks[id] = std::move(*t);
+    return id;
+  }
   auto id_it = event.body.find("task");
   if (id_it == event.body.end() || !id_it->is_string()) return "";
   auto it = tasks.find(id_it->get<std::string>());
   if (it == tasks.end()) return "";
   Task& t = it->second;
 
+  auto add_once = [](std::vector<std::string>& list, const std::string& name) {
+    if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
+  };
+  auto body_text = [&](const char* key) {
+    auto v = event.body.find(key);
+    return v != event.body.end() && v->is_string() ? v->get<std::string>() : std::string();
+  };
+  if (event.kind == "task.escalated") {
+    // The server's follow-up: recorded, but not a change of who holds the task.
+    const std::string stage = body_text("stage");
+    if (stage.empty()) return "";
+    t.escalated.insert(stage);
+    return t.id;
+  }
   if (event.kind == "task.claimed" || event.kind == "task.accepted") {
     t.state = TaskState::accepted;
     t.assignee = event.actor;
     t.offered_to.clear();
-  } else if (event.kind == "task.declined") {
-    t.state = TaskState::open;
-    if (std::find(t.declined_by.begin(), t.declined_by.end(), event.actor) == t.declined_by.end()) {
-      t.declined_by.push_back(event.actor);
+    t.offer_expires.clear();
+    t.since = event.at;
+  } else if (event.kind == "task.offered") {
+    const std::string to = body_text("to");
+    if (to.empty() || t.state != TaskState::open) return "";
+    t.state = TaskState::offered;
+    t.offered_to = to;
+    t.offer_expires = body_text("expires");
+    add_once(t.offered, to);
+    t.since = event.at;
+  } else if (event.kind == "task.offer_expired" || event.kind == "task.declined") {
+    if (event.kind == "task.offer_expired" && (t.state != TaskState::offered || t.offered_to != body_text("to"))) {
+      return "";
     }
+    if (event.kind == "task.declined") add_once(t.declined_by, event.actor);
+    t.state = TaskState::open;
     t.offered_to.clear();
+    t.offer_expires.clear();
+    t.since = event.at;
   } else if (event.kind == "task.started") {
     t.state = TaskState::started;
   } else if (event.kind == "task.done") {
@@ -293,6 +346,7 @@ std::string fold_task_event(TaskBook& tasks, const Event& event) {
   } else if (event.kind == "task.cancelled") {
     t.state = TaskState::cancelled;
     t.offered_to.clear();
+    t.offer_expires.clear();
   } else {
     return "";
   }

@@ -8,12 +8,16 @@
 //   (any non-final state) ──cancel──▶ cancelled
 //
 // A task created with dispatch `direct` starts `offered` to its assignee; with
-// `claim` it starts `open` and the first claim to reach the server wins. Every
-// event of a task is in the scope of the task's area.
+// `claim` it starts `open` and the first claim to reach the server wins; with `offer`
+// it starts `open` and the server offers it to one volunteer at a time
+// (task.offered, then task.offer_expired or task.declined, then the next one; see
+// server/musterd/dispatcher.hpp). Every event of a task is in the scope of the task's
+// area, except escalations, which go to the inboxes of the leads they reach.
 #pragma once
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,7 +54,12 @@ struct Task {
   Priority priority = Priority::normal;
   std::string assignee;    // who holds it (accepted, started, done, failed)
   std::string offered_to;  // while offered
+  std::string offer_expires;            // while offered by `offer` dispatch (RFC 3339)
+  std::vector<std::string> offered;     // everyone offered it so far, in order (offer dispatch)
   std::vector<std::string> declined_by;
+  std::string skill;                    // required of whoever takes it, or empty
+  std::set<std::string> escalated;      // escalation stages done: "unaccepted:1", "overdue", "no_candidate"
+  std::string since;                    // when the current holder (or offer) began
   std::string due;  // RFC 3339, or empty
   std::map<std::string, std::string> details;
   std::string note;  // the last note given with a transition
@@ -69,13 +78,20 @@ using TaskBook = std::map<std::string, Task>;
 // task.start, task.done, task.fail, task.cancel.
 bool is_task_op(std::string_view kind);
 
+// task.create {kind, title, area, assignee?, dispatch?, priority?, due?, skill?, details?}:
+// without a dispatch, `direct` if an assignee is named, else the policy's dispatch
+// for the kind (ctx.policy; `claim` when there is none).
 // Decides a task op. On success returns the events to append (never empty).
 // Errors: invalid (malformed body), not_found (no such task, or not visible to the
-// actor), forbidden (role or holder), conflict (state does not allow it; the message
+// actor: a task is visible in its area's scope, and to whoever holds it or has it on
+// offer), forbidden (role or holder), conflict (state does not allow it; the message
 // says who holds the task).
 Result<std::vector<Draft>> apply_task_op(const TaskBook& tasks, const Op& op, const Context& ctx);
 
-// Applies a task.* event to the book. Unknown kinds and unknown tasks are ignored,
+// Applies a task.* event to the book, including the server's own: task.offered {task,
+// to, expires}, task.offer_expired {task, to} and task.escalated {task, stage, ...}.
+// An event carrying a "snapshot" (a copy in the inbox of a holder who does not see
+// the task's area) sets the task to that state. Unknown kinds and unknown tasks are ignored,
 // so folding is total and replaying an event twice changes nothing more.
 // Returns the id of the task it touched, or "" if none.
 std::string fold_task_event(TaskBook& tasks, const Event& event);

@@ -221,6 +221,7 @@ Result<ServerFrame> decode_server_frame(std::string_view text) {
     w.area = r.opt_str("area").value_or("");
     w.token = r.str("token");
     w.scopes = r.strings("scopes");
+    w.tz = r.opt_str("tz").value_or("");
     return finish<ServerFrame>(r, std::move(w));
   }
   if (t == "caught_up") return ServerFrame{CaughtUp{}};
@@ -264,8 +265,10 @@ std::string encode(const ClientFrame& frame) {
 std::string encode(const ServerFrame& frame) {
   struct V {
     Json operator()(const Welcome& w) const {
-      return Json{{"t", "welcome"}, {"user", w.user},   {"roles", w.roles},
-                  {"area", w.area}, {"token", w.token}, {"scopes", w.scopes}};
+      Json j{{"t", "welcome"}, {"user", w.user},   {"roles", w.roles},
+             {"area", w.area}, {"token", w.token}, {"scopes", w.scopes}};
+      if (!w.tz.empty()) j["tz"] = w.tz;
+      return j;
     }
     Json operator()(const EventFrame& e) const { return event_to_json(e.event); }
     Json operator()(const CaughtUp&) const { return Json{{"t", "caught_up"}}; }

@@ -66,6 +66,7 @@ struct Welcome {
   std::string area;
   std::string token;
   std::vector<std::string> scopes;
+  std::string tz{};  // the server's time zone, e.g. "Asia/Shanghai"; optional on the wire
 };
 
 struct EventFrame {

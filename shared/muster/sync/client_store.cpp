@@ -40,6 +40,7 @@ const std::vector<std::string> kMigrations{
 Json notice_record(const domain::Notice& n) {
   Json j = domain::to_json(n);
   j["acked_by"] = n.acked_by;
+  j["chased"] = n.chased;
   return j;
 }
 
@@ -91,6 +92,7 @@ std::optional<Identity> ClientStore::identity() {
   if (roles.is_array()) id.roles = roles.get<std::vector<std::string>>();
   auto scopes = Json::parse(config("scopes"), nullptr, false);
   if (scopes.is_array()) id.scopes = scopes.get<std::vector<std::string>>();
+  id.tz = config("tz");
   return id;
 }
 
@@ -103,6 +105,7 @@ void ClientStore::save_identity(const Identity& id) {
   set_config("area", id.area);
   set_config("roles", Json(id.roles).dump());
   set_config("scopes", Json(id.scopes).dump());
+  if (!id.tz.empty()) set_config("tz", id.tz);
   tx.commit();
 }
 
@@ -179,14 +182,18 @@ domain::State ClientStore::load_state() {
     } else if (type == "notice") {
       if (auto n = domain::notice_from_json(j)) {
         n->acked_by = j.value("acked_by", std::set<std::string>{});
+        n->chased = j.value("chased", std::set<std::string>{});
         state.notices[n->id] = std::move(*n);
       } else if (j.is_object() && j.contains("id")) {  // acknowledged before its post arrived
         auto& slot = state.notices[j["id"].get<std::string>()];
         slot.id = j["id"].get<std::string>();
         slot.acked_by = j.value("acked_by", std::set<std::string>{});
+        slot.chased = j.value("chased", std::set<std::string>{});
       }
     } else if (type == "message") {
       if (auto m = domain::message_from_json(j)) state.messages[m->id] = std::move(*m);
+    } else if (type == "shift") {
+      if (auto sh = domain::shift_from_json(j)) state.shifts[sh->id] = std::move(*sh);
     }
   }
   return state;
@@ -198,9 +205,11 @@ void ClientStore::save_object(const domain::State& state, const domain::ObjectRe
     j = domain::to_json(state.tasks.at(ref.second));
   } else if (ref.first == "notice") {
     const auto& n = state.notices.at(ref.second);
-    j = n.area.empty() ? Json{{"id", n.id}, {"acked_by", n.acked_by}} : notice_record(n);
+    j = n.area.empty() ? Json{{"id", n.id}, {"acked_by", n.acked_by}, {"chased", n.chased}} : notice_record(n);
   } else if (ref.first == "message") {
     j = domain::to_json(state.messages.at(ref.second));
+  } else if (ref.first == "shift") {
+    j = domain::to_json(state.shifts.at(ref.second));
   } else {
     return;
   }

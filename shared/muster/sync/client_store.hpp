@@ -34,6 +34,7 @@ struct Identity {
   std::vector<std::string> roles;
   std::string area;
   std::vector<std::string> scopes;
+  std::string tz{};  // the server's time zone, as its welcome said
 
   domain::Actor actor() const;
 };

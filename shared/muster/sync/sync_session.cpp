@@ -68,6 +68,7 @@ Result<std::vector<std::string>> SyncSession::on_frame(std::string_view text) {
     identity_.area = w->area;
     identity_.token = w->token;
     identity_.scopes = w->scopes;
+    if (!w->tz.empty()) identity_.tz = w->tz;
     store_.save_identity(identity_);
     welcomed_ = true;
     return push_new_ops();

@@ -27,6 +27,7 @@
 #include "muster/store/sqlite.hpp"
 #include "musterd/directory.hpp"
 #include "musterd/log_store.hpp"
+#include "engine_fixture.hpp"
 
 using muster::Errc;
 using muster::domain::Json;
@@ -43,139 +44,7 @@ namespace protocol = muster::protocol;
 
 namespace {
 
-constexpr muster::UnixMs kStart = 1795420800000;  // 2026-11-23T08:00:00Z
-
-const std::string kYili = "area:gulou/antai/yili";
-const std::string kAntai = "area:gulou/antai";
-
-// A fresh directory under the system's temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "muster-engine-test-XXXXXX").string();
-    const char* made = ::mkdtemp(pattern.data());
-    REQUIRE(made != nullptr);
-    path_ = made;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-// A well-formed ULID made from a counter, so ids are predictable and ordered.
-std::string ulid(std::uint64_t n) {
-  static constexpr std::string_view kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  std::string out = "01J";
-  std::string tail(23, '0');
-  for (std::size_t i = tail.size(); i-- > 0 && n > 0; n >>= 5) tail[i] = kAlphabet[n & 31U];
-  out += tail;
-  REQUIRE(muster::is_ulid(out));
-  return out;
-}
-
-// The grid of the tests:
-//   gulou                   zhou (coordinator)
-//   gulou/antai             li (lead), erin (volunteer)
-//   gulou/antai/yili        bob, carol (volunteers), hana (hotline), bridge (plugin), ghost (disabled)
-//   gulou/gaolou            dave (volunteer)
-struct Fixture {
-  TempDir dir;
-  muster::ManualClock clock{kStart};
-  DirectoryStore directory = DirectoryStore::open(dir.path(), true);
-  std::unique_ptr<LogStore> log;
-  std::unique_ptr<Engine> engine;
-  std::uint64_t next_id = 1;
-
-  Fixture() {
-    add("zhou", Roles{Role::coordinator}, "gulou");
-    add("li", Roles{Role::lead}, "gulou/antai");
-    add("erin", Roles{Role::volunteer}, "gulou/antai");
-    add("bob", Roles{Role::volunteer}, "gulou/antai/yili");
-    add("carol", Roles{Role::volunteer}, "gulou/antai/yili");
-    add("hana", Roles{Role::hotline}, "gulou/antai/yili");
-    add("bridge", Roles{Role::plugin}, "gulou/antai/yili");
-    add("ghost", Roles{Role::volunteer}, "gulou/antai/yili", true);
-    add("dave", Roles{Role::volunteer}, "gulou/gaolou");
-    open();
-  }
-
-  void add(const std::string& name, Roles roles, const std::string& area, bool disabled = false) {
-    auto st = directory.add_user(UserRecord{name, "", roles, area, "hash-of-" + name, "", disabled});
-    REQUIRE_MESSAGE(st.ok(), (st.ok() ? std::string() : st.error().message));
-  }
-
-  void open() {
-    log = std::make_unique<LogStore>(dir.path());
-    // Restarts here are process restarts: committed pages survive in the OS cache, so
-    // fsync would only slow the tests down.
-    log->db().exec("PRAGMA synchronous=OFF");
-    engine = std::make_unique<Engine>(*log, clock);
-    engine->load();
-    engine->set_directory(directory.snapshot());
-  }
-
-  // A restart: the old engine and its connection go away before the new ones open.
-  void reopen() {
-    engine.reset();
-    log.reset();
-    open();
-  }
-
-  std::string id() { return ulid(next_id++); }
-
-  Batch commit(const std::vector<Submission>& batch) {
-    auto r = engine->commit(batch);
-    REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
-    REQUIRE(r->decisions.size() == batch.size());
-    return std::move(*r);
-  }
-  Decision one(const Submission& s) { return commit({s}).decisions.at(0); }
-
-  std::int64_t count(const std::string& sql) {
-    auto s = log->db().prepare(sql);
-    REQUIRE(s.step());
-    auto n = s.int64(0);
-    s.reset();
-    return n;
-  }
-  std::int64_t ops_rows() { return count("SELECT count(*) FROM ops"); }
-};
-
-Submission sub(const std::string& user, const std::string& id, const std::string& kind, Json body,
-               std::uint64_t origin = 1) {
-  return Submission{muster::domain::Op{id, kind, std::move(body)}, user, user + "-phone", origin};
-}
-
-Json create_body(const std::string& area, const std::string& title = "buy medicine for 3-502") {
-  return Json{{"kind", "errand"}, {"title", title}, {"area", area}};
-}
-
-protocol::Ack decode_ack(const std::string& frame) {
-  auto r = protocol::decode_server_frame(frame);
-  REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
-  const auto* ack = std::get_if<protocol::Ack>(&*r);
-  REQUIRE(ack != nullptr);
-  return *ack;
-}
-
-std::string code_of(const Decision& d) {
-  auto ack = decode_ack(d.ack);
-  if (ack.ok) return "ok";
-  REQUIRE(ack.error.has_value());
-  return std::string(muster::to_string(ack.error->code));
-}
-
-std::string message_of(const Decision& d) {
-  auto ack = decode_ack(d.ack);
-  return ack.error ? ack.error->message : std::string();
-}
+using namespace engine_fixture;
 
 // The row the ops table holds for `id`: what the audit shows.
 struct OpRow {

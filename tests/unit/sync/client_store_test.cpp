@@ -41,7 +41,7 @@ Identity identity_of(const std::string& user, std::vector<std::string> roles, co
 }
 
 Op create_op(const std::string& id, const std::string& area, const std::string& title = "carry water") {
-  return Op{id, "task.create", Json{{"kind", "errand"}, {"title", title}, {"area", area}}};
+  return Op{id, "task.create", Json{{"kind", "errand"}, {"title", title}, {"area", area}, {"dispatch", "claim"}}};
 }
 
 // A task as the server would have decided it, folded into `state` and saved in the

@@ -362,7 +362,7 @@ std::vector<UserRecord> grid_users() {
 }
 
 Op create(const std::string& id, const std::string& area, const std::string& title = "deliver vegetables") {
-  return Op{id, "task.create", Json{{"kind", "errand"}, {"title", title}, {"area", area}}};
+  return Op{id, "task.create", Json{{"kind", "errand"}, {"title", title}, {"area", area}, {"dispatch", "claim"}}};
 }
 Op on_task(const std::string& id, const std::string& kind, const std::string& task) {
   return Op{id, kind, Json{{"task", task}}};

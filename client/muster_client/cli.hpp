@@ -1,0 +1,74 @@
+// The command line's shared context: one Cli per invocation, with the helpers every
+// command uses (the client store, the identity, submitting an op, resolving ids,
+// exit codes). Each group of commands lives in its own file: commands.cpp (login,
+// sync, tasks, notices, messages, watch), roster_commands.cpp, ...
+// Internal to the client library.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+#include <string>
+
+#include "muster/base/args.hpp"
+#include "muster/base/timezone.hpp"
+#include "muster/base/ulid.hpp"
+#include "muster/sync/client_store.hpp"
+#include "muster_client/sync_driver.hpp"
+
+namespace muster::client {
+
+enum Exit { kOk = 0, kUsage = 1, kRejected = 2, kUnreachable = 3 };
+
+const char* usage_text();
+int usage(const std::string& problem);
+int fail(int code, const std::string& message);
+int exit_for(const Status& st);
+std::string now_text();
+
+class Cli {
+ public:
+  explicit Cli(const Args& args) : a_(args), json_(args.flag("json")) {}
+
+  int run();
+
+ private:
+  // --- helpers ---
+  sync::ClientStore& store();
+  std::string home() const;
+  std::optional<sync::Identity> identity();
+  std::chrono::milliseconds timeout(int default_seconds) const;
+  Result<std::string> resolve(const std::string& given, const std::string& type);
+  int submit(domain::Op op);
+  domain::Op make_op(const std::string& kind, domain::Json body);
+  int print_sync(const DriveResult& r, bool quiet_success);
+  // The server's time zone (from its welcome; Asia/Shanghai until one said otherwise).
+  const Zone& zone();
+  // Reads --NAME as a time in the server's zone; nullopt if absent; an error if malformed.
+  Result<std::optional<UnixMs>> time_option(const char* name);
+
+  // --- commands ---
+  int login();
+  int status();
+  int sync_cmd();
+  int task();
+  int task_list();
+  int task_show();
+  int notice();
+  int notice_status();
+  int msg();
+  int watch();
+  int roster();  // roster_commands.cpp
+  int roster_list();
+  int roster_gaps();
+
+  const Args& a_;
+  bool json_;
+  std::unique_ptr<sync::ClientStore> store_;
+  std::optional<Zone> zone_;
+  UlidGenerator ids_;
+};
+
+}  // namespace muster::client
