@@ -66,20 +66,23 @@ using ShiftBook = std::map<std::string, Shift>;
 bool is_shift_op(std::string_view kind);
 
 // shift.add {post, area, start, end, seats}: managers of the area. start/end are
-//   RFC 3339 strings; end > start; at most 7 days long; seats 1..1000; post 1..100
-//   bytes. Event shift.added (body: the whole shift, like task.created).
+//   RFC 3339 strings (kept to whole seconds, as JSON carries them); end > start; at
+//   most 7 days long; seats an integer 1..1000; post 1..100 bytes. Event shift.added
+//   (body: the whole shift, like task.created).
 // shift.signup {shift}: volunteers and leads who can see the shift's area, before its
 //   end. conflict if the shift is full (the message names who holds the seats), if the
 //   user is already signed up, or already signed up to another shift overlapping this
 //   one. Event shift.signed_up {shift}.
-// shift.withdraw {shift}: a signed-up user who has not checked in. shift.withdrawn.
+// shift.withdraw {shift}: a signed-up user who has not checked in, before the shift's
+//   end (after it, the seat's history is settled). shift.withdrawn.
 // shift.swap {shift, to}: a signed-up user who has not checked in asks `to` (not
-//   signed up) to take the seat. Event shift.swap_requested {shift, swap, from, to}
-//   where swap is the op id.
+//   signed up) to take the seat, before the shift's end. Event shift.swap_requested
+//   {shift, swap, from, to} where swap is the op id.
 // shift.swap_accept {shift, swap} / shift.swap_decline {shift, swap}: only `to`, only
-//   while pending; accept is a conflict if `from` has meanwhile withdrawn or checked
-//   in, or `to` got a seat or an overlapping shift. Events shift.swapped /
-//   shift.swap_declined {shift, swap, from, to}; swapped moves the seat to `to`.
+//   while pending (anyone else: forbidden); accept is a conflict if the shift has
+//   ended, `from` has meanwhile withdrawn or checked in, or `to` got a seat or an
+//   overlapping shift. Events shift.swapped / shift.swap_declined {shift, swap, from,
+//   to}; swapped moves the seat to `to`, in the same place in the seat order.
 // shift.checkin {shift}: a signed-up user, from start - policy.checkin_early until the
 //   end. Event shift.checked_in {shift, late} with late = now > start + late_after.
 // shift.checkout {shift}: a checked-in user not yet checked out. shift.checked_out.
@@ -106,14 +109,16 @@ struct Gap {
 
 // Every uncovered range of every shift in `area` or below it that overlaps
 // [from, to), clipped to it. A signed-up volunteer covers the shift from its start
-// until they check out (a sign-up covers the whole shift, whenever it was made). Within one shift, ranges with the same `missing` are merged;
-// a change of the count (someone checked out early) starts a new range. Sorted by
+// until they check out (a sign-up covers the whole shift, whenever it was made).
+// Within one shift, ranges with the same `missing` are merged; a change of the count
+// (someone checked out early) starts a new range. Sorted by
 // from, then post, then shift id. Overlapping shifts are independent: each has its
 // own seats.
 std::vector<Gap> coverage_gaps(const ShiftBook& shifts, std::string_view area, UnixMs from, UnixMs to);
 
 // Is `user` on duty at `t`: signed up to a shift running at t (start <= t < end) that
-// they have not checked out of? Returns that shift, or nullptr.
+// they have not checked out of by t? Returns that shift (the earliest-starting one if
+// several), or nullptr.
 const Shift* on_duty(const ShiftBook& shifts, std::string_view user, UnixMs t);
 
 }  // namespace muster::domain
