@@ -503,7 +503,9 @@ int Cli::notice() {
   for (const auto* n : rows) {
     std::string ack = !n->ack_required ? "" : (n->acked_by.count(me) ? " [acknowledged]" : " [please acknowledge]");
     if (n->chased.count("resent") && !n->acked_by.count(me)) ack += " [sent again]";
-    std::cout << n->id << "  " << n->posted_at << "  " << domain::to_string(n->priority) << "  " << n->area << "  "
+    auto posted = parse_utc(n->posted_at);
+    std::cout << n->id << "  " << (posted ? format_local_short(*posted, zone()) : n->posted_at) << "  "
+              << domain::to_string(n->priority) << "  " << n->area << "  "
               << n->author << ack << "\n    " << n->text << '\n';
   }
   return kOk;
@@ -568,7 +570,8 @@ int Cli::msg() {
   }
   if (view.messages.empty()) std::cout << "no messages\n";
   for (const auto& [mid, m] : view.messages) {
-    std::cout << (m.sent_at.empty() ? "(queued)            " : m.sent_at) << "  " << m.from << " → " << m.to << ": "
+    auto sent = parse_utc(m.sent_at);
+    std::cout << (sent ? format_local_short(*sent, zone()) : std::string("(queued)        ")) << "  " << m.from << " → " << m.to << ": "
               << m.text << '\n';
   }
   return kOk;
