@@ -63,6 +63,8 @@ class Cli {
   int roster();  // roster_commands.cpp
   int roster_list();
   int roster_gaps();
+  int headcount();  // headcount_commands.cpp
+  int hotline();    // hotline_commands.cpp
 
   const Args& a_;
   bool json_;

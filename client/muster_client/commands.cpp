@@ -243,6 +243,8 @@ int Cli::run() {
   if (cmd == "msg") return msg();
   if (cmd == "watch") return watch();
   if (cmd == "roster") return roster();
+  if (cmd == "headcount") return headcount();
+  if (cmd == "hotline") return hotline();
   return usage("unknown command '" + cmd + "'");
 }
 

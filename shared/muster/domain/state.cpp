@@ -6,8 +6,10 @@ namespace {
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 }  // namespace
 
-bool is_known_op(std::string_view kind) { return is_task_op(kind) || is_notice_op(kind) || is_message_op(kind) ||
-                                                 is_shift_op(kind); }
+bool is_known_op(std::string_view kind) {
+  return is_task_op(kind) || is_notice_op(kind) || is_message_op(kind) || is_shift_op(kind) || is_headcount_op(kind) ||
+         is_hotline_op(kind);
+}
 
 Result<std::vector<Draft>> apply(const State& state, const Op& op, const Context& ctx) {
   if (!op.body.is_object()) return make_error(Errc::invalid, "op body must be an object");
@@ -15,6 +17,8 @@ Result<std::vector<Draft>> apply(const State& state, const Op& op, const Context
   if (is_notice_op(op.kind)) return apply_notice_op(state.notices, op, ctx);
   if (is_message_op(op.kind)) return apply_message_op(state.messages, op, ctx);
   if (is_shift_op(op.kind)) return apply_shift_op(state.shifts, op, ctx);
+  if (is_headcount_op(op.kind)) return apply_headcount_op(state.headcount, op, ctx);
+  if (is_hotline_op(op.kind)) return apply_hotline_op(state.calls, op, ctx);
   return make_error(Errc::invalid, "unknown op kind '" + op.kind + "'");
 }
 
@@ -34,6 +38,13 @@ ObjectRef fold(State& state, const Event& event) {
   if (starts_with(event.kind, "shift.")) {
     auto id = fold_shift_event(state.shifts, event);
     return id.empty() ? ObjectRef{} : ObjectRef{"shift", id};
+  }
+  if (starts_with(event.kind, "household.") || starts_with(event.kind, "headcount.")) {
+    return fold_headcount_event(state.headcount, event);
+  }
+  if (starts_with(event.kind, "hotline.")) {
+    auto id = fold_hotline_event(state.calls, event);
+    return id.empty() ? ObjectRef{} : ObjectRef{"call", id};
   }
   return {};
 }

@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "muster/domain/headcount.hpp"
+#include "muster/domain/hotline.hpp"
 #include "muster/domain/message.hpp"
 #include "muster/domain/notice.hpp"
 #include "muster/domain/roster.hpp"
@@ -18,9 +20,12 @@ struct State {
   NoticeBook notices;
   MessageBook messages;
   ShiftBook shifts;
+  HeadcountBooks headcount;  // households, rounds, marks
+  CallBook calls;
 };
 
-// The object an event touched: {"task"|"notice"|"message"|"shift", id}; empty type if none.
+// The object an event touched: {"task"|"notice"|"message"|"shift"|"household"|"round"|
+// "mark"|"call", id}; empty type if none.
 using ObjectRef = std::pair<std::string, std::string>;
 
 bool is_known_op(std::string_view kind);

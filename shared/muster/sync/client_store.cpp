@@ -194,8 +194,19 @@ domain::State ClientStore::load_state() {
       if (auto m = domain::message_from_json(j)) state.messages[m->id] = std::move(*m);
     } else if (type == "shift") {
       if (auto sh = domain::shift_from_json(j)) state.shifts[sh->id] = std::move(*sh);
+    } else if (type == "household") {
+      if (auto h = domain::household_from_json(j)) state.headcount.households[h->id] = std::move(*h);
+    } else if (type == "round") {
+      if (auto r = domain::round_from_json(j)) state.headcount.rounds[r->id] = std::move(*r);
+    } else if (type == "mark") {
+      if (auto m = domain::mark_from_json(j)) {
+        state.headcount.marks[domain::mark_key(m->round, m->household)] = std::move(*m);
+      }
+    } else if (type == "call") {
+      if (auto c = domain::call_from_json(j)) state.calls[c->id] = std::move(*c);
     }
   }
+  domain::rebuild_tallies(state.headcount);
   return state;
 }
 
@@ -210,6 +221,14 @@ void ClientStore::save_object(const domain::State& state, const domain::ObjectRe
     j = domain::to_json(state.messages.at(ref.second));
   } else if (ref.first == "shift") {
     j = domain::to_json(state.shifts.at(ref.second));
+  } else if (ref.first == "household") {
+    j = domain::to_json(state.headcount.households.at(ref.second));
+  } else if (ref.first == "round") {
+    j = domain::to_json(state.headcount.rounds.at(ref.second));
+  } else if (ref.first == "mark") {
+    j = domain::to_json(state.headcount.marks.at(ref.second));
+  } else if (ref.first == "call") {
+    j = domain::to_json(state.calls.at(ref.second));
   } else {
     return;
   }
