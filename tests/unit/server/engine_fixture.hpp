@@ -21,6 +21,7 @@
 #include "musterd/directory.hpp"
 #include "musterd/engine.hpp"
 #include "musterd/log_store.hpp"
+#include "../temp_dir.hpp"
 
 namespace engine_fixture {
 
@@ -42,26 +43,7 @@ constexpr muster::UnixMs kStart = 1795420800000;  // 2026-11-23T08:00:00Z
 inline const std::string kYili = "area:gulou/antai/yili";
 inline const std::string kAntai = "area:gulou/antai";
 
-// A fresh directory under the system's temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "muster-engine-test-XXXXXX").string();
-    const char* made = ::mkdtemp(pattern.data());
-    REQUIRE(made != nullptr);
-    path_ = made;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using muster_test::TempDir;
 
 // A well-formed ULID made from a counter, so ids are predictable and ordered.
 inline std::string ulid(std::uint64_t n) {

@@ -29,19 +29,6 @@
 #include "musterd/log_store.hpp"
 #include "engine_fixture.hpp"
 
-using muster::Errc;
-using muster::domain::Json;
-using muster::domain::Role;
-using muster::domain::Roles;
-using musterd::Batch;
-using musterd::Decision;
-using musterd::DirectoryStore;
-using musterd::Engine;
-using musterd::LogStore;
-using musterd::Submission;
-using musterd::UserRecord;
-namespace protocol = muster::protocol;
-
 namespace {
 
 using namespace engine_fixture;

@@ -1,6 +1,8 @@
 #include "muster/store/sqlite.hpp"
 
 #include <doctest/doctest.h>
+
+#include "../temp_dir.hpp"
 #include <sqlite3.h>
 
 #include <cstdint>
@@ -22,26 +24,7 @@ using muster::store::Transaction;
 
 namespace {
 
-// A fresh directory under /tmp, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/muster-sqlite-test-XXXXXX";
-    const char* made = ::mkdtemp(pattern);
-    REQUIRE(made != nullptr);
-    path_ = made;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using muster_test::TempDir;
 
 std::string query_text(Db& db, const std::string& sql) {
   Stmt stmt = db.prepare(sql);
@@ -80,7 +63,7 @@ const std::vector<std::string> kMigrations = {
 
 TEST_CASE("a file database opens in WAL mode with foreign keys on") {
   TempDir dir;
-  const std::string path = dir.file("muster.db");
+  const std::string path = dir.sub("muster.db");
   Db db = Db::open(path);
   CHECK(std::filesystem::exists(path));
   CHECK(query_text(db, "PRAGMA journal_mode") == "wal");
@@ -99,7 +82,7 @@ TEST_CASE("a file database opens in WAL mode with foreign keys on") {
 
 TEST_CASE("open options: durability, in-memory, read-only, no create") {
   TempDir dir;
-  const std::string path = dir.file("muster.db");
+  const std::string path = dir.sub("muster.db");
   {
     OpenOptions normal;
     normal.durability = Durability::normal;
@@ -125,7 +108,7 @@ TEST_CASE("open options: durability, in-memory, read-only, no create") {
 
   OpenOptions no_create;
   no_create.create = false;
-  const std::string missing = dir.file("missing.db");
+  const std::string missing = dir.sub("missing.db");
   try {
     Db::open(missing, no_create);
     FAIL("opened a missing file without create");
@@ -220,7 +203,7 @@ TEST_CASE("bind and column round-trip every type") {
 
 TEST_CASE("a transaction rolls back unless committed") {
   TempDir dir;
-  const std::string path = dir.file("muster.db");
+  const std::string path = dir.sub("muster.db");
   {
     Db db = Db::open(path);
     db.exec("CREATE TABLE t(x TEXT)");
@@ -247,7 +230,7 @@ TEST_CASE("a transaction rolls back unless committed") {
 
 TEST_CASE("BEGIN IMMEDIATE takes the write lock at once") {
   TempDir dir;
-  const std::string path = dir.file("muster.db");
+  const std::string path = dir.sub("muster.db");
   Db first = Db::open(path);
   first.exec("CREATE TABLE t(x)");
   OpenOptions impatient;
@@ -265,7 +248,7 @@ TEST_CASE("BEGIN IMMEDIATE takes the write lock at once") {
 
 TEST_CASE("migrate applies pending migrations in order, once") {
   TempDir dir;
-  const std::string path = dir.file("muster.db");
+  const std::string path = dir.sub("muster.db");
   Db db = Db::open(path);
   CHECK(db.user_version() == 0);
 
