@@ -77,6 +77,15 @@ int Cli::headcount() {
     auto closes = time_option("closes");
     if (!closes) return usage(closes.error().message);
     if (!area || !title) return usage("headcount open needs --area and --title");
+    // The round expects the households this replica knows under the area: none usually
+    // means the registry has not reached it yet.
+    const auto view = store().view();
+    bool known = false;
+    for (const auto& [id, h] : view.headcount.households) known = known || domain::area_contains(*area, h.area);
+    if (!known) {
+      return fail(kUsage, "no household of " + *area + " is known here: run muster sync (the admin imports the "
+                          "registry with musterd import households)");
+    }
     Json body{{"area", *area}, {"title", *title}};
     if (*closes) body["closes"] = format_utc(**closes);
     return submit(make_op("headcount.open", body));
