@@ -1,7 +1,7 @@
 // The command line's shared context: one Cli per invocation, with the helpers every
 // command uses (the client store, the identity, submitting an op, resolving ids,
 // exit codes). Each group of commands lives in its own file: commands.cpp (login,
-// sync, tasks, notices, messages, watch), roster_commands.cpp, ...
+// sync, tasks, notices, messages, watch), roster_commands.cpp, headcount_commands.cpp, ...
 // Internal to the client library.
 #pragma once
 
@@ -64,6 +64,11 @@ class Cli {
   int roster_list();
   int roster_gaps();
   int headcount();  // headcount_commands.cpp
+  int headcount_mark();
+  int headcount_mark_file(const std::string& round, const std::string& file);
+  int headcount_status();
+  int headcount_list();
+  int headcount_household();
   int hotline();    // hotline_commands.cpp
 
   const Args& a_;

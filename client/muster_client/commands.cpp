@@ -51,6 +51,19 @@ constexpr const char* kUsageText = R"(usage: muster [--home DIR] COMMAND [--json
   roster gaps --area A --from T --to T     seats not covered, per shift and time range
                                            times: 2026-11-25T08:00 in the server's time
                                            zone, or with Z / an offset
+  headcount open --area A --title T [--closes TIME]
+                                           a round over every household under A
+  headcount mark ROUND HOUSEHOLD done|absent|exempt|moved [--people N]
+  headcount mark ROUND --file F            F (or - for stdin): `HOUSEHOLD STATUS [PEOPLE]`
+                                           a line, # comments; every line is checked
+                                           first, then one op a line is queued
+  headcount status ROUND [--by building] [--missing]
+                                           expected/counted/missing/people, from the
+                                           local replica (works offline)
+  headcount close ROUND                    missing households become doorknock tasks
+  headcount list
+  headcount household ID                   the registry's row with the phone (leads;
+                                           asks the server)
   watch [--timeout S]                      live events as JSON lines
 task kinds: errand sampling doorknock hotline_followup generic
 exit codes: 0 ok, 1 usage, 2 rejected, 3 server unreachable
@@ -152,6 +165,8 @@ Result<std::string> Cli::resolve(const std::string& given, const std::string& ty
     for (const auto& [id, t] : state.tasks) ids.push_back(id);
   } else if (type == "shift") {
     for (const auto& [id, sh] : state.shifts) ids.push_back(id);
+  } else if (type == "round") {
+    for (const auto& [id, r] : state.headcount.rounds) ids.push_back(id);
   } else {
     for (const auto& [id, n] : state.notices) ids.push_back(id);
   }
@@ -415,14 +430,17 @@ int Cli::task_list() {
     std::cout << "no tasks\n";
     return kOk;
   }
-  std::cout << pad_to_width("ID", 28) << pad_to_width("STATE", 11) << pad_to_width("KIND", 10)
+  // Ids are ULIDs (26), or longer for tasks made per household ("<op>-<household>").
+  std::size_t id_width = 28;
+  for (const auto* t : rows) id_width = std::max(id_width, t->id.size() + 2);
+  std::cout << pad_to_width("ID", id_width) << pad_to_width("STATE", 11) << pad_to_width("KIND", 10)
             << pad_to_width("HOLDER", 14) << pad_to_width("SINCE", 22) << pad_to_width("AREA", 24) << "TITLE\n";
   for (const auto* t : rows) {
     std::string holder = !t->assignee.empty() ? t->assignee : (!t->offered_to.empty() ? "→" + t->offered_to : "-");
     std::string state = std::string(domain::to_string(t->state)) + (pending.count(t->id) ? "*" : "");
     const std::string since_text = !t->since.empty() ? t->since : t->updated_at;
     auto since = parse_utc(since_text);
-    std::cout << pad_to_width(t->id, 28) << pad_to_width(state, 11) << pad_to_width(t->kind, 10)
+    std::cout << pad_to_width(t->id, id_width) << pad_to_width(state, 11) << pad_to_width(t->kind, 10)
               << pad_to_width(holder, 14) << pad_to_width(since ? format_local_short(*since, zone()) : since_text, 22)
               << pad_to_width(t->area, 24)
               << truncate_to_width(t->title, 40) << '\n';

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "muster/base/time.hpp"
+#include "muster/domain/headcount.hpp"
 
 namespace musterd {
 
@@ -38,6 +39,17 @@ const std::vector<std::string> kMigrations{
     // 3: skills, comma-separated
     R"sql(
       ALTER TABLE users ADD COLUMN skills TEXT NOT NULL DEFAULT '';
+    )sql",
+    // 4: the household registry
+    R"sql(
+      CREATE TABLE households(
+        id TEXT PRIMARY KEY,
+        area TEXT NOT NULL REFERENCES areas(path),
+        address TEXT NOT NULL,
+        members INTEGER NOT NULL,
+        phone TEXT NOT NULL DEFAULT '',
+        updated TEXT NOT NULL
+      ) WITHOUT ROWID;
     )sql",
 };
 
@@ -83,12 +95,23 @@ std::string join_skills(const std::vector<std::string>& skills) {
   return out;
 }
 
-Directory::Directory(std::vector<UserRecord> users, std::vector<std::string> areas) : areas_(std::move(areas)) {
+Directory::Directory(std::vector<UserRecord> users, std::vector<std::string> areas,
+                     std::vector<HouseholdRecord> households)
+    : areas_(std::move(areas)) {
   for (auto& u : users) {
     std::string name = u.name;
     users_.emplace(std::move(name), std::move(u));
   }
   area_set_.insert(areas_.begin(), areas_.end());
+  for (auto& h : households) {
+    std::string id = h.id;
+    households_.emplace(std::move(id), std::move(h));
+  }
+}
+
+const HouseholdRecord* Directory::household(std::string_view id) const {
+  auto it = households_.find(id);
+  return it == households_.end() ? nullptr : &it->second;
 }
 
 const UserRecord* Directory::user(std::string_view name) const {
@@ -194,6 +217,56 @@ std::optional<UserRecord> DirectoryStore::user(const std::string& name) {
   return u;
 }
 
+muster::Result<HouseholdImport> DirectoryStore::import_households(const std::vector<HouseholdRecord>& households,
+                                                                 bool with_phone) {
+  HouseholdImport counts;
+  const std::string now = muster::format_utc(muster::SystemClock().now_ms());
+  Transaction tx(db_);
+  auto find = db_.prepare("SELECT area, address, members, phone FROM households WHERE id = ?1");
+  auto insert = db_.prepare(
+      "INSERT INTO households(id, area, address, members, phone, updated) VALUES (?1,?2,?3,?4,?5,?6)");
+  auto update = db_.prepare(
+      "UPDATE households SET area = ?2, address = ?3, members = ?4, phone = ?5, updated = ?6 WHERE id = ?1");
+  std::set<std::string> areas;
+  for (const auto& h : households) {
+    if (!domain::valid_household_id(h.id)) return make_error(Errc::invalid, "invalid household id '" + h.id + "'");
+    if (!domain::valid_area_path(h.area)) return make_error(Errc::invalid, "invalid area path '" + h.area + "'");
+    areas.insert(h.area);
+  }
+  for (const auto& a : areas) add_area(a);  // first: a household's area references areas(path)
+  for (const auto& h : households) {
+    HouseholdRecord want = h;
+    find.bind(1, h.id);
+    if (!find.step()) {
+      insert.bind(1, want.id).bind(2, want.area).bind(3, want.address).bind(4, want.members).bind(5, want.phone)
+          .bind(6, now).run();
+      ++counts.added;
+      continue;
+    }
+    HouseholdRecord have{h.id, find.text(0), find.text(1), static_cast<int>(find.int64(2)), find.text(3), ""};
+    find.reset();
+    if (!with_phone) want.phone = have.phone;
+    if (want == have) {
+      ++counts.unchanged;
+      continue;
+    }
+    update.bind(1, want.id).bind(2, want.area).bind(3, want.address).bind(4, want.members).bind(5, want.phone)
+        .bind(6, now).run();
+    ++counts.updated;
+  }
+  tx.commit();
+  return counts;
+}
+
+std::vector<HouseholdRecord> DirectoryStore::households() {
+  std::vector<HouseholdRecord> out;
+  auto s = db_.prepare("SELECT id, area, address, members, phone, updated FROM households ORDER BY id");
+  while (s.step()) {
+    out.push_back(HouseholdRecord{s.text(0), s.text(1), s.text(2), static_cast<int>(s.int64(3)), s.text(4), s.text(5)});
+  }
+  return out;
+}
+
 std::vector<std::string> DirectoryStore::areas() {
   std::vector<std::string> out;
   auto s = db_.prepare("SELECT path FROM areas ORDER BY path");
@@ -202,9 +275,9 @@ std::vector<std::string> DirectoryStore::areas() {
 }
 
 std::shared_ptr<const Directory> DirectoryStore::snapshot() {
-  auto s = db_.prepare("BEGIN");  // one read transaction: users and areas from the same version
+  auto s = db_.prepare("BEGIN");  // one read transaction: users, areas and households from the same version
   s.run();
-  auto d = std::make_shared<const Directory>(users(), areas());
+  auto d = std::make_shared<const Directory>(users(), areas(), households());
   db_.exec("COMMIT");
   return d;
 }

@@ -1,6 +1,8 @@
-// The user and area directory: `directory.db` in the data dir.
+// The user and area directory: `directory.db` in the data dir, with the household
+// registry (`musterd import households`).
 //
-// Written only by the admin commands (`musterd init`, `musterd user …`), read by the
+// Written only by the admin commands (`musterd init`, `musterd user …`, `musterd
+// import households`), read by the
 // serving process, which reloads its in-memory Directory when the file changes
 // (PRAGMA data_version). So each database file has one writer: the server writes
 // only log.db, the admin commands only directory.db.
@@ -34,14 +36,40 @@ struct UserRecord {
   muster::domain::Actor actor() const { return {name, roles, area}; }
 };
 
-// An immutable snapshot of users and areas. Implements the reducers' Directory.
+// One household of the registry. The phone stays on the server: the Engine publishes
+// the rest (household.registered / household.updated) and tells the phone only to
+// those who manage the household's area (query household.contact).
+struct HouseholdRecord {
+  std::string id;    // domain::valid_household_id
+  std::string area;  // its building
+  std::string address;
+  int members = 0;
+  std::string phone;
+  std::string updated{};  // when an import last added or changed it (RFC 3339)
+
+  bool operator==(const HouseholdRecord& o) const {
+    return id == o.id && area == o.area && address == o.address && members == o.members && phone == o.phone;
+  }
+};
+
+struct HouseholdImport {
+  int added = 0;
+  int updated = 0;
+  int unchanged = 0;
+};
+
+// An immutable snapshot of users, areas and the household registry. Implements the
+// reducers' Directory.
 class Directory final : public muster::domain::Directory {
  public:
-  Directory(std::vector<UserRecord> users, std::vector<std::string> areas);
+  Directory(std::vector<UserRecord> users, std::vector<std::string> areas,
+            std::vector<HouseholdRecord> households = {});
 
   const UserRecord* user(std::string_view name) const;  // also disabled users
   const std::vector<std::string>& areas() const { return areas_; }
   const std::map<std::string, UserRecord, std::less<>>& users() const { return users_; }
+  const std::map<std::string, HouseholdRecord, std::less<>>& households() const { return households_; }
+  const HouseholdRecord* household(std::string_view id) const;
 
   std::optional<bool> area_exists(std::string_view path) const override;
   std::optional<std::optional<muster::domain::Actor>> find_user(std::string_view name) const override;
@@ -50,6 +78,7 @@ class Directory final : public muster::domain::Directory {
   std::map<std::string, UserRecord, std::less<>> users_;
   std::vector<std::string> areas_;
   std::set<std::string, std::less<>> area_set_;
+  std::map<std::string, HouseholdRecord, std::less<>> households_;
 };
 
 // "driver,medic" -> {"driver", "medic"}; nullopt if a skill is empty or has spaces.
@@ -73,8 +102,15 @@ class DirectoryStore {
   // Errors: not_found; invalid for a skill that is not one word.
   muster::Status set_skills(const std::string& name, const std::vector<std::string>& skills);
 
+  // Adds or updates every household by id, and their areas, in one transaction; a
+  // record equal to the stored one is left as it is. Without `with_phone` (a file
+  // without the phone column) stored phones are kept. Errors: invalid for a bad id or
+  // area (nothing is written).
+  muster::Result<HouseholdImport> import_households(const std::vector<HouseholdRecord>& households, bool with_phone);
+
   std::vector<UserRecord> users();
   std::vector<std::string> areas();
+  std::vector<HouseholdRecord> households();  // by id
   std::optional<UserRecord> user(const std::string& name);
   std::shared_ptr<const Directory> snapshot();
 

@@ -27,11 +27,13 @@ std::string ack_frame(const std::string& id, const muster::Error* error, const n
 
 // On a conflict the client rolls back to the server's view: send it the object.
 nlohmann::json current_state(const domain::State& state, const domain::Op& op) {
-  for (const char* key : {"task", "notice", "shift"}) {
+  for (const char* key : {"task", "notice", "shift", "round"}) {
     auto it = op.body.find(key);
     if (it == op.body.end() || !it->is_string()) continue;
     const auto& id = it->get_ref<const std::string&>();
-    if (std::string(key) == "task") {
+    if (std::string(key) == "round") {
+      if (auto r = state.headcount.rounds.find(id); r != state.headcount.rounds.end()) return domain::to_json(r->second);
+    } else if (std::string(key) == "task") {
       if (auto t = state.tasks.find(id); t != state.tasks.end()) return domain::to_json(t->second);
     } else if (std::string(key) == "shift") {
       if (auto sh = state.shifts.find(id); sh != state.shifts.end()) return domain::to_json(sh->second);
@@ -81,6 +83,7 @@ void Engine::load() {
   }
   for (const auto& [id, n] : state_.notices) schedule({"notice", id});
   for (const auto& [id, sh] : state_.shifts) schedule({"shift", id});
+  registry_pending_ = true;
 }
 
 std::int64_t Engine::head(const std::string& scope) const {
@@ -132,22 +135,50 @@ muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch) {
 muster::Result<Batch> Engine::tick() {
   const muster::UnixMs now = clock_.now_ms();
   auto keys = wheel_.advance(now);
-  if (keys.empty()) return Batch{};
+  if (keys.empty() && !registry_pending_) return Batch{};
   const std::string now_text = muster::format_utc(now);
   Batch out;
   try {
     muster::store::Transaction tx(log_.db());
-    std::vector<domain::ObjectRef> refs;
-    refs.reserve(keys.size());
-    for (const auto& key : keys) refs.push_back(from_timer_key(key));
     // One id for this tick's moves: the events say what caused them.
-    settle(std::move(refs), ids_.next(now), now, now_text, out.events);
+    const std::string op = ids_.next(now);
+    if (registry_pending_) publish_registry(op, now_text, out.events);
+    if (!keys.empty()) {
+      std::vector<domain::ObjectRef> refs;
+      refs.reserve(keys.size());
+      for (const auto& key : keys) refs.push_back(from_timer_key(key));
+      settle(std::move(refs), op, now, now_text, out.events);
+    }
     tx.commit();
+    registry_pending_ = false;
   } catch (const muster::store::SqliteError& e) {
     load();
     return make_error(Errc::unavailable, std::string("storage failed, nothing was saved: ") + e.what());
   }
   return out;
+}
+
+void Engine::publish_registry(const std::string& op, const std::string& now_text, std::vector<Delivery>& out) {
+  const auto& known = state_.headcount.households;
+  for (const auto& [id, record] : directory_->households()) {
+    domain::Household h{record.id, record.area, record.address, record.members, now_text};
+    auto it = known.find(id);
+    if (it == known.end()) {
+      append(domain::Draft{domain::area_scope(h.area), "household.registered", domain::to_json(h)}, op, kServerActor,
+             now_text, out);
+      continue;
+    }
+    const domain::Household& was = it->second;
+    if (was.area == h.area && was.address == h.address && was.members == h.members) continue;
+    h.registered_at = was.registered_at;
+    const std::string old_area = was.area;  // `was` changes with the first append
+    const auto body = domain::to_json(h);
+    append(domain::Draft{domain::area_scope(h.area), "household.updated", body}, op, kServerActor, now_text, out);
+    // Those who knew it in its old building learn that it left.
+    if (old_area != h.area) {
+      append(domain::Draft{domain::area_scope(old_area), "household.updated", body}, op, kServerActor, now_text, out);
+    }
+  }
 }
 
 domain::ObjectRef Engine::append(domain::Draft draft, const std::string& op, const std::string& actor,
@@ -284,6 +315,7 @@ protocol::QueryResult Engine::query(const std::string& user, const protocol::Que
     return r;
   }
   if (q.name == "notice.status") return notice_status(u->actor(), q);
+  if (q.name == "household.contact") return household_contact(u->actor(), q);
   r.ok = false;
   r.error = make_error(Errc::invalid, "unknown query '" + q.name + "'");
   return r;
@@ -349,6 +381,27 @@ protocol::QueryResult Engine::notice_status(const domain::Actor& actor, const pr
             {"missing", audience.missing},
             {"chased", n.chased},
             {"by_area", areas}};
+  return r;
+}
+
+protocol::QueryResult Engine::household_contact(const domain::Actor& actor, const protocol::Query& q) const {
+  protocol::QueryResult r;
+  r.id = q.id;
+  auto fail = [&](Errc code, std::string message) {
+    r.ok = false;
+    r.error = make_error(code, std::move(message));
+    return r;
+  };
+  auto id_it = q.args.find("household");
+  if (id_it == q.args.end() || !id_it->is_string()) return fail(Errc::invalid, "household.contact needs args.household");
+  const std::string id = id_it->get<std::string>();
+  const HouseholdRecord* h = directory_->household(id);
+  if (!h) return fail(Errc::not_found, "no household " + id);
+  if (!domain::manages(actor, h->area)) {
+    return fail(Errc::forbidden, "only leads, coordinators and admins of " + h->area + " see a household's phone");
+  }
+  r.body = {{"household", h->id}, {"area", h->area},   {"address", h->address},
+            {"members", h->members}, {"phone", h->phone}, {"updated", h->updated}};
   return r;
 }
 

@@ -67,7 +67,12 @@ class Engine {
 
   const muster::domain::Policy& policy() const { return policy_; }
 
-  void set_directory(std::shared_ptr<const Directory> directory) { directory_ = std::move(directory); }
+  // A new snapshot of directory.db. Its household registry is published by the next
+  // tick() (household.registered / household.updated for what the state lacks).
+  void set_directory(std::shared_ptr<const Directory> directory) {
+    directory_ = std::move(directory);
+    registry_pending_ = true;
+  }
   const Directory& directory() const { return *directory_; }
   const muster::domain::State& state() const { return state_; }
 
@@ -78,7 +83,12 @@ class Engine {
 
   // Makes the server's own moves that are due by now (offer time-outs, escalations,
   // reminders, notice re-sends) and commits them in one transaction: a Batch without
-  // decisions, empty if nothing was due. Errors as for commit().
+  // decisions, empty if nothing was due. First, if the directory changed since the
+  // last tick, publishes the registry's differences from the state in the same
+  // transaction: household.registered {household, registered_at = now} for a new one,
+  // household.updated for a changed area, address or member count (in the new area's
+  // scope, and in the old one's too when it moved). Never the phone. Errors as for
+  // commit(); the registry is then published again by the next tick.
   muster::Result<Batch> tick();
   // The next deadline the timer wheel holds, for tests and metrics.
   std::size_t timers() const { return wheel_.size(); }
@@ -109,6 +119,11 @@ class Engine {
                        const std::string& now_text, std::vector<Delivery>& out);
   muster::protocol::QueryResult notice_status(const muster::domain::Actor& actor,
                                               const muster::protocol::Query& q) const;
+  // household.contact {household}: the registry's row with the phone, for those who
+  // manage the household's area.
+  muster::protocol::QueryResult household_contact(const muster::domain::Actor& actor,
+                                                  const muster::protocol::Query& q) const;
+  void publish_registry(const std::string& op, const std::string& now_text, std::vector<Delivery>& out);
 
   LogStore& log_;
   const muster::Clock& clock_;
@@ -116,6 +131,7 @@ class Engine {
   Dispatcher dispatcher_{policy_};
   muster::TimerWheel wheel_{0};
   std::shared_ptr<const Directory> directory_;
+  bool registry_pending_ = false;  // the directory changed since the registry was last published
   muster::domain::State state_;
   std::map<std::string, std::int64_t> heads_;  // scope -> last seq
   std::int64_t gseq_ = 0;

@@ -48,9 +48,10 @@ std::optional<MarkStatus> mark_status_from_string(std::string_view s);
 
 struct MarkEntry {
   MarkStatus status = MarkStatus::done;
-  int people = 0;
+  int people = 0;  // the persons this mark counts (0..50), whatever the status
   std::string by;
   std::string at;
+  std::string op;  // the op that made it: folding the same op twice adds nothing
 };
 
 struct Mark {
@@ -109,21 +110,25 @@ bool is_headcount_op(std::string_view kind);
 //   of the registry in the area or below it; a round over no household is `invalid`.
 //   Event headcount.opened (area scope), body = the whole round (with `expected` counts).
 // headcount.mark {round, household, status, people?}: volunteers and managers who can
-//   see the household's area; the household must be expected by the round (round_expects);
-//   the round
-//   must be open (else conflict). people 0..50, default 0. Event headcount.marked
-//   {round, household, area, status, people} in the household's area scope.
+//   see the household's area (others: forbidden; a round or household the actor cannot
+//   see: not_found); the household must be expected by the round (round_expects, else
+//   invalid); the round must be open (else conflict). people a whole number 0..50,
+//   default 0. Event headcount.marked {round, household, area, status, people} in the
+//   household's area scope.
 // headcount.close {round}: managers of the round's area; conflict if closed. Events:
 //   headcount.closed {round, missing: N} (round's area scope), then one task.created
 //   per household still missing, kind doorknock, in the household's area, title
-//   "上门核查 <address>" … (see headcount.cpp), id mark_key-like "<op id>-<household>",
-//   dispatch by ctx.policy for doorknock (claim when null), details {household, address,
-//   round}.
+//   "上门核查 <address>", id "<op id>-<household>" (at most 26+1+32 bytes), dispatch by
+//   ctx.policy for doorknock (claim when null), details {household, address, round},
+//   in the order of building, then household id. "Still missing": expected by the
+//   round (round_expects, against the registry as it is now) and not marked.
 Result<std::vector<Draft>> apply_headcount_op(const HeadcountBooks& books, const Op& op, const Context& ctx);
 
 // Folds household.registered/updated, headcount.opened/marked/closed; updates tallies
 // incrementally (a mark of a household already marked moves its people, not its count).
-// Returns {"household"|"round"|"mark", id} for the object touched, or {"", ""}.
+// A mark whose round is not known yet is kept, and counted when the round arrives.
+// Returns {"household"|"round"|"mark", id} for the object touched (a mark's id is its
+// mark_key), or {"", ""}.
 std::pair<std::string, std::string> fold_headcount_event(HeadcountBooks& books, const Event& event);
 
 // Recomputes every round's tallies from the marks (for a state loaded from stored
@@ -134,7 +139,13 @@ void rebuild_tallies(HeadcountBooks& books);
 // {"round","area","title","closed","expected","counted","missing","people",
 //  "by_building":[{"area","expected","counted","missing","people"}]} plus, with
 // list_missing, "missing_households":[{"household","area","address"}].
-// From the tallies; list_missing scans the registry of the round's area.
-Json round_status(const HeadcountBooks& books, const Round& round, bool list_missing);
+// From the tallies; list_missing scans the registry of the round's area. A building's
+// missing is expected - counted (never below 0); the totals are the sums over the
+// buildings, which are sorted by area.
+// With a viewer who does not manage the round's area (a volunteer), only the buildings
+// whose scope the viewer can see are counted, and "partial": true is added: a replica
+// holds the marks of those buildings only, so the others would look all missing.
+Json round_status(const HeadcountBooks& books, const Round& round, bool list_missing,
+                  const Actor* viewer = nullptr);
 
 }  // namespace muster::domain

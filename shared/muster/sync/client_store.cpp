@@ -113,14 +113,12 @@ void ClientStore::reset_replica() {
   db_.exec("DELETE FROM objects; DELETE FROM cursors; DELETE FROM rejections;");
 }
 
-void ClientStore::enqueue(const domain::Op& op, UnixMs now) {
+void ClientStore::enqueue(const domain::Op& op, UnixMs now) { enqueue(std::vector<domain::Op>{op}, now); }
+
+void ClientStore::enqueue(const std::vector<domain::Op>& ops, UnixMs now) {
   store::Transaction tx(db_);
-  db_.prepare("INSERT INTO outbox(id, kind, body, created) VALUES (?1, ?2, ?3, ?4)")
-      .bind(1, op.id)
-      .bind(2, op.kind)
-      .bind(3, op.body.dump())
-      .bind(4, format_utc(now))
-      .run();
+  auto insert = db_.prepare("INSERT INTO outbox(id, kind, body, created) VALUES (?1, ?2, ?3, ?4)");
+  for (const auto& op : ops) insert.bind(1, op.id).bind(2, op.kind).bind(3, op.body.dump()).bind(4, format_utc(now)).run();
   tx.commit();
 }
 

@@ -71,6 +71,7 @@ class ClientStore {
 
   // --- outbox ---
   void enqueue(const domain::Op& op, UnixMs now);  // one transaction
+  void enqueue(const std::vector<domain::Op>& ops, UnixMs now);  // all in one transaction, in order
   std::vector<OutboxEntry> outbox();
   std::int64_t outbox_size();
   void remove_from_outbox(const std::string& op_id);
