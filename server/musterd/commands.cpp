@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -24,6 +27,7 @@
 #include "musterd/file_clock.hpp"
 #include "musterd/household_csv.hpp"
 #include "musterd/log_store.hpp"
+#include "musterd/plugin_host.hpp"
 #include "musterd/ws_server.hpp"
 
 namespace musterd {
@@ -55,6 +59,7 @@ constexpr const char* kUsage = R"(usage:
       the changes (never the phones) within a second.
   musterd serve --data DIR [--listen 127.0.0.1:8080] [--max-frame BYTES] [--allow-origin ORIGIN]...
                 [--mqtt tcp://HOST:PORT [--mqtt-user U --mqtt-password-file F]]
+                [--plugin PATH --plugin-config FILE]...   (plugins/README.md)
                 [--clock-file F]      (tests and drills: the server's time is read from F)
   musterd policy --data DIR          the dispatch policy in force: DIR/policy.json over the defaults
   musterd broker-config --data DIR --out DIR [--listen HOST:PORT]   # then: mosquitto -c DIR/mosquitto.conf
@@ -392,6 +397,14 @@ int cmd_serve(const muster::Args& a) {
       options.mqtt.password = *password;
     }
   }
+  const auto plugin_paths = a.all("plugin");
+  const auto plugin_configs = a.all("plugin-config");
+  if (plugin_configs.size() > plugin_paths.size()) return usage("each --plugin-config follows its --plugin PATH");
+  for (std::size_t i = 0; i < plugin_paths.size(); ++i) {
+    auto spec = load_plugin_spec(plugin_paths[i], i < plugin_configs.size() ? plugin_configs[i] : std::string());
+    if (!spec) return usage(spec.error().message);
+    options.plugins.push_back(std::move(*spec));
+  }
   if (!lock_data_dir(*dir)) {
     std::cerr << "musterd: another musterd is serving " << *dir << '\n';
     return 2;
@@ -409,15 +422,38 @@ int cmd_serve(const muster::Args& a) {
   // Bring directory.db to this version's schema (a short write), then only read it.
   DirectoryStore::open(*dir, true);
   auto directory = DirectoryStore::open(*dir, false);
+  for (const auto& plugin : options.plugins) {
+    auto user = directory.user(plugin.user);
+    if (!user || !user->roles.has(domain::Role::plugin)) {
+      return usage("plugin " + plugin.name + ": its user " + plugin.user + " must exist with the plugin role (musterd user add " +
+                   plugin.user + " --role plugin --area AREA)");
+    }
+  }
   Engine engine(log, clock, std::move(*policy));
   engine.load();
   WsServer server(options, log, directory, engine, clock);
   return server.run();
 }
 
+// `musterd plugin-exec PATH`: how the plugin supervisor starts a plugin. The child of
+// a fork inherits every descriptor the server had open without close-on-exec (Asio's
+// sockets among them); this closes all but stdin, stdout and stderr, then becomes the
+// plugin. Never returns on success.
+int plugin_exec(const std::string& path) {
+  if (::close_range(3, ~0U, 0) != 0) {
+    const long max = ::sysconf(_SC_OPEN_MAX);
+    for (long fd = 3; fd < (max > 0 ? max : 65536); ++fd) ::close(static_cast<int>(fd));
+  }
+  std::vector<char*> argv{const_cast<char*>(path.c_str()), nullptr};
+  ::execv(path.c_str(), argv.data());
+  std::cerr << "musterd: cannot run plugin " << path << ": " << std::strerror(errno) << '\n';
+  return 127;
+}
+
 }  // namespace
 
 int run_command(const std::vector<std::string>& words) {
+  if (words.size() == 2 && words[0] == "plugin-exec") return plugin_exec(words[1]);
   auto parsed = muster::Args::parse(words, {"password-stdin", "json", "help"});
   if (!parsed) return usage(parsed.error().message);
   const muster::Args& a = *parsed;

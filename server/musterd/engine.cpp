@@ -286,7 +286,11 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, muster:
   muster::Result<std::vector<domain::Draft>> drafts = make_error(Errc::forbidden, s.user + " is disabled");
   if (user && !user->disabled) {
     domain::Actor actor = user->actor();
-    drafts = domain::apply(state_, s.op, domain::Context{actor, now, *directory_, &policy_});
+    static const domain::Grants kNoGrants;
+    auto grants = grants_.find(s.user);
+    drafts = domain::apply(state_, s.op,
+                           domain::Context{actor, now, *directory_, &policy_,
+                                           grants == grants_.end() ? &kNoGrants : &grants->second});
   }
   if (!drafts) {
     const auto& err = drafts.error();

@@ -76,6 +76,10 @@ class Engine {
   const Directory& directory() const { return *directory_; }
   const muster::domain::State& state() const { return state_; }
 
+  // What a plugin account may do beyond its role (its config's message_to), set by the
+  // plugin host. A plugin account without grants may send messages to nobody.
+  void set_grants(const std::string& user, muster::domain::Grants grants) { grants_[user] = std::move(grants); }
+
   // Decides every submission in order and commits them all in one transaction.
   // Nothing is acknowledged unless it is durable: on a storage failure the result is
   // Errc::unavailable, nothing of the batch is kept and the state is reloaded.
@@ -133,6 +137,7 @@ class Engine {
   std::shared_ptr<const Directory> directory_;
   bool registry_pending_ = false;  // the directory changed since the registry was last published
   muster::domain::State state_;
+  std::map<std::string, muster::domain::Grants> grants_;  // plugin user -> grants
   std::map<std::string, std::int64_t> heads_;  // scope -> last seq
   std::int64_t gseq_ = 0;
   muster::UlidGenerator ids_;

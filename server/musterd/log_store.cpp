@@ -89,6 +89,14 @@ std::string LogStore::meta(const std::string& key) {
   return v;
 }
 
+std::map<std::string, std::int64_t> LogStore::read_cursors(const std::string& user, const std::string& device) {
+  std::map<std::string, std::int64_t> out;
+  auto s = db_.prepare("SELECT scope, seq FROM cursors WHERE user = ?1 AND device = ?2");
+  s.bind(1, user).bind(2, device);
+  while (s.step()) out[s.text(0)] = s.int64(1);
+  return out;
+}
+
 void LogStore::set_meta(const std::string& key, const std::string& value) {
   db_.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)").bind(1, key).bind(2, value).run();
 }

@@ -61,6 +61,8 @@ class LogStore {
   std::vector<LoggedEvent> read_after(std::int64_t after_gseq, int limit);
   // Small named values (e.g. how far the broker has confirmed the log); "" if unset.
   std::string meta(const std::string& key);
+  // One device's delivery receipts: scope -> last seq it acknowledged.
+  std::map<std::string, std::int64_t> read_cursors(const std::string& user, const std::string& device);
 
   // --- writes (call inside a Transaction on db()) ---
   void append_event(const muster::domain::Event& event, const std::string& frame);

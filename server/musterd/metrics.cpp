@@ -40,6 +40,14 @@ std::string Metrics::prometheus() const {
          mqtt_publish_failures);
   metric("muster_mqtt_publish_seconds_total", "counter", "Time from publish to PUBACK, summed.",
          mqtt_publish_seconds_sum);
+  metric("muster_plugins_running", "gauge", "Plugin processes running.", plugins_running);
+  metric("muster_plugin_restarts_total", "counter", "Plugin runs that ended (and were restarted).", plugin_restarts);
+  metric("muster_plugin_lines_total", "counter", "Lines read from plugins.", plugin_lines);
+  metric("muster_plugin_bad_lines_total", "counter", "Plugin lines skipped: too long, not JSON, not a plugin line.",
+         plugin_bad_lines);
+  metric("muster_plugin_throttled_total", "counter", "Times a plugin's reads were paused for writing too fast.",
+         plugin_throttled);
+  metric("muster_plugin_events_sent_total", "counter", "Event lines written to plugins.", plugin_events_sent);
   return o.str();
 }
 

@@ -33,6 +33,12 @@ struct Metrics {
   std::int64_t mqtt_published = 0;          // events confirmed (PUBACK) by the broker
   std::int64_t mqtt_publish_failures = 0;
   double mqtt_publish_seconds_sum = 0;      // publish to PUBACK, summed over mqtt_published
+  std::int64_t plugins_running = 0;
+  std::int64_t plugin_restarts = 0;         // runs that ended (each is restarted)
+  std::int64_t plugin_lines = 0;            // lines read from plugins' stdout
+  std::int64_t plugin_bad_lines = 0;        // over the size limit, not JSON, or not a plugin line
+  std::int64_t plugin_throttled = 0;        // times a plugin's reads were paused for writing too fast
+  std::int64_t plugin_events_sent = 0;      // event lines written to plugins
 
   std::string prometheus() const;
 };

@@ -115,6 +115,7 @@ class WsServer::Impl {
   std::unordered_map<std::string, std::unordered_set<std::uint64_t>> subscribers_;  // scope -> sessions
 
   std::unique_ptr<MqttBridge> bridge_;
+  std::unique_ptr<PluginHost> plugins_;
   std::vector<Submission> pending_;
   bool flush_scheduled_ = false;
   std::map<std::tuple<std::string, std::string, std::string>, std::int64_t> pending_cursors_;
@@ -181,6 +182,11 @@ int WsServer::Impl::run() {
                                            [this](Submission s) { enqueue(std::move(s)); });
     bridge_->start();
   }
+  if (!options_.plugins.empty()) {
+    plugins_ = std::make_unique<PluginHost>(io_, options_.plugins, options_.plugin_limits, log_, engine_, metrics_,
+                                            [this](Submission s) { enqueue(std::move(s)); });
+    plugins_->start();
+  }
 
   signals_.async_wait([this](const std::error_code& e, int) {
     if (e) return;
@@ -192,6 +198,7 @@ int WsServer::Impl::run() {
     flush();
     flush_cursors();
     if (bridge_) bridge_->stop();
+    if (plugins_) plugins_->stop();
     for (auto& [id, s] : sessions_) {
       endpoint_.close(s->hdl, websocketpp::close::status::going_away, "server stopping", ignored);
       if (s->timer) s->timer->cancel();
@@ -441,6 +448,7 @@ void WsServer::Impl::flush() {
       }
     }
     if (bridge_) bridge_->on_unavailable(batch, result.error());
+    if (plugins_) plugins_->on_unavailable(batch, result.error());
     return;
   }
   publish(*result);
@@ -462,6 +470,7 @@ void WsServer::Impl::publish(const Batch& batch) {
     if (Session* s = find(d.origin)) send(*s, d.ack);
   }
   if (bridge_) bridge_->on_committed(batch);
+  if (plugins_) plugins_->on_committed(batch);
 }
 
 // The server's own moves that fell due (offer time-outs, escalations, reminders).

@@ -2,8 +2,9 @@
 // WebSocket++ on standalone Asio, plus GET /healthz and GET /metrics on the same port.
 //
 // Thread: everything here runs on the one Asio loop thread, which owns the sessions,
-// the Engine, the LogStore and the MQTT bridge. Other threads only post to the loop: one
-// checks passwords (argon2id is slow on purpose), Paho's deliver MQTT callbacks.
+// the Engine, the LogStore, the MQTT bridge and the plugin host. Other threads only post
+// to the loop: one checks passwords (argon2id is slow on purpose), Paho's deliver MQTT
+// callbacks, the plugin supervisor's libuv thread reports what its children wrote.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +18,7 @@
 #include "musterd/engine.hpp"
 #include "musterd/log_store.hpp"
 #include "musterd/mqtt_bridge.hpp"
+#include "musterd/plugin_host.hpp"
 
 namespace musterd {
 
@@ -29,6 +31,8 @@ struct ServeOptions {
   std::vector<std::string> allowed_origins;        // browsers' Origin header must be one of these
   int hello_timeout_ms = 10000;                    // say hello within this or be closed (1008)
   MqttOptions mqtt;                                // the second transport, when mqtt.url is set
+  std::vector<PluginSpec> plugins;                 // --plugin PATH --plugin-config FILE, each
+  PluginLimits plugin_limits;
 };
 
 class WsServer {

@@ -141,7 +141,9 @@ bool can_see(const Actor& actor, std::string_view scope) {
   }
   if (starts_with(scope, "area:")) {
     auto area = scope.substr(5);
-    return area_contains(area, actor.area) || manages(actor, area);
+    // A plugin serves its area and every area below it (the buildings of a compound).
+    return area_contains(area, actor.area) || manages(actor, area) ||
+           (actor.roles.has(Role::plugin) && area_contains(actor.area, area));
   }
   return false;
 }
@@ -149,9 +151,9 @@ bool can_see(const Actor& actor, std::string_view scope) {
 std::vector<std::string> visible_scopes(const Actor& actor, const std::vector<std::string>& known_areas) {
   std::vector<std::string> out{user_scope(actor.name)};
   for (const auto& a : area_lineage(actor.area)) out.push_back(area_scope(a));
-  if (is_manager(actor)) {
+  if (is_manager(actor) || actor.roles.has(Role::plugin)) {
     for (const auto& a : known_areas) {
-      if (!area_contains(a, actor.area) && manages(actor, a)) out.push_back(area_scope(a));
+      if (!area_contains(a, actor.area) && can_see(actor, area_scope(a))) out.push_back(area_scope(a));
     }
   }
   for (const auto& r : actor.roles.names()) out.push_back(role_scope(r));

@@ -68,7 +68,7 @@ bool is_manager(const Actor& actor);
 bool manages(const Actor& actor, std::string_view area);
 
 // Can `actor` see events of `scope`? Their inbox; their home area and its ancestors;
-// for managers also every descendant area; the role scopes of their roles.
+// for managers and plugins also every descendant area; the role scopes of their roles.
 bool can_see(const Actor& actor, std::string_view scope);
 
 // The concrete visible scopes of `actor`, given every known area path.

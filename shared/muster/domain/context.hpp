@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "muster/base/time.hpp"
 #include "muster/domain/actor.hpp"
@@ -30,11 +31,18 @@ class UnknownDirectory final : public Directory {
   std::optional<std::optional<Actor>> find_user(std::string_view) const override { return std::nullopt; }
 };
 
+// What the server lets a plugin account do beyond its role: its config's
+// `message_to` (SPEC §7). Only the server knows it.
+struct Grants {
+  std::vector<std::string> message_to;  // user names, or "area:<path>"
+};
+
 struct Context {
   const Actor& actor;
   UnixMs now;
   const Directory& directory;
   const Policy* policy = nullptr;  // the server's dispatch policy; null: the defaults
+  const Grants* grants = nullptr;  // a plugin's grants; null: unknown (a client), the check is skipped
 };
 
 }  // namespace muster::domain

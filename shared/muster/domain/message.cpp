@@ -1,5 +1,7 @@
 #include "muster/domain/message.hpp"
 
+#include <algorithm>
+
 #include "muster/domain/actor.hpp"
 #include "muster/domain/fields.hpp"
 
@@ -34,6 +36,13 @@ Result<std::vector<Draft>> apply_message_op(const MessageBook& messages, const O
   if (text->empty()) return make_error(Errc::invalid, "text must not be empty");
   if (messages.count(op.id)) return make_error(Errc::conflict, "message " + op.id + " already exists");
 
+  if (ctx.actor.roles.has(Role::plugin) && ctx.grants) {
+    const auto& allowed = ctx.grants->message_to;
+    if (std::find(allowed.begin(), allowed.end(), *to) == allowed.end()) {
+      return make_error(Errc::forbidden, ctx.actor.name + " is a plugin: it may send messages only to those its config "
+                                                          "lists in message_to");
+    }
+  }
   Message m{op.id, ctx.actor.name, *to, *text, format_utc(ctx.now)};
   if (to->rfind("area:", 0) == 0) {
     auto area = to->substr(5);

@@ -28,7 +28,8 @@ using MessageBook = std::map<std::string, Message>;  // ULID keys: in sending or
 bool is_message_op(std::string_view kind);
 
 // message.send {to, text}: `to` is a user name (who must exist) or "area:<path>"
-// (which the sender must be able to see).
+// (which the sender must be able to see). A plugin may write only to those its
+// grants list (ctx.grants; unchecked when unknown).
 Result<std::vector<Draft>> apply_message_op(const MessageBook& messages, const Op& op, const Context& ctx);
 std::string fold_message_event(MessageBook& messages, const Event& event);
 

@@ -80,7 +80,8 @@ bool is_task_op(std::string_view kind);
 
 // task.create {kind, title, area, assignee?, dispatch?, priority?, due?, skill?, details?}:
 // without a dispatch, `direct` if an assignee is named, else the policy's dispatch
-// for the kind (ctx.policy; `claim` when there is none).
+// for the kind (ctx.policy; `claim` when there is none). Managers create tasks in
+// the areas they manage; a plugin only `errand` tasks in its home area or below.
 // Decides a task op. On success returns the events to append (never empty).
 // Errors: invalid (malformed body), not_found (no such task, or not visible to the
 // actor: a task is visible in its area's scope, and to whoever holds it or has it on

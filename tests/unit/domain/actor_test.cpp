@@ -286,6 +286,20 @@ TEST_CASE("a manager also sees every area below their home area") {
   CHECK(can_see(zhou, "area:gulou/antai/yili/b4"));
 }
 
+TEST_CASE("a plugin sees its home area, its ancestors and every area below it, nothing beside") {
+  const Actor bridge{"bridge", Roles{Role::plugin}, "gulou/antai/yili"};
+  CHECK(can_see(bridge, "area:gulou"));
+  CHECK(can_see(bridge, "area:gulou/antai"));
+  CHECK(can_see(bridge, "area:gulou/antai/yili"));
+  CHECK(can_see(bridge, "area:gulou/antai/yili/b3"));  // the buildings it serves
+  CHECK_FALSE(can_see(bridge, "area:gulou/gaolou"));
+  CHECK_FALSE(can_see(bridge, "area:gulou/antai/yilixi"));
+  CHECK(can_see(bridge, "user:bridge"));
+  CHECK(can_see(bridge, "role:plugin"));
+  CHECK_FALSE(can_see(bridge, "user:bob"));
+  CHECK_FALSE(manages(bridge, "gulou/antai/yili"));  // seeing is not managing
+}
+
 TEST_CASE("role scopes are visible to holders of that role only") {
   const Actor hana{"hana", Roles{Role::hotline, Role::volunteer}, "gulou"};
   CHECK(can_see(hana, "role:hotline"));
@@ -317,6 +331,12 @@ TEST_CASE("a manager's visible scopes add every known area below the home area")
   CHECK_FALSE(contains(scopes, "area:gulou/gaolou"));
 }
 
+TEST_CASE("a plugin's visible scopes: inbox, home lineage, every known area below, its role") {
+  auto scopes = visible_scopes(Actor{"bridge", Roles{Role::plugin}, "gulou/antai/yili"}, kAreas);
+  CHECK(scopes == std::vector<std::string>{"user:bridge", "area:gulou", "area:gulou/antai", "area:gulou/antai/yili",
+                                           "area:gulou/antai/yili/b3", "area:gulou/antai/yili/b4", "role:plugin"});
+}
+
 TEST_CASE("visible_scopes lists exactly the scopes can_see admits, each once") {
   const std::vector<Actor> actors{
       volunteer_bob(),
@@ -324,8 +344,9 @@ TEST_CASE("visible_scopes lists exactly the scopes can_see admits, each once") {
       Actor{"zhou", Roles{Role::coordinator, Role::volunteer}, "gulou"},
       Actor{"hana", Roles{Role::hotline}, "gulou/gaolou"},
       Actor{"root", Roles{Role::admin}, "gulou/antai/yili/b3"},
+      Actor{"bridge", Roles{Role::plugin}, "gulou/antai/yili"},
   };
-  std::vector<std::string> candidates{"user:bob", "user:li", "user:zhou", "user:hana", "user:root"};
+  std::vector<std::string> candidates{"user:bob", "user:li", "user:zhou", "user:hana", "user:root", "user:bridge"};
   for (const auto& a : kAreas) candidates.push_back(area_scope(a));
   for (Role r : all_roles()) candidates.push_back(role_scope(to_string(r)));
 

@@ -203,6 +203,27 @@ TEST_CASE("other op kinds are invalid here") {
   CHECK(message_of(r) == "unknown op kind 'message.delete'");
 }
 
+TEST_CASE("a plugin may write only to those its grants list; a client that cannot tell lets it through") {
+  const Actor bridge{"bridge", Roles{Role::plugin}, "gulou/antai/yili"};
+  FakeDirectory directory;
+  Grants grants{{"li", "area:gulou/antai/yili"}};
+  auto as_bridge = [&](Json body, const Grants* g) {
+    Context ctx{bridge, kStart, directory, nullptr, g};
+    return apply_message_op({}, Op{"01JDMSG" + std::to_string(++op_counter), "message.send", std::move(body)}, ctx);
+  };
+  CHECK(code_of(as_bridge({{"to", "li"}, {"text", "new errand in b3"}}, &grants)) == "ok");
+  CHECK(code_of(as_bridge({{"to", "area:gulou/antai/yili"}, {"text", "hello"}}, &grants)) == "ok");
+  Outcome other = as_bridge({{"to", "bob"}, {"text", "hi"}}, &grants);
+  CHECK(code_of(other) == "forbidden");
+  CHECK(message_of(other) == "bridge is a plugin: it may send messages only to those its config lists in message_to");
+  Grants none;
+  CHECK(code_of(as_bridge({{"to", "li"}, {"text", "hi"}}, &none)) == "forbidden");
+  CHECK(code_of(as_bridge({{"to", "bob"}, {"text", "hi"}}, nullptr)) == "ok");  // unknown grants: the server decides
+  // Grants bind plugins only.
+  Context lead{li, kStart, directory, nullptr, &none};
+  CHECK(code_of(apply_message_op({}, Op{"01JDMSGLEAD", "message.send", {{"to", "bob"}, {"text", "hi"}}}, lead)) == "ok");
+}
+
 TEST_CASE("a send op replayed after its message exists is a conflict") {
   FakeDirectory directory;
   Context ctx{bob, kStart, directory};

@@ -400,14 +400,42 @@ TEST_CASE("create rejects malformed bodies as invalid, naming the problem") {
   }
 }
 
-TEST_CASE("volunteers, hotline operators and plugins may not create tasks") {
-  for (const Actor* a : {&bob, &hana, &bridge}) {
+TEST_CASE("volunteers and hotline operators may not create tasks") {
+  for (const Actor* a : {&bob, &hana}) {
     CAPTURE(a->name);
     World w;
     Outcome r = w.run(*a, "task.create", errand("gulou/antai/yili"));
     CHECK(code_of(r) == "forbidden");
     CHECK(message_of(r) == a->name + " may not create tasks in gulou/antai/yili");
   }
+}
+
+TEST_CASE("a plugin creates errand tasks in its home area and below, nothing else and nowhere else") {
+  World w;
+  CHECK(code_of(w.run(bridge, "task.create", errand("gulou/antai/yili"))) == "ok");
+  CHECK(code_of(w.run(bridge, "task.create", errand("gulou/antai/yili/b3"))) == "ok");
+  Outcome above = w.run(bridge, "task.create", errand("gulou/antai"));
+  CHECK(code_of(above) == "forbidden");
+  CHECK(message_of(above) == "bridge may not create tasks in gulou/antai");
+  CHECK(code_of(w.run(bridge, "task.create", errand("gulou/gaolou"))) == "forbidden");
+  for (const char* kind : {"sampling", "doorknock", "hotline_followup", "generic"}) {
+    CAPTURE(kind);
+    Json body = errand("gulou/antai/yili");
+    body["kind"] = kind;
+    Outcome r = w.run(bridge, "task.create", body);
+    CHECK(code_of(r) == "forbidden");
+    CHECK(message_of(r) == "bridge is a plugin: it may create only errand tasks");
+  }
+}
+
+TEST_CASE("a plugin may cancel the tasks it created, and no others") {
+  World w;
+  const std::string mine = w.create(bridge, errand("gulou/antai/yili/b3"));
+  const std::string theirs = w.claim_task();
+  CHECK(code_of(w.act(bridge, "task.cancel", theirs)) == "forbidden");
+  CHECK(code_of(w.act(bridge, "task.claim", theirs)) == "forbidden");  // plugins are not volunteers
+  CHECK(code_of(w.act(bridge, "task.cancel", mine)) == "ok");
+  CHECK(w.tasks.at(mine).state == TaskState::cancelled);
 }
 
 TEST_CASE("managers create tasks in their home area and below, never above or beside") {

@@ -608,3 +608,21 @@ TEST_CASE("notice.status counts recipients and acknowledgements per home area") 
   REQUIRE(f.one(sub("carol", f.id(), "notice.ack", Json{{"notice", notice}})).ok);
   CHECK(status("li", notice).body["acked"] == 3);
 }
+
+TEST_CASE("a plugin account messages only those its grants list, and creates errands where it serves") {
+  Fixture f;
+  // Without grants (no plugin host configured it) it may message nobody.
+  Decision before = f.one(sub("bridge", f.id(), "message.send", Json{{"to", "li"}, {"text", "new errand"}}));
+  CHECK(code_of(before) == "forbidden");
+  f.engine->set_grants("bridge", muster::domain::Grants{{"li"}});
+  CHECK(f.one(sub("bridge", f.id(), "message.send", Json{{"to", "li"}, {"text", "new errand"}})).ok);
+  CHECK(code_of(f.one(sub("bridge", f.id(), "message.send", Json{{"to", "bob"}, {"text", "hi"}}))) == "forbidden");
+  // Grants bind plugin accounts only.
+  CHECK(f.one(sub("bob", f.id(), "message.send", Json{{"to", "carol"}, {"text", "hi"}})).ok);
+
+  CHECK(f.one(sub("bridge", f.id(), "task.create", create_body("gulou/antai/yili"))).ok);
+  Json generic = create_body("gulou/antai/yili");
+  generic["kind"] = "generic";
+  CHECK(code_of(f.one(sub("bridge", f.id(), "task.create", generic))) == "forbidden");
+  CHECK(code_of(f.one(sub("bridge", f.id(), "task.create", create_body("gulou/antai")))) == "forbidden");
+}

@@ -1,0 +1,95 @@
+#include "xmpp-bridge/bridge_config.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "muster/domain/actor.hpp"
+
+namespace xmpp_bridge {
+
+namespace {
+
+muster::Error bad(const std::string& message) { return muster::make_error(muster::Errc::invalid, message); }
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+muster::Result<BridgeConfig> parse_bridge_config(const nlohmann::json& j) {
+  BridgeConfig c;
+  if (!j.is_object()) return bad("the config must be a JSON object");
+  auto text = [&](const char* key, std::string& into, bool required) -> std::optional<muster::Error> {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) {
+      if (required) return bad(std::string("config: \"") + key + "\" is missing");
+      return std::nullopt;
+    }
+    if (!it->is_string()) return bad(std::string("config: \"") + key + "\" must be a string");
+    into = it->get<std::string>();
+    return std::nullopt;
+  };
+  auto number = [&](const char* key, int& into, int min, int max) -> std::optional<muster::Error> {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return std::nullopt;
+    if (!it->is_number_integer() || it->get<long long>() < min || it->get<long long>() > max) {
+      return bad(std::string("config: \"") + key + "\" must be a whole number from " + std::to_string(min) + " to " +
+                 std::to_string(max));
+    }
+    into = it->get<int>();
+    return std::nullopt;
+  };
+  auto flag = [&](const char* key, bool& into) -> std::optional<muster::Error> {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return std::nullopt;
+    if (!it->is_boolean()) return bad(std::string("config: \"") + key + "\" must be true or false");
+    into = it->get<bool>();
+    return std::nullopt;
+  };
+  std::string tls = "required";
+  for (auto e : {text("jid", c.jid, true), text("resource", c.resource, false),
+                 text("password_file", c.password_file, true), text("host", c.host, false), text("tls", tls, false),
+                 text("area", c.area, false), text("state", c.state, false), text("dispatch", c.dispatch, false),
+                 number("port", c.port, 0, 65535), number("max_open_requests", c.max_open_requests, 1, 1000),
+                 number("orphan_exit_after_s", c.orphan_exit_after_s, 0, 100000000),
+                 flag("open_registration", c.open_registration), flag("trust_tls", c.trust_tls)}) {
+    if (e) return *e;
+  }
+  if (c.jid.find('@') == std::string::npos || c.jid.find('/') != std::string::npos) {
+    return bad("config: \"jid\" must be a bare JID, e.g. helper@chat.example.org");
+  }
+  if (c.resource.empty()) return bad("config: \"resource\" must not be empty");
+  if (tls == "required") {
+    c.tls = TlsMode::required;
+  } else if (tls == "optional") {
+    c.tls = TlsMode::optional;
+  } else if (tls == "off") {
+    c.tls = TlsMode::off;
+  } else {
+    return bad("config: \"tls\" must be required, optional or off");
+  }
+  if (!c.area.empty() && !muster::domain::valid_area_path(c.area)) return bad("config: \"area\" is not an area path");
+  if (!c.dispatch.empty() && c.dispatch != "offer" && c.dispatch != "claim") {
+    return bad("config: \"dispatch\" must be offer or claim");
+  }
+  if (c.state.empty()) return bad("config: \"state\" must name a file");
+  if (auto it = j.find("residents"); it != j.end() && !it->is_null()) {
+    if (!it->is_array() || !std::all_of(it->begin(), it->end(), [](const auto& v) { return v.is_string(); })) {
+      return bad("config: \"residents\" must be a list of JIDs");
+    }
+    for (const auto& v : *it) c.residents.push_back(lower(v.get<std::string>()));
+  }
+  if (c.residents.empty() && !c.open_registration) {
+    return bad("config: list the \"residents\" who may ask, or set \"open_registration\": true");
+  }
+  return c;
+}
+
+bool resident_allowed(const BridgeConfig& config, const std::string& bare_jid) {
+  if (config.open_registration) return true;
+  return std::find(config.residents.begin(), config.residents.end(), lower(bare_jid)) != config.residents.end();
+}
+
+}  // namespace xmpp_bridge
