@@ -65,6 +65,8 @@ class Cli {
   int roster_gaps();
   int headcount();  // headcount_commands.cpp
   int hotline();    // hotline_commands.cpp
+  int hotline_list();
+  int hotline_show();
 
   const Args& a_;
   bool json_;

@@ -51,6 +51,14 @@ constexpr const char* kUsageText = R"(usage: muster [--home DIR] COMMAND [--json
   roster gaps --area A --from T --to T     seats not covered, per shift and time range
                                            times: 2026-11-25T08:00 in the server's time
                                            zone, or with Z / an offset
+  hotline log --started T --duration MIN --category C --risk 0-5 [--area A]
+              [--notes-file F | --notes T] [--followup BRIEF]
+                                           hotline users only; the notes go to the server,
+                                           which keeps them encrypted; --notes-file - reads
+                                           stdin; a follow-up becomes a hotline_followup
+                                           task in the area carrying only BRIEF
+  hotline list                             the calls this device knows (no notes)
+  hotline show CALL                        the call and its notes, from the server
   watch [--timeout S]                      live events as JSON lines
 task kinds: errand sampling doorknock hotline_followup generic
 exit codes: 0 ok, 1 usage, 2 rejected, 3 server unreachable
@@ -152,6 +160,8 @@ Result<std::string> Cli::resolve(const std::string& given, const std::string& ty
     for (const auto& [id, t] : state.tasks) ids.push_back(id);
   } else if (type == "shift") {
     for (const auto& [id, sh] : state.shifts) ids.push_back(id);
+  } else if (type == "call") {
+    for (const auto& [id, c] : state.calls) ids.push_back(id);
   } else {
     for (const auto& [id, n] : state.notices) ids.push_back(id);
   }
