@@ -83,6 +83,21 @@ std::string read_or_make_password(bool from_stdin, bool& generated) {
   return new_token().substr(3, 16);
 }
 
+// The data dir's hotline key, made if missing: unless log.db already holds notes sealed
+// under a key that is gone, when a new key would only hide the loss.
+muster::Result<bool> ensure_hotline_key(const std::string& dir, LogStore& log) {
+  const std::string path = hotline_key_path(dir);
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(path, ec))) {
+    if (const auto sealed = log.count_hotline_notes(); sealed > 0) {
+      return muster::make_error(muster::Errc::not_found,
+                                path + " is missing, but log.db holds the sealed notes of " + std::to_string(sealed) +
+                                    " calls, which only that key opens: put it back from a backup");
+    }
+  }
+  return create_hotline_key(path);
+}
+
 bool data_dir_ready(const std::string& dir) {
   return fs::exists(fs::path(dir) / "directory.db") && fs::exists(fs::path(dir) / "log.db");
 }
@@ -99,7 +114,7 @@ int cmd_init(const muster::Args& a) {
   // The key the hotline's notes are sealed with; an existing one is kept (re-running
   // init must not make the notes already sealed unreadable).
   const std::string key_path = hotline_key_path(*dir);
-  auto made_key = create_hotline_key(key_path);
+  auto made_key = ensure_hotline_key(*dir, log);
   if (!made_key) return refused(made_key.error());
   if (*made_key) std::cout << "made the hotline key " << key_path << " (mode 0600)\n";
   if (auto admin = a.get("admin")) {
@@ -374,9 +389,13 @@ int cmd_serve(const muster::Args& a) {
   }
   // A data dir made before the hotline existed gets its key now; a key others can read
   // stops the server, since it would protect nothing.
+  LogStore log(*dir);
   const std::string key_path = hotline_key_path(*dir);
-  auto made_key = create_hotline_key(key_path);
-  if (!made_key) return refused(made_key.error());
+  auto made_key = ensure_hotline_key(*dir, log);
+  if (!made_key) {
+    std::cerr << "musterd: refusing to start: " << made_key.error().message << '\n';
+    return 2;
+  }
   if (*made_key) std::cerr << "musterd: made the hotline key " << key_path << " (mode 0600)\n";
   auto vault = HotlineVault::load(key_path);
   if (!vault) {
@@ -392,7 +411,6 @@ int cmd_serve(const muster::Args& a) {
   std::unique_ptr<FileClock> file_clock;
   if (auto file = a.get("clock-file")) file_clock = std::make_unique<FileClock>(*file);
   const muster::Clock& clock = file_clock ? static_cast<const muster::Clock&>(*file_clock) : system_clock;
-  LogStore log(*dir);
   // Bring directory.db to this version's schema (a short write), then only read it.
   DirectoryStore::open(*dir, true);
   auto directory = DirectoryStore::open(*dir, false);

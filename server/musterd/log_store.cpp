@@ -131,6 +131,14 @@ std::vector<std::string> LogStore::hotline_notes_before(const std::string& befor
   return out;
 }
 
+std::int64_t LogStore::count_hotline_notes() {
+  auto s = db_.prepare("SELECT count(*) FROM hotline_notes");
+  s.step();
+  auto n = s.int64(0);
+  s.reset();
+  return n;
+}
+
 void LogStore::save_hotline_note(const std::string& call, const StoredNote& note) {
   db_.prepare("INSERT INTO hotline_notes(call, nonce, box, at) VALUES (?1, ?2, ?3, ?4)")
       .bind(1, call)

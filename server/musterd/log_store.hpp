@@ -77,6 +77,7 @@ class LogStore {
   std::optional<StoredNote> hotline_note(const std::string& call);
   // The calls with notes stored before `before` (RFC 3339), oldest first.
   std::vector<std::string> hotline_notes_before(const std::string& before);
+  std::int64_t count_hotline_notes();
 
   // --- writes (call inside a Transaction on db()) ---
   void append_event(const muster::domain::Event& event, const std::string& frame);

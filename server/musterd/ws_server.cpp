@@ -634,7 +634,7 @@ void WsServer::Impl::run_hotline_purge_request() {
   }
   if (done->repeated) return;
   std::cerr << "musterd: hotline purge " << id << ": deleted the notes of " << done->calls.size()
-            << " calls logged before " << done->before << '\n';
+            << (done->calls.size() == 1 ? " call" : " calls") << " logged before " << done->before << '\n';
   metrics_.timer_events += static_cast<std::int64_t>(done->batch.events.size());
   publish(done->batch);
 }
