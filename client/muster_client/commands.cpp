@@ -425,14 +425,21 @@ int Cli::task_list() {
     std::cout << "no tasks\n";
     return kOk;
   }
-  std::cout << pad_to_width("ID", 28) << pad_to_width("STATE", 11) << pad_to_width("KIND", 10)
+  // Wide enough for the longest id and kind shown (a follow-up's "<call>-f", "hotline_followup").
+  std::size_t id_width = 28;
+  std::size_t kind_width = 10;
+  for (const auto* t : rows) {
+    id_width = std::max(id_width, t->id.size() + 2);
+    kind_width = std::max(kind_width, t->kind.size() + 1);
+  }
+  std::cout << pad_to_width("ID", id_width) << pad_to_width("STATE", 11) << pad_to_width("KIND", kind_width)
             << pad_to_width("HOLDER", 14) << pad_to_width("SINCE", 22) << pad_to_width("AREA", 24) << "TITLE\n";
   for (const auto* t : rows) {
     std::string holder = !t->assignee.empty() ? t->assignee : (!t->offered_to.empty() ? "→" + t->offered_to : "-");
     std::string state = std::string(domain::to_string(t->state)) + (pending.count(t->id) ? "*" : "");
     const std::string since_text = !t->since.empty() ? t->since : t->updated_at;
     auto since = parse_utc(since_text);
-    std::cout << pad_to_width(t->id, 28) << pad_to_width(state, 11) << pad_to_width(t->kind, 10)
+    std::cout << pad_to_width(t->id, id_width) << pad_to_width(state, 11) << pad_to_width(t->kind, kind_width)
               << pad_to_width(holder, 14) << pad_to_width(since ? format_local_short(*since, zone()) : since_text, 22)
               << pad_to_width(t->area, 24)
               << truncate_to_width(t->title, 40) << '\n';
