@@ -57,8 +57,8 @@ bool is_hotline_op(std::string_view kind);
 //   title = the brief, details {"brief", "area"} only, dispatch by the policy.
 // A call of risk 4-5 is then escalated by the server on its own (Dispatcher, like the
 // other follow-ups; recorded so it happens once): hotline.escalated {call, risk, area,
-// category, to} in role:hotline, `to` naming the users with both the hotline and lead
-// roles who manage the call's area.
+// category, priority: "urgent", to} in role:hotline, `to` naming the users with both the
+// hotline and lead roles who manage the call's area.
 Result<std::vector<Draft>> apply_hotline_op(const CallBook& calls, const Op& op, const Context& ctx);
 
 // Folds hotline.logged, hotline.escalated {call} (sets escalated) and hotline.purged
