@@ -70,6 +70,8 @@ class Cli {
   int headcount_list();
   int headcount_household();
   int hotline();    // hotline_commands.cpp
+  int hotline_list();
+  int hotline_show();
 
   const Args& a_;
   bool json_;

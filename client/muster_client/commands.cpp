@@ -64,6 +64,14 @@ constexpr const char* kUsageText = R"(usage: muster [--home DIR] COMMAND [--json
   headcount list
   headcount household ID                   the registry's row with the phone (leads;
                                            asks the server)
+  hotline log --started T --duration MIN --category C --risk 0-5 [--area A]
+              [--notes-file F | --notes T] [--followup BRIEF]
+                                           hotline users only; the notes go to the server,
+                                           which keeps them encrypted; --notes-file - reads
+                                           stdin; a follow-up becomes a hotline_followup
+                                           task in the area carrying only BRIEF
+  hotline list                             the calls this device knows (no notes)
+  hotline show CALL                        the call and its notes, from the server
   watch [--timeout S]                      live events as JSON lines
 task kinds: errand sampling doorknock hotline_followup generic
 exit codes: 0 ok, 1 usage, 2 rejected, 3 server unreachable
@@ -167,6 +175,8 @@ Result<std::string> Cli::resolve(const std::string& given, const std::string& ty
     for (const auto& [id, sh] : state.shifts) ids.push_back(id);
   } else if (type == "round") {
     for (const auto& [id, r] : state.headcount.rounds) ids.push_back(id);
+  } else if (type == "call") {
+    for (const auto& [id, c] : state.calls) ids.push_back(id);
   } else {
     for (const auto& [id, n] : state.notices) ids.push_back(id);
   }
@@ -430,17 +440,21 @@ int Cli::task_list() {
     std::cout << "no tasks\n";
     return kOk;
   }
-  // Ids are ULIDs (26), or longer for tasks made per household ("<op>-<household>").
+  // Wide enough for the longest id and kind shown (a follow-up's "<call>-f", "hotline_followup").
   std::size_t id_width = 28;
-  for (const auto* t : rows) id_width = std::max(id_width, t->id.size() + 2);
-  std::cout << pad_to_width("ID", id_width) << pad_to_width("STATE", 11) << pad_to_width("KIND", 10)
+  std::size_t kind_width = 10;
+  for (const auto* t : rows) {
+    id_width = std::max(id_width, t->id.size() + 2);
+    kind_width = std::max(kind_width, t->kind.size() + 1);
+  }
+  std::cout << pad_to_width("ID", id_width) << pad_to_width("STATE", 11) << pad_to_width("KIND", kind_width)
             << pad_to_width("HOLDER", 14) << pad_to_width("SINCE", 22) << pad_to_width("AREA", 24) << "TITLE\n";
   for (const auto* t : rows) {
     std::string holder = !t->assignee.empty() ? t->assignee : (!t->offered_to.empty() ? "→" + t->offered_to : "-");
     std::string state = std::string(domain::to_string(t->state)) + (pending.count(t->id) ? "*" : "");
     const std::string since_text = !t->since.empty() ? t->since : t->updated_at;
     auto since = parse_utc(since_text);
-    std::cout << pad_to_width(t->id, id_width) << pad_to_width(state, 11) << pad_to_width(t->kind, 10)
+    std::cout << pad_to_width(t->id, id_width) << pad_to_width(state, 11) << pad_to_width(t->kind, kind_width)
               << pad_to_width(holder, 14) << pad_to_width(since ? format_local_short(*since, zone()) : since_text, 22)
               << pad_to_width(t->area, 24)
               << truncate_to_width(t->title, 40) << '\n';

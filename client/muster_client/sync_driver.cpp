@@ -97,6 +97,7 @@ DriveResult drive(sync::ClientStore& store, const sync::Identity& identity, cons
     (void)ws.send(session.finish());
   }
   ws.close();
+  store.scrub();
   result.report = session.report();
   return result;
 }

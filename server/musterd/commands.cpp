@@ -6,19 +6,21 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "muster/base/args.hpp"
 #include "muster/base/time.hpp"
 #include "muster/base/timezone.hpp"
+#include "muster/base/ulid.hpp"
 #include "muster/domain/policy.hpp"
 #include "musterd/broker_config.hpp"
 #include "musterd/credentials.hpp"
@@ -26,6 +28,7 @@
 #include "musterd/engine.hpp"
 #include "musterd/file_clock.hpp"
 #include "musterd/household_csv.hpp"
+#include "musterd/hotline_vault.hpp"
 #include "musterd/log_store.hpp"
 #include "musterd/plugin_host.hpp"
 #include "musterd/ws_server.hpp"
@@ -63,6 +66,9 @@ constexpr const char* kUsage = R"(usage:
                 [--clock-file F]      (tests and drills: the server's time is read from F)
   musterd policy --data DIR          the dispatch policy in force: DIR/policy.json over the defaults
   musterd broker-config --data DIR --out DIR [--listen HOST:PORT]   # then: mosquitto -c DIR/mosquitto.conf
+  musterd hotline purge --older-than DAYS --data DIR [--wait S] [--clock-file F]
+      deletes the sealed notes of calls logged more than DAYS ago and records it in the log
+      (hotline.purged); while musterd serves DIR it asks the server to do it and waits
 roles: admin coordinator lead volunteer hotline plugin
 )";
 
@@ -88,6 +94,21 @@ std::string read_or_make_password(bool from_stdin, bool& generated) {
   return new_token().substr(3, 16);
 }
 
+// The data dir's hotline key, made if missing: unless log.db already holds notes sealed
+// under a key that is gone, when a new key would only hide the loss.
+muster::Result<bool> ensure_hotline_key(const std::string& dir, LogStore& log) {
+  const std::string path = hotline_key_path(dir);
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(path, ec))) {
+    if (const auto sealed = log.count_hotline_notes(); sealed > 0) {
+      return muster::make_error(muster::Errc::not_found,
+                                path + " is missing, but log.db holds the sealed notes of " + std::to_string(sealed) +
+                                    " calls, which only that key opens: put it back from a backup");
+    }
+  }
+  return create_hotline_key(path);
+}
+
 bool data_dir_ready(const std::string& dir) {
   return fs::exists(fs::path(dir) / "directory.db") && fs::exists(fs::path(dir) / "log.db");
 }
@@ -101,6 +122,12 @@ int cmd_init(const muster::Args& a) {
   fs::permissions(*dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   auto directory = DirectoryStore::open(*dir, true);
   LogStore log(*dir);
+  // The key the hotline's notes are sealed with; an existing one is kept (re-running
+  // init must not make the notes already sealed unreadable).
+  const std::string key_path = hotline_key_path(*dir);
+  auto made_key = ensure_hotline_key(*dir, log);
+  if (!made_key) return refused(made_key.error());
+  if (*made_key) std::cout << "made the hotline key " << key_path << " (mode 0600)\n";
   if (auto admin = a.get("admin")) {
     bool generated = false;
     std::string password = read_or_make_password(a.flag("password-stdin"), generated);
@@ -409,6 +436,21 @@ int cmd_serve(const muster::Args& a) {
     std::cerr << "musterd: another musterd is serving " << *dir << '\n';
     return 2;
   }
+  // A data dir made before the hotline existed gets its key now; a key others can read
+  // stops the server, since it would protect nothing.
+  LogStore log(*dir);
+  const std::string key_path = hotline_key_path(*dir);
+  auto made_key = ensure_hotline_key(*dir, log);
+  if (!made_key) {
+    std::cerr << "musterd: refusing to start: " << made_key.error().message << '\n';
+    return 2;
+  }
+  if (*made_key) std::cerr << "musterd: made the hotline key " << key_path << " (mode 0600)\n";
+  auto vault = HotlineVault::load(key_path);
+  if (!vault) {
+    std::cerr << "musterd: refusing to start: " << vault.error().message << '\n';
+    return 2;
+  }
   auto policy = load_policy(*dir);
   if (!policy) return refused(policy.error());
   if (auto zone = muster::Zone::load(policy->timezone); !zone) {
@@ -418,7 +460,6 @@ int cmd_serve(const muster::Args& a) {
   std::unique_ptr<FileClock> file_clock;
   if (auto file = a.get("clock-file")) file_clock = std::make_unique<FileClock>(*file);
   const muster::Clock& clock = file_clock ? static_cast<const muster::Clock&>(*file_clock) : system_clock;
-  LogStore log(*dir);
   // Bring directory.db to this version's schema (a short write), then only read it.
   DirectoryStore::open(*dir, true);
   auto directory = DirectoryStore::open(*dir, false);
@@ -430,6 +471,7 @@ int cmd_serve(const muster::Args& a) {
     }
   }
   Engine engine(log, clock, std::move(*policy));
+  engine.set_hotline_vault(std::make_shared<const HotlineVault>(*vault));
   engine.load();
   WsServer server(options, log, directory, engine, clock);
   return server.run();
@@ -448,6 +490,84 @@ int plugin_exec(const std::string& path) {
   ::execv(path.c_str(), argv.data());
   std::cerr << "musterd: cannot run plugin " << path << ": " << std::strerror(errno) << '\n';
   return 127;
+}
+
+void print_purge(const HotlinePurge& done) {
+  std::cout << "deleted the notes of " << done.calls.size() << (done.calls.size() == 1 ? " call" : " calls")
+            << " logged before " << done.before << " (older than " << done.older_than_days << " days)";
+  if (!done.calls.empty()) std::cout << "; recorded as hotline.purged events, op " << done.request;
+  std::cout << '\n';
+}
+
+// `musterd hotline purge`: log.db has one writer. Not serving: we take the data dir's
+// lock and are that writer. Serving: the server is, so we leave it a request in
+// directory.db and watch log.db (read-only) for the outcome it records.
+int cmd_hotline(const muster::Args& a) {
+  if (a.word(1) != "purge") return usage("unknown hotline command '" + a.word(1) + "'");
+  auto dir = a.get("data");
+  if (!dir) return usage("hotline purge needs --data DIR");
+  if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
+  auto days_text = a.get("older-than");
+  if (!days_text) return usage("hotline purge needs --older-than DAYS");
+  int days = -1;
+  double wait_seconds = 10;
+  try {
+    std::size_t used = 0;
+    days = std::stoi(*days_text, &used);
+    if (used != days_text->size() || days < 0 || days > 100000) throw std::out_of_range("days");
+    if (auto w = a.get("wait")) wait_seconds = std::stod(*w);
+  } catch (const std::exception&) {
+    return usage("--older-than takes a whole number of days (0 or more), --wait a number of seconds");
+  }
+  muster::SystemClock system_clock;
+  std::unique_ptr<FileClock> file_clock;
+  if (auto file = a.get("clock-file")) file_clock = std::make_unique<FileClock>(*file);
+  const muster::Clock& clock = file_clock ? static_cast<const muster::Clock&>(*file_clock) : system_clock;
+  const std::string request = muster::UlidGenerator().next(clock.now_ms());
+
+  if (lock_data_dir(*dir)) {
+    auto policy = load_policy(*dir);
+    if (!policy) return refused(policy.error());
+    LogStore log(*dir);
+    Engine engine(log, clock, std::move(*policy));
+    engine.load();  // numbers the purge's events after the log's current heads
+    engine.set_directory(DirectoryStore::open(*dir, false).snapshot());
+    auto done = engine.purge_hotline_notes(days, request);
+    if (!done) return refused(done.error());
+    print_purge(*done);
+    return 0;
+  }
+
+  {
+    auto directory = DirectoryStore::open(*dir, true);
+    directory.set_setting(kHotlinePurgeRequestSetting,
+                          nlohmann::json{{"id", request},
+                                         {"older_than_days", days},
+                                         {"requested_at", muster::format_utc(clock.now_ms())}}
+                              .dump());
+  }
+  std::cerr << "musterd: musterd is serving " << *dir << ": asked it to purge (request " << request
+            << "), waiting for it\n";
+  auto log = LogStore::open_read_only(*dir);
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<long long>(std::max(0.0, wait_seconds) * 1000));
+  for (;;) {
+    auto done = nlohmann::json::parse(log.meta(kHotlinePurgeMeta), nullptr, false);
+    if (done.is_object() && done.value("request", "") == request) {
+      HotlinePurge outcome;
+      outcome.request = request;
+      outcome.calls = done.value("calls", std::vector<std::string>{});
+      outcome.before = done.value("before", "");
+      outcome.older_than_days = done.value("older_than_days", days);
+      print_purge(outcome);
+      return 0;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::cerr << "musterd: the serving musterd has not carried out the purge within " << wait_seconds
+            << " s (request " << request << "); it will at its next housekeeping, and its log will say so\n";
+  return 3;
 }
 
 }  // namespace
@@ -474,6 +594,7 @@ int run_command(const std::vector<std::string>& words) {
     if (cmd == "area") return cmd_area(a);
     if (cmd == "import") return cmd_import(a);
     if (cmd == "serve") return cmd_serve(a);
+    if (cmd == "hotline") return cmd_hotline(a);
   } catch (const std::exception& e) {
     std::cerr << "musterd: " << e.what() << '\n';
     return 2;

@@ -74,6 +74,17 @@ bool free_for(const domain::State& state, const std::string& user, const domain:
 
 }  // namespace
 
+bool needs_escalation(const domain::Call& call) { return call.risk >= kEscalateRisk && !call.escalated; }
+
+std::vector<std::string> hotline_leads_for(const Directory& directory, const std::string& area) {
+  std::vector<std::string> out;
+  for (const auto& [name, u] : directory.users()) {
+    if (u.disabled || !u.roles.has(domain::Role::hotline) || !u.roles.has(domain::Role::lead)) continue;
+    if (domain::manages(u.actor(), area)) out.push_back(name);
+  }
+  return out;
+}
+
 std::vector<std::string> leads_for(const Directory& directory, const std::string& area, int stage) {
   std::map<std::string, std::vector<std::string>> by_area;
   for (const auto& [name, u] : directory.users()) {
@@ -172,7 +183,23 @@ std::vector<Draft> Dispatcher::due(const domain::State& state, const Directory& 
     auto it = state.shifts.find(ref.second);
     return it == state.shifts.end() ? std::vector<Draft>{} : shift_moves(state, directory, it->second, now);
   }
+  if (ref.first == "call") {
+    auto it = state.calls.find(ref.second);
+    return it == state.calls.end() ? std::vector<Draft>{} : call_moves(directory, it->second);
+  }
   return {};
+}
+
+std::vector<Draft> Dispatcher::call_moves(const Directory& directory, const domain::Call& c) const {
+  if (!needs_escalation(c)) return {};
+  // Everyone on the hotline sees it (role:hotline); `to` names who must act.
+  return {Draft{domain::role_scope(domain::to_string(domain::Role::hotline)), "hotline.escalated",
+                Json{{"call", c.id},
+                     {"risk", c.risk},
+                     {"area", c.area},
+                     {"category", c.category},
+                     {"priority", "urgent"},
+                     {"to", hotline_leads_for(directory, c.area)}}}};
 }
 
 std::vector<Draft> Dispatcher::task_moves(const domain::State& state, const Directory& directory,
@@ -304,6 +331,12 @@ std::optional<UnixMs> Dispatcher::next_check(const domain::State& state, const d
     for (const auto& stage : notice_stages(it->second, policy_.notices)) {
       if (!it->second.chased.count(stage.key)) consider(stage.deadline);
     }
+  } else if (ref.first == "call") {
+    // Due as soon as it is logged (so a call logged before a restart, or before this
+    // rule existed, is escalated by the first tick), and never again once recorded.
+    auto it = state.calls.find(ref.second);
+    if (it == state.calls.end()) return std::nullopt;
+    if (needs_escalation(it->second)) consider(at_ms(it->second.logged_at));
   } else if (ref.first == "shift") {
     auto it = state.shifts.find(ref.second);
     if (it == state.shifts.end()) return std::nullopt;

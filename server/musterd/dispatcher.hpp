@@ -1,7 +1,8 @@
 // What the server does on its own (SPEC §3): offers a task to the best volunteer and
 // moves the offer on when it is declined or times out, escalates tasks nobody took or
 // that are overdue, re-sends urgent notices and escalates the lagging areas, reminds
-// volunteers of their shifts and escalates and offers the gaps of shifts about to start.
+// volunteers of their shifts and escalates and offers the gaps of shifts about to start,
+// and escalates hotline calls of high risk to the hotline's leads.
 //
 // Pure: every move is a function of the domain state, the directory, the policy and
 // the time. The deadlines are derived from the state (an offer's expiry, a task's
@@ -55,9 +56,18 @@ class Dispatcher {
                                                   const muster::domain::Notice& notice, muster::UnixMs now) const;
   std::vector<muster::domain::Draft> shift_moves(const muster::domain::State& state, const Directory& directory,
                                                  const muster::domain::Shift& shift, muster::UnixMs now) const;
+  std::vector<muster::domain::Draft> call_moves(const Directory& directory, const muster::domain::Call& call) const;
 
   const muster::domain::Policy& policy_;
 };
+
+// A hotline call of this risk or above is escalated at once, once: hotline.escalated
+// {call, risk, area, category, priority: "urgent", to} in role:hotline.
+inline constexpr int kEscalateRisk = 4;
+bool needs_escalation(const muster::domain::Call& call);
+// Who a call's escalation is for: the enabled users with both the hotline and the lead
+// role who manage the call's area (their home area is it or above it), by name.
+std::vector<std::string> hotline_leads_for(const Directory& directory, const std::string& area);
 
 // The leads an escalation of `stage` (1, 2, ...) about `area` reaches: the enabled
 // leads living in the nearest area of `area`'s lineage (itself, then its parent, ...)

@@ -53,6 +53,16 @@ std::vector<std::string> holders(const domain::Task& t) {
 
 std::string timer_key(const domain::ObjectRef& ref) { return ref.first + ":" + ref.second; }
 
+constexpr muster::UnixMs kDay = 24LL * 60 * 60 * 1000;
+
+// The notes a hotline.log carries, if any (empty notes are none, as for the reducer).
+const std::string* hotline_notes_of(const domain::Op& op) {
+  if (op.kind != "hotline.log") return nullptr;
+  auto it = op.body.find("notes");
+  if (it == op.body.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) return nullptr;
+  return &it->get_ref<const std::string&>();
+}
+
 domain::ObjectRef from_timer_key(const std::string& key) {
   const auto colon = key.find(':');
   return {key.substr(0, colon), key.substr(colon + 1)};
@@ -84,6 +94,7 @@ void Engine::load() {
   for (const auto& [id, n] : state_.notices) schedule({"notice", id});
   for (const auto& [id, sh] : state_.shifts) schedule({"shift", id});
   registry_pending_ = true;
+  for (const auto& [id, c] : state_.calls) schedule({"call", id});
 }
 
 std::int64_t Engine::head(const std::string& scope) const {
@@ -299,8 +310,16 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, muster:
     return d;
   }
 
+  if (hotline_notes_of(s.op) && !vault_) {
+    // Accepting the call without its notes would lose them; keeping them unsealed is
+    // not an option. Not recorded: the same op can succeed once the key is there.
+    muster::Error e = make_error(Errc::unavailable, "the hotline key is not loaded, so notes cannot be kept; try again later");
+    d.ack = ack_frame(s.op.id, &e, nullptr);
+    return d;
+  }
   std::vector<domain::ObjectRef> touched;
   for (auto& draft : *drafts) touched.push_back(append(std::move(draft), s.op.id, s.user, now_text, out));
+  if (hotline_notes_of(s.op)) keep_hotline_notes(s.op, now_text);
   // The server's moves that follow at once (an offer after a decline) are part of the op.
   settle(std::move(touched), s.op.id, now, now_text, out);
   d.ok = true;
@@ -320,6 +339,7 @@ protocol::QueryResult Engine::query(const std::string& user, const protocol::Que
   }
   if (q.name == "notice.status") return notice_status(u->actor(), q);
   if (q.name == "household.contact") return household_contact(u->actor(), q);
+  if (q.name == "hotline.show") return hotline_show(u->actor(), q);
   r.ok = false;
   r.error = make_error(Errc::invalid, "unknown query '" + q.name + "'");
   return r;
@@ -407,6 +427,96 @@ protocol::QueryResult Engine::household_contact(const domain::Actor& actor, cons
   r.body = {{"household", h->id}, {"area", h->area},   {"address", h->address},
             {"members", h->members}, {"phone", h->phone}, {"updated", h->updated}};
   return r;
+}
+
+void Engine::keep_hotline_notes(const domain::Op& op, const std::string& now_text) {
+  const SealedNote sealed = vault_->seal(*hotline_notes_of(op));
+  log_.save_hotline_note(op.id, StoredNote{sealed.nonce, sealed.box, now_text});
+}
+
+protocol::QueryResult Engine::hotline_show(const domain::Actor& actor, const protocol::Query& q) const {
+  protocol::QueryResult r;
+  r.id = q.id;
+  auto fail = [&](Errc code, std::string message) {
+    r.ok = false;
+    r.error = make_error(code, std::move(message));
+    return r;
+  };
+  // The role before anything else: someone without it learns nothing, not even
+  // whether the call exists.
+  if (!actor.roles.has(domain::Role::hotline)) {
+    return fail(Errc::forbidden, "only hotline users may read calls; " + actor.name + " is not one");
+  }
+  auto id_it = q.args.find("call");
+  if (id_it == q.args.end() || !id_it->is_string()) return fail(Errc::invalid, "hotline.show needs args.call");
+  const std::string id = id_it->get<std::string>();
+  auto it = state_.calls.find(id);
+  if (it == state_.calls.end()) return fail(Errc::not_found, "no call " + id);
+  const domain::Call& call = it->second;
+  nlohmann::json notes = nullptr;
+  try {
+    if (auto stored = log_.hotline_note(id)) {
+      if (!vault_) return fail(Errc::unavailable, "the hotline key is not loaded, so the notes cannot be opened");
+      auto text = vault_->open(SealedNote{stored->nonce, stored->box});
+      if (!text) {
+        return fail(Errc::unavailable, "the notes of call " + id +
+                                           " do not open with this server's hotline.key (was the key replaced?)");
+      }
+      notes = std::move(*text);
+    }
+  } catch (const muster::store::SqliteError& e) {
+    return fail(Errc::unavailable, std::string("storage failed: ") + e.what());
+  }
+  r.body = {{"call", domain::to_json(call)}, {"notes", notes}, {"notes_purged", call.notes_purged}};
+  return r;
+}
+
+muster::Result<HotlinePurge> Engine::purge_hotline_notes(int older_than_days, const std::string& request) {
+  if (older_than_days < 0) return make_error(Errc::invalid, "--older-than takes a number of days, 0 or more");
+  if (!muster::is_ulid(request)) return make_error(Errc::invalid, "a purge request id must be a ULID");
+  const muster::UnixMs now = clock_.now_ms();
+  const std::string now_text = muster::format_utc(now);
+  HotlinePurge out;
+  out.request = request;
+  out.older_than_days = older_than_days;
+  out.before = muster::format_utc(now - older_than_days * kDay);
+  try {
+    muster::store::Transaction tx(log_.db());
+    auto done = nlohmann::json::parse(log_.meta(kHotlinePurgeMeta), nullptr, false);
+    if (done.is_object() && done.value("request", "") == request) {
+      out.repeated = true;
+      out.before = done.value("before", "");
+      out.older_than_days = done.value("older_than_days", 0);
+      out.calls = done.value("calls", std::vector<std::string>{});
+      return out;
+    }
+    out.calls = log_.hotline_notes_before(out.before);
+    for (const auto& call : out.calls) {
+      log_.delete_hotline_note(call);
+      append(domain::Draft{domain::role_scope(domain::to_string(domain::Role::hotline)), "hotline.purged",
+                           nlohmann::json{{"call", call}, {"older_than_days", older_than_days}, {"before", out.before}}},
+             request, kServerActor, now_text, out.batch.events);
+    }
+    log_.set_meta(kHotlinePurgeMeta, nlohmann::json{{"request", request},
+                                                    {"deleted", out.calls.size()},
+                                                    {"calls", out.calls},
+                                                    {"before", out.before},
+                                                    {"older_than_days", older_than_days},
+                                                    {"at", now_text}}
+                                         .dump());
+    tx.commit();
+  } catch (const muster::store::SqliteError& e) {
+    load();
+    return make_error(Errc::unavailable, std::string("storage failed, nothing was purged: ") + e.what());
+  }
+  // The deleted boxes were overwritten in the pages (secure_delete), but the write-ahead
+  // log still holds older copies of those pages until it is reset: empty it now. A
+  // reader in the way only delays this to the next checkpoint; nothing depends on it.
+  try {
+    log_.db().exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  } catch (const muster::store::SqliteError&) {
+  }
+  return out;
 }
 
 }  // namespace musterd

@@ -26,6 +26,7 @@
 #include "muster/protocol/frame.hpp"
 #include "musterd/directory.hpp"
 #include "musterd/dispatcher.hpp"
+#include "musterd/hotline_vault.hpp"
 #include "musterd/log_store.hpp"
 
 namespace musterd {
@@ -57,6 +58,24 @@ struct Batch {
   std::vector<Delivery> events;     // in gseq order
 };
 
+// What a purge of the hotline's notes did (Engine::purge_hotline_notes).
+struct HotlinePurge {
+  std::string request;          // the request's id: the `op` of its events
+  std::vector<std::string> calls;  // whose notes were deleted
+  std::string before;           // notes stored before this time were deleted (RFC 3339)
+  int older_than_days = 0;
+  bool repeated = false;        // the request had been carried out before: nothing done now
+  Batch batch;                  // the hotline.purged events, to deliver
+};
+
+// The log.db meta key naming the last purge request carried out, with its outcome:
+// {"request","deleted","before","older_than_days","at"}.
+inline constexpr const char* kHotlinePurgeMeta = "hotline_purge_done";
+// The directory.db setting where `musterd hotline purge` leaves its request for a
+// serving process ({"id","older_than_days","requested_at"}): the serving process is
+// log.db's one writer, so it carries the purge out (see ws_server.cpp).
+inline constexpr const char* kHotlinePurgeRequestSetting = "hotline_purge_request";
+
 class Engine {
  public:
   Engine(LogStore& log, const muster::Clock& clock,
@@ -73,6 +92,10 @@ class Engine {
     directory_ = std::move(directory);
     registry_pending_ = true;
   }
+  // The key the hotline's notes are sealed with. Without one, a hotline.log carrying
+  // notes is answered `unavailable` (and not recorded, so it can be sent again), and
+  // hotline.show cannot open notes.
+  void set_hotline_vault(std::shared_ptr<const HotlineVault> vault) { vault_ = std::move(vault); }
   const Directory& directory() const { return *directory_; }
   const muster::domain::State& state() const { return state_; }
 
@@ -96,6 +119,15 @@ class Engine {
   muster::Result<Batch> tick();
   // The next deadline the timer wheel holds, for tests and metrics.
   std::size_t timers() const { return wheel_.size(); }
+
+  // Deletes the sealed notes of every call logged more than `older_than_days` days ago
+  // (by the clock) and records it: one hotline.purged {call, older_than_days, before}
+  // event per call in role:hotline, and kHotlinePurgeMeta, all in one transaction; then
+  // checkpoints the WAL so the deleted boxes do not linger there either. `request`
+  // (a ULID) is the events' op and makes the purge happen once: a request already
+  // carried out returns `repeated` and does nothing. Errors: invalid (days < 0 or a bad
+  // request id), unavailable (storage).
+  muster::Result<HotlinePurge> purge_hotline_notes(int older_than_days, const std::string& request);
 
   // Answers a read (`query` frame) from the server's knowledge.
   muster::protocol::QueryResult query(const std::string& user, const muster::protocol::Query& q) const;
@@ -128,6 +160,10 @@ class Engine {
   muster::protocol::QueryResult household_contact(const muster::domain::Actor& actor,
                                                   const muster::protocol::Query& q) const;
   void publish_registry(const std::string& op, const std::string& now_text, std::vector<Delivery>& out);
+  muster::protocol::QueryResult hotline_show(const muster::domain::Actor& actor,
+                                             const muster::protocol::Query& q) const;
+  // Seals an accepted hotline.log's notes into log.db (inside the op's transaction).
+  void keep_hotline_notes(const muster::domain::Op& op, const std::string& now_text);
 
   LogStore& log_;
   const muster::Clock& clock_;
@@ -136,6 +172,7 @@ class Engine {
   muster::TimerWheel wheel_{0};
   std::shared_ptr<const Directory> directory_;
   bool registry_pending_ = false;  // the directory changed since the registry was last published
+  std::shared_ptr<const HotlineVault> vault_;
   muster::domain::State state_;
   std::map<std::string, muster::domain::Grants> grants_;  // plugin user -> grants
   std::map<std::string, std::int64_t> heads_;  // scope -> last seq

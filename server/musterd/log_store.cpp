@@ -50,11 +50,23 @@ const std::vector<std::string> kMigrations{
     R"sql(
       CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     )sql",
+    // 3: the hotline's sealed notes
+    R"sql(
+      CREATE TABLE hotline_notes(
+        call TEXT PRIMARY KEY,
+        nonce BLOB NOT NULL,
+        box BLOB NOT NULL,
+        at TEXT NOT NULL
+      );
+      CREATE INDEX hotline_notes_at ON hotline_notes(at);
+    )sql",
 };
 
 Db open_log(const std::string& data_dir) {
   muster::store::OpenOptions options;
   options.durability = muster::store::Durability::full;
+  // A purge deletes sealed notes: overwrite them rather than leave them in free pages.
+  options.secure_delete = true;
   Db db = Db::open((std::filesystem::path(data_dir) / "log.db").string(), options);
   muster::store::migrate(db, kMigrations);
   return db;
@@ -62,8 +74,17 @@ Db open_log(const std::string& data_dir) {
 
 }  // namespace
 
-LogStore::LogStore(const std::string& data_dir)
-    : db_(open_log(data_dir)),
+LogStore::LogStore(const std::string& data_dir) : LogStore(open_log(data_dir)) {}
+
+LogStore LogStore::open_read_only(const std::string& data_dir) {
+  muster::store::OpenOptions options;
+  options.create = false;
+  options.read_only = true;
+  return LogStore(Db::open((std::filesystem::path(data_dir) / "log.db").string(), options));
+}
+
+LogStore::LogStore(Db db)
+    : db_(std::move(db)),
       insert_event_(db_.prepare("INSERT INTO events(gseq, scope, seq, op, kind, frame) VALUES (?1,?2,?3,?4,?5,?6)")),
       insert_op_(db_.prepare("INSERT INTO ops(id, actor, device, kind, ok, ack, at) VALUES (?1,?2,?3,?4,?5,?6,?7)")),
       find_op_(db_.prepare("SELECT actor, ack, ok FROM ops WHERE id = ?1")),
@@ -99,6 +120,44 @@ std::map<std::string, std::int64_t> LogStore::read_cursors(const std::string& us
 
 void LogStore::set_meta(const std::string& key, const std::string& value) {
   db_.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)").bind(1, key).bind(2, value).run();
+}
+
+std::optional<StoredNote> LogStore::hotline_note(const std::string& call) {
+  auto s = db_.prepare("SELECT nonce, box, at FROM hotline_notes WHERE call = ?1");
+  s.bind(1, call);
+  if (!s.step()) return std::nullopt;
+  StoredNote note{s.blob(0), s.blob(1), s.text(2)};
+  s.reset();
+  return note;
+}
+
+std::vector<std::string> LogStore::hotline_notes_before(const std::string& before) {
+  std::vector<std::string> out;
+  auto s = db_.prepare("SELECT call FROM hotline_notes WHERE at < ?1 ORDER BY at, call");
+  s.bind(1, before);
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+std::int64_t LogStore::count_hotline_notes() {
+  auto s = db_.prepare("SELECT count(*) FROM hotline_notes");
+  s.step();
+  auto n = s.int64(0);
+  s.reset();
+  return n;
+}
+
+void LogStore::save_hotline_note(const std::string& call, const StoredNote& note) {
+  db_.prepare("INSERT INTO hotline_notes(call, nonce, box, at) VALUES (?1, ?2, ?3, ?4)")
+      .bind(1, call)
+      .bind_blob(2, note.nonce)
+      .bind_blob(3, note.box)
+      .bind(4, note.at)
+      .run();
+}
+
+void LogStore::delete_hotline_note(const std::string& call) {
+  db_.prepare("DELETE FROM hotline_notes WHERE call = ?1").bind(1, call).run();
 }
 
 void LogStore::for_each_event(const std::function<void(const muster::domain::Event&)>& fn) {

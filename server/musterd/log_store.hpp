@@ -8,6 +8,9 @@
 //   meta     small named values, e.g. `mqtt_published_gseq`: every event after it is
 //            the broker's outbox (written in the event's own transaction, by being
 //            appended to the log; confirmed by advancing this mark on PUBACK)
+//   hotline_notes  each call's notes, sealed (hotline_vault.hpp): nonce and box, never
+//            the text; rows are deleted by a purge, and the connection runs with
+//            secure_delete so a deleted box is overwritten, not left in a free page
 //
 // Thread: the server's loop thread.
 #pragma once
@@ -30,6 +33,12 @@ struct StoredOp {
   bool ok = false;  // whether it was accepted
 };
 
+struct StoredNote {
+  std::string nonce;  // raw bytes
+  std::string box;    // raw bytes
+  std::string at;     // when the call was logged (RFC 3339)
+};
+
 struct TokenRecord {
   std::string user;
   std::string device;
@@ -39,6 +48,9 @@ class LogStore {
  public:
   // Opens DIR/log.db, creating and migrating it.
   explicit LogStore(const std::string& data_dir);
+  // Opens DIR/log.db read-only, for a command that watches what the serving process
+  // writes (it must exist and be migrated already).
+  static LogStore open_read_only(const std::string& data_dir);
 
   muster::store::Db& db() { return db_; }
 
@@ -63,6 +75,11 @@ class LogStore {
   std::string meta(const std::string& key);
   // One device's delivery receipts: scope -> last seq it acknowledged.
   std::map<std::string, std::int64_t> read_cursors(const std::string& user, const std::string& device);
+  // The sealed notes of a call, if it has any left.
+  std::optional<StoredNote> hotline_note(const std::string& call);
+  // The calls with notes stored before `before` (RFC 3339), oldest first.
+  std::vector<std::string> hotline_notes_before(const std::string& before);
+  std::int64_t count_hotline_notes();
 
   // --- writes (call inside a Transaction on db()) ---
   void append_event(const muster::domain::Event& event, const std::string& frame);
@@ -73,8 +90,11 @@ class LogStore {
   void save_cursor(const std::string& user, const std::string& device, const std::string& scope, std::int64_t seq,
                    const std::string& at);
   void set_meta(const std::string& key, const std::string& value);
+  void save_hotline_note(const std::string& call, const StoredNote& note);
+  void delete_hotline_note(const std::string& call);
 
  private:
+  explicit LogStore(muster::store::Db db);
   muster::store::Db db_;
   muster::store::Stmt insert_event_;
   muster::store::Stmt insert_op_;

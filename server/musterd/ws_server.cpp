@@ -94,6 +94,7 @@ class WsServer::Impl {
   Session* find(std::uint64_t id);
 
   void refresh_directory();
+  void run_hotline_purge_request();
   void housekeeping();
   void flush_cursors();
 
@@ -120,6 +121,7 @@ class WsServer::Impl {
   bool flush_scheduled_ = false;
   std::map<std::tuple<std::string, std::string, std::string>, std::int64_t> pending_cursors_;
   std::int64_t directory_version_ = -1;
+  bool purge_check_due_ = true;  // directory.db changed: look for a hotline purge request
   bool stopping_ = false;
   Metrics metrics_;
 };
@@ -587,6 +589,7 @@ void WsServer::Impl::refresh_directory() {
     auto version = directory_store_.data_version();
     if (version == directory_version_) return;
     directory_version_ = version;
+    purge_check_due_ = true;
     engine_.set_directory(directory_store_.snapshot());
   } catch (const muster::store::SqliteError& e) {
     std::cerr << "musterd: cannot read the directory: " << e.what() << '\n';
@@ -615,9 +618,40 @@ void WsServer::Impl::flush_cursors() {
   }
 }
 
+// `musterd hotline purge` while we serve: the command may not write log.db (we are
+// its one writer), so it leaves a request in directory.db's settings and waits for the
+// purge to show in the log. Carried out once (the engine records the request's id).
+void WsServer::Impl::run_hotline_purge_request() {
+  if (!purge_check_due_) return;
+  purge_check_due_ = false;
+  nlohmann::json request;
+  try {
+    request = nlohmann::json::parse(directory_store_.setting(kHotlinePurgeRequestSetting), nullptr, false);
+  } catch (const muster::store::SqliteError& e) {
+    std::cerr << "musterd: cannot read the directory: " << e.what() << '\n';
+    purge_check_due_ = true;
+    return;
+  }
+  if (!request.is_object() || !request.contains("id")) return;
+  const std::string id = request.value("id", "");
+  const int days = request.value("older_than_days", -1);
+  auto done = engine_.purge_hotline_notes(days, id);
+  if (!done) {
+    std::cerr << "musterd: hotline purge " << id << ": " << done.error().message << '\n';
+    if (done.error().code == muster::Errc::unavailable) purge_check_due_ = true;  // try again next time
+    return;
+  }
+  if (done->repeated) return;
+  std::cerr << "musterd: hotline purge " << id << ": deleted the notes of " << done->calls.size()
+            << (done->calls.size() == 1 ? " call" : " calls") << " logged before " << done->before << '\n';
+  metrics_.timer_events += static_cast<std::int64_t>(done->batch.events.size());
+  publish(done->batch);
+}
+
 void WsServer::Impl::housekeeping() {
   if (stopping_) return;
   refresh_directory();
+  run_hotline_purge_request();
   run_timers();
   flush_cursors();
   if (bridge_) bridge_->housekeeping();

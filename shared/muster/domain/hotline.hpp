@@ -10,6 +10,7 @@
 // the brief and the area: not the notes, not the caller.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,23 +41,30 @@ Json to_json(const Call& c);
 std::optional<Call> call_from_json(const Json& j);
 using CallBook = std::map<std::string, Call>;
 
+// The largest notes a call may carry (bytes of UTF-8).
+inline constexpr std::size_t kMaxNotesBytes = 16 * 1024;
+
 // hotline.log
 bool is_hotline_op(std::string_view kind);
 
 // hotline.log {started, duration (minutes, 0..600), category (1..64 bytes), risk (0..5),
-//   area?, notes? (string, at most 16 KiB), followup? {brief (1..400 bytes)}}: users with
-//   the hotline role only (forbidden otherwise, also on the client). Events:
+//   area?, notes? (string, at most kMaxNotesBytes), followup? {brief (1..400 bytes), nothing
+//   else}}: users with the hotline role only (forbidden otherwise, also on the client;
+//   checked before anything else). `started` may not be more than an hour ahead of now.
+//   Empty notes count as none. Events:
 //   hotline.logged (role:hotline) with the call (has_notes, never the notes); with a
 //   follow-up, task.created of kind hotline_followup in the call's area, id "<op id>-f",
 //   title = the brief, details {"brief", "area"} only, dispatch by the policy.
 // A call of risk 4-5 is then escalated by the server on its own (Dispatcher, like the
 // other follow-ups; recorded so it happens once): hotline.escalated {call, risk, area,
-// category, to} in role:hotline, `to` naming the users with both the hotline and lead
-// roles who manage the call's area.
+// category, priority: "urgent", to} in role:hotline, `to` naming the users with both the
+// hotline and lead roles who manage the call's area.
 Result<std::vector<Draft>> apply_hotline_op(const CallBook& calls, const Op& op, const Context& ctx);
 
-// Folds hotline.logged, hotline.escalated (sets escalated) and hotline.purged {calls}
-// (marks notes_purged). Returns the call id touched or "".
+// Folds hotline.logged, hotline.escalated {call} (sets escalated) and hotline.purged
+// {call, older_than_days, before} (marks notes_purged). A purge makes one event per call
+// whose notes it deleted, so that every event touches one object, as everywhere else
+// (the replica saves the object an event touched). Returns the call id touched or "".
 std::string fold_hotline_event(CallBook& calls, const Event& event);
 
 }  // namespace muster::domain

@@ -79,6 +79,7 @@ Db Db::open(const std::string& path, const OpenOptions& options) {
   db.exec(options.durability == Durability::full ? "PRAGMA synchronous=FULL"
                                                  : "PRAGMA synchronous=NORMAL");
   db.exec("PRAGMA foreign_keys=ON");
+  if (options.secure_delete) db.exec("PRAGMA secure_delete=ON");
   return db;
 }
 
@@ -201,6 +202,14 @@ Stmt& Stmt::bind(int index, const std::optional<std::string>& text) {
   return text ? bind(index, std::string_view(*text)) : bind_null(index);
 }
 
+Stmt& Stmt::bind_blob(int index, std::string_view bytes) {
+  // A zero-length blob with a null pointer would bind as NULL.
+  static const char kNothing = 0;
+  const char* data = bytes.empty() ? &kNothing : bytes.data();
+  check_bind(db_, stmt_, sqlite3_bind_blob64(stmt_, index, data, bytes.size(), SQLITE_TRANSIENT), index);
+  return *this;
+}
+
 bool Stmt::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -241,6 +250,14 @@ std::string_view Stmt::text_view(int col) const {
   if (data == nullptr) return {};
   const int size = sqlite3_column_bytes(stmt_, col);
   return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(size)};
+}
+
+std::string Stmt::blob(int col) const {
+  // Blob first, then bytes, as for text.
+  const void* data = sqlite3_column_blob(stmt_, col);
+  if (data == nullptr) return {};
+  const int size = sqlite3_column_bytes(stmt_, col);
+  return std::string(static_cast<const char*>(data), static_cast<std::size_t>(size));
 }
 
 // ---- Transaction ----

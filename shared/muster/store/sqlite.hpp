@@ -43,6 +43,9 @@ struct OpenOptions {
   bool read_only = false;
   Durability durability = Durability::full;
   int busy_timeout_ms = 5000;
+  // PRAGMA secure_delete=ON: deleted content is overwritten with zeros in the file
+  // instead of lingering in free pages (confidential data: outboxes, sealed notes).
+  bool secure_delete = false;
 };
 
 class Stmt;
@@ -95,6 +98,7 @@ class Stmt {
   Stmt& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
   Stmt& bind_null(int index);
   Stmt& bind(int index, const std::optional<std::string>& text);  // null when empty
+  Stmt& bind_blob(int index, std::string_view bytes);  // copied; an empty blob stays a blob
 
   bool step();   // throws SqliteError on failure (after resetting)
   void run();    // steps to completion, ignoring rows
@@ -105,6 +109,7 @@ class Stmt {
   double real(int col) const;
   std::string text(int col) const;
   std::string_view text_view(int col) const;  // valid until the next step/reset
+  std::string blob(int col) const;  // raw bytes
 
  private:
   friend class Db;

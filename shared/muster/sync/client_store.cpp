@@ -62,6 +62,9 @@ ClientStore ClientStore::open(const std::string& home) {
   std::filesystem::create_directories(home);
   store::OpenOptions options;
   options.durability = store::Durability::full;
+  // A hotline operator's outbox holds a call's notes until the server confirms it:
+  // deleting the row then overwrites them instead of leaving them in a free page.
+  options.secure_delete = true;
   return ClientStore(store::Db::open((std::filesystem::path(home) / "client.db").string(), options));
 }
 
@@ -146,7 +149,21 @@ std::int64_t ClientStore::outbox_size() {
 }
 
 void ClientStore::remove_from_outbox(const std::string& op_id) {
-  db_.prepare("DELETE FROM outbox WHERE id = ?1").bind(1, op_id).run();
+  auto s = db_.prepare("DELETE FROM outbox WHERE id = ?1 RETURNING kind");
+  s.bind(1, op_id);
+  while (s.step()) {
+    if (s.text_view(0) == "hotline.log") scrub_due_ = true;
+  }
+}
+
+void ClientStore::scrub() {
+  if (!scrub_due_) return;
+  scrub_due_ = false;
+  try {
+    db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  } catch (const store::SqliteError&) {
+    // Another process reading in the way: the next checkpoint reuses the WAL anyway.
+  }
 }
 
 void ClientStore::record_rejection(const Rejection& r) {

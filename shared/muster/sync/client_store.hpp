@@ -75,6 +75,11 @@ class ClientStore {
   std::vector<OutboxEntry> outbox();
   std::int64_t outbox_size();
   void remove_from_outbox(const std::string& op_id);
+  // After an op with confidential text (hotline.log: a call's notes) left the outbox:
+  // empties the write-ahead log, so the text lingers neither in a free page (the
+  // database runs with secure_delete) nor in an old WAL frame. Call outside a
+  // transaction; does nothing if no such op left since the last call.
+  void scrub();
   void record_rejection(const Rejection& r);
   std::vector<Rejection> rejections(int limit);
 
@@ -95,6 +100,7 @@ class ClientStore {
   // Prepared once: a catch-up writes one object per event.
   std::unique_ptr<store::Stmt> save_object_;
   std::unique_ptr<store::Stmt> save_cursor_;
+  bool scrub_due_ = false;
 };
 
 }  // namespace muster::sync

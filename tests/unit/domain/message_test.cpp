@@ -364,7 +364,7 @@ TEST_CASE("apply rejects unknown op kinds and non-object bodies whatever the kin
   FakeDirectory directory;
   State state;
   Context ctx{li, kStart, directory};
-  for (const char* kind : {"roster.add", "task.created", "hotline.log", ""}) {
+  for (const char* kind : {"roster.add", "task.created", "hotline.delete", ""}) {
     CAPTURE(kind);
     Outcome r = apply(state, Op{"X1", kind, Json::object()}, ctx);
     CHECK(code_of(r) == "invalid");

@@ -20,6 +20,7 @@
 #include "muster/protocol/frame.hpp"
 #include "musterd/directory.hpp"
 #include "musterd/engine.hpp"
+#include "musterd/hotline_vault.hpp"
 #include "musterd/log_store.hpp"
 #include "../temp_dir.hpp"
 
@@ -68,6 +69,8 @@ struct Fixture {
   std::unique_ptr<LogStore> log;
   std::unique_ptr<Engine> engine;
   muster::domain::Policy policy = muster::domain::Policy::defaults();
+  // The hotline key the engine gets at open(), if any (hotline tests set one).
+  std::shared_ptr<const musterd::HotlineVault> vault;
   std::uint64_t next_id = 1;
 
   struct Empty {};
@@ -99,6 +102,7 @@ struct Fixture {
     // fsync would only slow the tests down.
     log->db().exec("PRAGMA synchronous=OFF");
     engine = std::make_unique<Engine>(*log, clock, policy);
+    if (vault) engine->set_hotline_vault(vault);
     engine->load();
     engine->set_directory(directory.snapshot());
   }

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -362,4 +364,45 @@ TEST_CASE("Db and Stmt move") {
   Stmt b = std::move(a);
   REQUIRE(b.step());
   CHECK(b.int64(0) == 0);
+}
+
+TEST_CASE("blobs round-trip raw bytes, NULs and all; an empty blob is not NULL") {
+  Db db = Db::open(":memory:");
+  db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, b BLOB)");
+  const std::string bytes("\0\x01\xff nonce\0box", 13);
+  db.prepare("INSERT INTO t(id, b) VALUES (1, ?1)").bind_blob(1, bytes).run();
+  db.prepare("INSERT INTO t(id, b) VALUES (2, ?1)").bind_blob(1, std::string_view()).run();
+  auto s = db.prepare("SELECT b, typeof(b) FROM t ORDER BY id");
+  REQUIRE(s.step());
+  CHECK(s.blob(0) == bytes);
+  CHECK(s.text(1) == "blob");
+  REQUIRE(s.step());
+  CHECK(s.blob(0).empty());
+  CHECK_FALSE(s.is_null(0));
+  CHECK(s.text(1) == "blob");
+  CHECK_FALSE(s.step());
+}
+
+TEST_CASE("secure_delete overwrites deleted rows in the file") {
+  // Debian builds SQLite with secure_delete on by default, other platforms do not: the
+  // option makes it so everywhere.
+  TempDir dir;
+  const std::string secret = "a secret that must not outlive its row";
+  const std::string path = dir.sub("secure.db");
+  OpenOptions options;
+  options.secure_delete = true;
+  {
+    Db db = Db::open(path, options);
+    CHECK(query_int(db, "PRAGMA secure_delete") == 1);
+    db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+    db.prepare("INSERT INTO t(id, v) VALUES (1, ?1)").bind(1, secret).run();
+    db.exec("INSERT INTO t(id, v) VALUES (2, 'keep')");
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    db.exec("DELETE FROM t WHERE id = 1");
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  std::ifstream in(path, std::ios::binary);
+  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(raw.find("keep") != std::string::npos);
+  CHECK(raw.find(secret) == std::string::npos);
 }

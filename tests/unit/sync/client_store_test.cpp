@@ -6,6 +6,9 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
@@ -297,4 +300,34 @@ TEST_CASE("the store is durable across reopening its file") {
   CHECK(store.outbox_size() == 1);
   CHECK(state_of(store.load_state(), ulid(1)) == "open");
   CHECK(state_of(store.view(), ulid(1)) == "accepted");
+}
+
+TEST_CASE("a hotline call's notes leave no trace in the home's files once the server confirmed it") {
+  const std::string notes = "来电者说他三天没有睡觉，担心失业，想和女儿说话。";
+  muster_test::TempDir home;
+  auto raw_home = [&] {
+    std::string out;
+    for (const auto& entry : std::filesystem::directory_iterator(home.sub("home"))) {
+      std::ifstream in(entry.path(), std::ios::binary);
+      out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    return out;
+  };
+  auto store = ClientStore::open(home.sub("home"));
+  store.save_identity(identity_of("hana", {"hotline"}, "gulou/antai/yili"));
+  const Op call{ulid(7), "hotline.log",
+                Json{{"started", "2026-11-23T07:40:00Z"}, {"duration", 20}, {"category", "焦虑"}, {"risk", 2},
+                     {"notes", notes}}};
+  store.enqueue(call, kStart);
+  // Queued (offline): the operator's own outbox holds them until the server confirms.
+  CHECK(raw_home().find(notes) != std::string::npos);
+  // The optimistic view shows the call, without its notes.
+  auto view = store.view();
+  REQUIRE(view.calls.count(ulid(7)));
+  CHECK(view.calls.at(ulid(7)).has_notes);
+
+  store.remove_from_outbox(ulid(7));
+  store.scrub();
+  CHECK(store.outbox_size() == 0);
+  CHECK(raw_home().find(notes) == std::string::npos);
 }
