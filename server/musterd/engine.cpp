@@ -44,6 +44,14 @@ nlohmann::json current_state(const domain::State& state, const domain::Op& op) {
   return nullptr;
 }
 
+protocol::QueryResult query_error(const protocol::Query& q, Errc code, std::string message) {
+  protocol::QueryResult r;
+  r.id = q.id;
+  r.ok = false;
+  r.error = make_error(code, std::move(message));
+  return r;
+}
+
 std::vector<std::string> holders(const domain::Task& t) {
   std::vector<std::string> out;
   if (!t.offered_to.empty()) out.push_back(t.offered_to);
@@ -329,30 +337,18 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, muster:
 }
 
 protocol::QueryResult Engine::query(const std::string& user, const protocol::Query& q) const {
-  protocol::QueryResult r;
-  r.id = q.id;
   const UserRecord* u = directory_->user(user);
-  if (!u || u->disabled) {
-    r.ok = false;
-    r.error = make_error(Errc::forbidden, user + " is disabled");
-    return r;
-  }
+  if (!u || u->disabled) return query_error(q, Errc::forbidden, user + " is disabled");
   if (q.name == "notice.status") return notice_status(u->actor(), q);
   if (q.name == "household.contact") return household_contact(u->actor(), q);
   if (q.name == "hotline.show") return hotline_show(u->actor(), q);
-  r.ok = false;
-  r.error = make_error(Errc::invalid, "unknown query '" + q.name + "'");
-  return r;
+  return query_error(q, Errc::invalid, "unknown query '" + q.name + "'");
 }
 
 protocol::QueryResult Engine::notice_status(const domain::Actor& actor, const protocol::Query& q) const {
   protocol::QueryResult r;
   r.id = q.id;
-  auto fail = [&](Errc code, std::string message) {
-    r.ok = false;
-    r.error = make_error(code, std::move(message));
-    return r;
-  };
+  auto fail = [&q](Errc code, std::string message) { return query_error(q, code, std::move(message)); };
   auto id_it = q.args.find("notice");
   if (id_it == q.args.end() || !id_it->is_string()) return fail(Errc::invalid, "notice.status needs args.notice");
   const std::string id = id_it->get<std::string>();
@@ -411,11 +407,7 @@ protocol::QueryResult Engine::notice_status(const domain::Actor& actor, const pr
 protocol::QueryResult Engine::household_contact(const domain::Actor& actor, const protocol::Query& q) const {
   protocol::QueryResult r;
   r.id = q.id;
-  auto fail = [&](Errc code, std::string message) {
-    r.ok = false;
-    r.error = make_error(code, std::move(message));
-    return r;
-  };
+  auto fail = [&q](Errc code, std::string message) { return query_error(q, code, std::move(message)); };
   auto id_it = q.args.find("household");
   if (id_it == q.args.end() || !id_it->is_string()) return fail(Errc::invalid, "household.contact needs args.household");
   const std::string id = id_it->get<std::string>();
@@ -437,11 +429,7 @@ void Engine::keep_hotline_notes(const domain::Op& op, const std::string& now_tex
 protocol::QueryResult Engine::hotline_show(const domain::Actor& actor, const protocol::Query& q) const {
   protocol::QueryResult r;
   r.id = q.id;
-  auto fail = [&](Errc code, std::string message) {
-    r.ok = false;
-    r.error = make_error(code, std::move(message));
-    return r;
-  };
+  auto fail = [&q](Errc code, std::string message) { return query_error(q, code, std::move(message)); };
   // The role before anything else: someone without it learns nothing, not even
   // whether the call exists.
   if (!actor.roles.has(domain::Role::hotline)) {

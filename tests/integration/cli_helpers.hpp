@@ -35,4 +35,11 @@ inline nlohmann::json run_json(ClientFixture& c, std::vector<std::string> args) 
   return parse_json(r);
 }
 
+// `muster sync`; its exit code (the output goes to the test log when it is not 0).
+inline int sync(ClientFixture& c, const std::string& who) {
+  auto r = c.run({"sync", "--timeout", "15"});
+  if (r.code != 0) MESSAGE((who + " sync: " + describe(r)));
+  return r.code;
+}
+
 }  // namespace muster::testing

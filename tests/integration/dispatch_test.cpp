@@ -49,6 +49,7 @@ using mt::contains;
 using mt::describe;
 using mt::parse_json;
 using mt::run_json;
+using mt::sync;
 
 using Ms = std::int64_t;  // UTC milliseconds
 constexpr Ms kSecond = 1000;
@@ -167,13 +168,6 @@ std::vector<std::string> scopes_of(const std::vector<Logged>& rows) {
 // checks the exact count.
 bool wait_logged(const mt::ServerFixture& server, const std::string& kind, std::size_t n) {
   return mt::wait_until([&] { return logged(server, kind).size() >= n; }, 10s, 100ms);
-}
-
-// `muster sync`; its exit code (the output goes to the test log when it is not 0).
-int sync(mt::ClientFixture& c, const std::string& who) {
-  auto r = c.run({"sync", "--timeout", "15"});
-  if (r.code != 0) MESSAGE((who + " sync: " + describe(r)));
-  return r.code;
 }
 
 // A changing command that must be queued; its id.

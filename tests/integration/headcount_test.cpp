@@ -30,6 +30,7 @@ using mt::contains;
 using mt::describe;
 using mt::parse_json;
 using mt::run_json;
+using mt::sync;
 
 const std::string kYili = "gulou/antai/yili";
 const std::string kB1 = "gulou/antai/yili/b1";
@@ -57,12 +58,6 @@ std::string write_file(const mt::TempDir& dir, const std::string& name, const st
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-int sync(mt::ClientFixture& c, const std::string& who) {
-  auto r = c.run({"sync", "--timeout", "15"});
-  if (r.code != 0) MESSAGE((who + " sync: " + describe(r)));
-  return r.code;
 }
 
 // Rows of a SELECT of text columns, for reading the databases the programs wrote.

@@ -39,18 +39,13 @@ using mt::contains;
 using mt::describe;
 using mt::parse_json;
 using mt::run_json;
+using mt::sync;
 
 // Distinctive, so finding it anywhere means the notes leaked.
 const std::string kNotes = "来电者说她已经三天没有合眼，丈夫失业后家里常常争吵，她想知道社区能不能帮忙联系心理医生。";
 const std::string kNotesPart = "三天没有合眼";
 const std::string kBrief = "回访：明早九点电话问候，确认是否已约到心理医生";
 const std::string kCategory = "家庭矛盾";
-
-int sync(mt::ClientFixture& c, const std::string& who) {
-  auto r = c.run({"sync", "--timeout", "15"});
-  if (r.code != 0) MESSAGE((who + " sync: " + describe(r)));
-  return r.code;
-}
 
 // Every byte of every file in `dir` (databases, their WAL and shm files, keys, ...).
 std::string raw_files(const std::string& dir) {

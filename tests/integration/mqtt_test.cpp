@@ -35,6 +35,7 @@ using mt::contains;
 using mt::describe;
 using mt::parse_json;
 using mt::run_json;
+using mt::sync;
 
 using Clock = std::chrono::steady_clock;
 
@@ -174,12 +175,6 @@ std::string new_task(mt::ClientFixture& c, const std::string& title) {
   auto r = c.run({"task", "new", "generic", "--title", title, "--area", kArea, "--dispatch", "claim"});
   REQUIRE_MESSAGE(r.code == 0, describe(r));
   return mt::queued_id(r);
-}
-
-int sync(mt::ClientFixture& c, const std::string& who) {
-  auto r = c.run({"sync", "--timeout", "15"});
-  if (r.code != 0) MESSAGE(who << " sync: " << describe(r));
-  return r.code;
 }
 
 // ---------------------------------------------------------------- raw WebSocket

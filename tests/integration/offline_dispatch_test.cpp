@@ -21,16 +21,10 @@ using mt::contains;
 using mt::describe;
 using mt::parse_json;
 using mt::run_json;
+using mt::sync;
 
 const std::string kTitle = "代买 白菜2斤 鸡蛋10个";
 const std::string kAddress = "3栋502";
-
-// `muster sync`; its exit code (the output goes to the test log when it is not 0).
-int sync(mt::ClientFixture& c, const std::string& who) {
-  auto r = c.run({"sync", "--timeout", "15"});
-  if (r.code != 0) MESSAGE((who + " sync: " + describe(r)));
-  return r.code;
-}
 
 }  // namespace
 
