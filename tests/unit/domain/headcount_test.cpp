@@ -9,6 +9,8 @@
 
 #include <doctest/doctest.h>
 
+#include "event_numbering.hpp"
+
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -76,23 +78,12 @@ struct World {
   const Policy* policy = nullptr;
   State state;
   std::vector<Event> log;
-  std::map<std::string, std::int64_t> seqs;
-  std::int64_t gseq = 0;
+  muster_test::EventNumbering numbering;
   int ops = 0;
   UnixMs now = kNow;
 
   Event number(const Draft& d, const std::string& op, const std::string& actor) {
-    Event e;
-    e.scope = d.scope;
-    e.seq = ++seqs[d.scope];
-    e.gseq = ++gseq;
-    e.id = "01JDEVENT" + std::to_string(e.gseq);
-    e.op = op;
-    e.kind = d.kind;
-    e.actor = actor;
-    e.at = format_utc(now);
-    e.body = d.body;
-    return e;
+    return numbering.number(d, op, actor, now);
   }
 
   Outcome run(const Actor& who, const std::string& kind, Json body) {
@@ -111,7 +102,7 @@ struct World {
   // household.registered, as the Engine's tick publishes it.
   void household(const std::string& id, const std::string& area, const std::string& address, int members) {
     Household h{id, area, address, members, format_utc(now)};
-    Event e = number(Draft{area_scope(area), "household.registered", to_json(h)}, "01JDTICK" + std::to_string(gseq),
+    Event e = number(Draft{area_scope(area), "household.registered", to_json(h)}, "01JDTICK" + std::to_string(numbering.gseq),
                      "musterd");
     fold(state, e);
     log.push_back(e);

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include "event_numbering.hpp"
+
 #include <map>
 #include <set>
 #include <string>
@@ -54,7 +56,7 @@ struct World {
   const Directory* directory = &server_directory;
   NoticeBook notices;
   std::vector<Event> log;
-  std::map<std::string, std::int64_t> seqs;
+  muster_test::EventNumbering numbering;
   int ops = 0;
   UnixMs now = kStart;
 
@@ -66,15 +68,7 @@ struct World {
     Outcome r = apply_notice_op(notices, op, ctx);
     if (r) {
       for (const Draft& d : *r) {
-        Event e;
-        e.scope = d.scope;
-        e.seq = ++seqs[d.scope];
-        e.gseq = static_cast<std::int64_t>(log.size()) + 1;
-        e.op = op.id;
-        e.kind = d.kind;
-        e.actor = who.name;
-        e.at = format_utc(now);
-        e.body = d.body;
+        Event e = numbering.number(d, op.id, who.name, now);
         fold_notice_event(notices, e);
         log.push_back(e);
       }
@@ -257,8 +251,8 @@ TEST_CASE("a recipient acknowledges: one notice.acked event in their own inbox")
   REQUIRE(w.ack(erin, id).ok());
   REQUIRE(w.ack(li, id).ok());  // the author may acknowledge too
   CHECK(w.notice(id).acked_by == std::set<std::string>{"bob", "carol", "erin", "li"});
-  CHECK(w.seqs["user:carol"] == 1);
-  CHECK(w.seqs["area:gulou/antai"] == 1);  // acknowledgements never touch the area's scope
+  CHECK(w.numbering.seqs["user:carol"] == 1);
+  CHECK(w.numbering.seqs["area:gulou/antai"] == 1);  // acknowledgements never touch the area's scope
 }
 
 TEST_CASE("managers above the notice's area see it and may acknowledge it") {

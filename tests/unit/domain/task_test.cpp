@@ -13,6 +13,8 @@
 
 #include <doctest/doctest.h>
 
+#include "event_numbering.hpp"
+
 #include <cstdint>
 #include <map>
 #include <set>
@@ -81,8 +83,7 @@ struct World {
   const Directory* directory = &server_directory;
   TaskBook tasks;
   std::vector<Event> log;
-  std::map<std::string, std::int64_t> seqs;
-  std::int64_t gseq = 0;
+  muster_test::EventNumbering numbering;
   int ops = 0;
   UnixMs now = kStart;
 
@@ -96,16 +97,7 @@ struct World {
     Outcome r = apply_task_op(tasks, op, ctx);
     if (r) {
       for (const Draft& d : *r) {
-        Event e;
-        e.scope = d.scope;
-        e.seq = ++seqs[d.scope];
-        e.gseq = ++gseq;
-        e.id = "01JDEVENT" + std::to_string(e.gseq);
-        e.op = op.id;
-        e.kind = d.kind;
-        e.actor = who.name;
-        e.at = format_utc(now);
-        e.body = d.body;
+        Event e = numbering.number(d, op.id, who.name, now);
         fold_task_event(tasks, e);
         log.push_back(e);
       }
