@@ -3,6 +3,7 @@
 //   area,household,address,members[,phone]
 //   gulou/antai/yili/b3,b3-502,"3栋502室, 东单元",3,13800000000
 //
+// Read with muster::CsvReader (muster/base/csv.hpp); this file adds the columns' checks.
 // RFC 4180 with the header row above, exactly (the phone column is optional): fields
 // separated by commas; a field in double quotes may hold commas, line breaks and "" for
 // a quote; lines end in LF or CRLF. The text must be UTF-8 (a leading BOM is dropped).
