@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "bench.hpp"
+#include "muster/base/csv.hpp"
 #include "muster/base/time.hpp"
 #include "muster/base/ulid.hpp"
 #include "muster/domain/event.hpp"
@@ -30,18 +31,24 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------- helpers
 
 std::vector<BenchUser> read_users(const std::string& file) {
-  std::ifstream in(file);
+  std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + file);
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string csv = text.str();
+  muster::CsvOptions options;
+  options.comment = '#';
+  muster::CsvReader reader(csv, options);  // the file of `musterd user import`
   std::vector<BenchUser> out;
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> cols;
-    std::stringstream fields(line);
-    for (std::string col; std::getline(fields, col, ',');) cols.push_back(col);
-    if (cols.size() < 4) throw std::runtime_error(file + ":" + std::to_string(n) + ": expected name,roles,area,password[,token]");
+  while (auto record = reader.next()) {
+    const auto& cols = record->fields;
+    if (cols.size() < 4) {
+      throw std::runtime_error(file + ":" + std::to_string(record->line) +
+                               ": expected name,roles,area,password[,token[,display]]");
+    }
     out.push_back(BenchUser{cols[0], cols[1], cols[2], cols[3], cols.size() > 4 ? cols[4] : std::string()});
   }
+  if (const auto& p = reader.problem()) throw std::runtime_error(file + ":" + std::to_string(p->line) + ": " + p->message);
   return out;
 }
 

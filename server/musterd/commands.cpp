@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "muster/base/args.hpp"
+#include "muster/base/csv.hpp"
 #include "muster/base/time.hpp"
 #include "muster/base/timezone.hpp"
 #include "muster/base/ulid.hpp"
@@ -47,10 +48,12 @@ constexpr const char* kUsage = R"(usage:
   musterd user passwd NAME [--password-stdin] --data DIR
   musterd user disable|enable NAME --data DIR
   musterd user import FILE [--device NAME] --data DIR
-      bulk setup (benchmarks, large teams): one user a line, `name,roles,area,password[,token]`
-      (roles separated by `;`, `#` starts a comment); all or nothing. Each distinct password is
-      hashed once. A token pre-registers a device token for --device (default `bench`), so those
-      users can say hello with the token alone; musterd must not be serving DIR then.
+      bulk setup (benchmarks, large teams): one user a row, `name,roles,area,password[,token[,display]]`
+      (CSV with RFC 4180 quoting, e.g. "Wang, Li" for a display name with a comma; roles
+      separated by `;`; a line starting with `#` is a comment); all or nothing. Each distinct
+      password is hashed once. A token pre-registers a device token for --device (default
+      `bench`), so those users can say hello with the token alone; musterd must not be serving
+      DIR then. An empty token is none; an empty or missing display is the name.
   musterd user list --data DIR [--json]
   musterd area add PATH --data DIR
   musterd area list --data DIR [--json]
@@ -159,34 +162,37 @@ bool lock_data_dir(const std::string& dir) {
 
 // `musterd user import FILE`: many users in one transaction, argon2id once per
 // distinct password, and optionally a device token each (stored as its digest).
+// The file is CSV (muster/base/csv.hpp) with `#` comment lines and no header.
 int cmd_user_import(const muster::Args& a, const std::string& dir, DirectoryStore& directory) {
   const std::string file = a.word(2);
   if (file.empty()) return usage("user import needs a FILE");
-  std::ifstream in(file);
+  std::ifstream in(file, std::ios::binary);
   if (!in) return usage("cannot read " + file);
+  std::ostringstream text;
+  text << in.rdbuf();
   const std::string device = a.get_or("device", "bench");
   if (device.empty() || device.size() > 128) return usage("--device takes a name of 1-128 bytes");
   std::vector<UserRecord> users;
   std::vector<std::pair<std::string, std::string>> tokens;  // user, token
   std::map<std::string, std::pair<std::string, std::string>> hashes;  // password -> argon2id, broker hash
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> cols;
-    std::stringstream fields(line);
-    for (std::string col; std::getline(fields, col, ',');) cols.push_back(col);
-    const std::string where = file + ":" + std::to_string(n) + ": ";
-    if (cols.size() != 4 && cols.size() != 5) return usage(where + "expected name,roles,area,password[,token]");
+  const std::string csv = text.str();
+  muster::CsvOptions options;
+  options.comment = '#';
+  muster::CsvReader reader(csv, options);
+  while (auto record = reader.next()) {
+    const auto& cols = record->fields;
+    const std::string where = file + ":" + std::to_string(record->line) + ": ";
+    if (cols.size() < 4 || cols.size() > 6) return usage(where + "expected name,roles,area,password[,token[,display]]");
     std::string roles_text = cols[1];
     for (char& c : roles_text) c = c == ';' ? ',' : c;
     auto roles = domain::Roles::parse(roles_text);
     if (!roles) return usage(where + "unknown role in '" + cols[1] + "'");
     if (cols[3].size() < 8) return usage(where + "passwords have at least 8 characters");
-    if (cols.size() == 5 && cols[4].size() < 16) return usage(where + "tokens have at least 16 characters");
+    const std::string token = cols.size() > 4 ? cols[4] : std::string();
+    if (!token.empty() && token.size() < 16) return usage(where + "tokens have at least 16 characters");
     UserRecord u;
     u.name = cols[0];
-    u.display = cols[0];
+    u.display = cols.size() > 5 && !cols[5].empty() ? cols[5] : cols[0];
     u.roles = *roles;
     u.area = cols[2];
     auto& hash = hashes[cols[3]];
@@ -194,7 +200,10 @@ int cmd_user_import(const muster::Args& a, const std::string& dir, DirectoryStor
     u.password_hash = hash.first;
     u.broker_hash = hash.second;
     users.push_back(std::move(u));
-    if (cols.size() == 5) tokens.emplace_back(cols[0], cols[4]);
+    if (!token.empty()) tokens.emplace_back(cols[0], token);
+  }
+  if (const auto& problem = reader.problem()) {
+    return usage(file + ":" + std::to_string(problem->line) + ": " + problem->message);
   }
   // Tokens live in log.db, which only the serving process writes while it runs.
   if (!tokens.empty() && !lock_data_dir(dir)) {

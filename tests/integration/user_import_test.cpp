@@ -2,6 +2,7 @@
 // password hashed once, optional pre-registered device tokens, all or nothing.
 
 #include <fstream>
+#include <map>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -92,4 +93,41 @@ TEST_CASE("user import: users with shared passwords, roles and device tokens") {
   CHECK(r.code == 2);
   CHECK(r.err.find("stop it") != std::string::npos);
   CHECK(user_list(server).size() == 3);
+}
+
+TEST_CASE("user import: RFC 4180 quoting, so a display name may hold a comma") {
+  mt::ServerFixture server;
+  mt::TempDir files("import-");
+  const std::string names = write_file(files, "names.csv",
+                                       "# name,roles,area,password[,token[,display]]\n"
+                                       "wang,volunteer,bench/imp,secret-one,,\"Wang, Li\"\n"
+                                       "zhao,\"lead;volunteer\",bench/imp,\"pass,word\",,\"Zhao \"\"Big\"\" Wei\"\r\n"
+                                       "sun,volunteer,bench/imp,secret-one\n");
+  auto r = server.admin({"user", "import", names});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("imported 3 users (2 distinct passwords, 0 device tokens for bench)") != std::string::npos);
+
+  std::map<std::string, json> by_name;
+  for (const auto& u : user_list(server)) by_name[u["name"].get<std::string>()] = u;
+  REQUIRE(by_name.size() == 3);
+  CHECK(by_name["wang"]["display"] == "Wang, Li");
+  CHECK(by_name["zhao"]["display"] == "Zhao \"Big\" Wei");
+  CHECK(by_name["zhao"]["roles"] == json::array({"lead", "volunteer"}));
+  CHECK(by_name["sun"]["display"] == "sun");
+
+  // A quote left open is reported at the line it opens; nothing is imported.
+  const std::string open = write_file(files, "open.csv",
+                                      "li,volunteer,bench/imp,secret-one\n"
+                                      "\n"
+                                      "na,volunteer,bench/imp,secret-one,,\"Na, Li\n");
+  r = server.admin({"user", "import", open});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("open.csv:3: quoted field is not closed") != std::string::npos);
+  CHECK(user_list(server).size() == 3);
+
+  // The password with a comma in it is the password.
+  server.start();
+  mt::ClientFixture lead("zhao");
+  lead.login(server, "zhao", "pass,word");
 }
