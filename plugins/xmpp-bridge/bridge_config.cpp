@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "muster/base/json_fields.hpp"
 #include "muster/domain/actor.hpp"
 
 namespace xmpp_bridge {
@@ -21,42 +22,31 @@ std::string lower(std::string s) {
 muster::Result<BridgeConfig> parse_bridge_config(const nlohmann::json& j) {
   BridgeConfig c;
   if (!j.is_object()) return bad("the config must be a JSON object");
-  auto text = [&](const char* key, std::string& into, bool required) -> std::optional<muster::Error> {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) {
-      if (required) return bad(std::string("config: \"") + key + "\" is missing");
-      return std::nullopt;
-    }
-    if (!it->is_string()) return bad(std::string("config: \"") + key + "\" must be a string");
-    into = it->get<std::string>();
-    return std::nullopt;
+  muster::JsonFields r(j, muster::FieldWording::config("config"));
+  auto text = [&](const char* key, std::string& into, bool required) {
+    if (auto v = required ? r.required_string(key) : r.optional_string(key)) into = *v;
   };
-  auto number = [&](const char* key, int& into, int min, int max) -> std::optional<muster::Error> {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return std::nullopt;
-    if (!it->is_number_integer() || it->get<long long>() < min || it->get<long long>() > max) {
-      return bad(std::string("config: \"") + key + "\" must be a whole number from " + std::to_string(min) + " to " +
-                 std::to_string(max));
-    }
-    into = it->get<int>();
-    return std::nullopt;
+  auto number = [&](const char* key, int& into, int min, int max) {
+    if (auto v = r.optional_int(key, min, max)) into = static_cast<int>(*v);
   };
-  auto flag = [&](const char* key, bool& into) -> std::optional<muster::Error> {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return std::nullopt;
-    if (!it->is_boolean()) return bad(std::string("config: \"") + key + "\" must be true or false");
-    into = it->get<bool>();
-    return std::nullopt;
+  auto flag = [&](const char* key, bool& into) {
+    if (auto v = r.optional_bool(key)) into = *v;
   };
   std::string tls = "required";
-  for (auto e : {text("jid", c.jid, true), text("resource", c.resource, false),
-                 text("password_file", c.password_file, true), text("host", c.host, false), text("tls", tls, false),
-                 text("area", c.area, false), text("state", c.state, false), text("dispatch", c.dispatch, false),
-                 number("port", c.port, 0, 65535), number("max_open_requests", c.max_open_requests, 1, 1000),
-                 number("orphan_exit_after_s", c.orphan_exit_after_s, 0, 100000000),
-                 flag("open_registration", c.open_registration), flag("trust_tls", c.trust_tls)}) {
-    if (e) return *e;
-  }
+  text("jid", c.jid, true);
+  text("resource", c.resource, false);
+  text("password_file", c.password_file, true);
+  text("host", c.host, false);
+  text("tls", tls, false);
+  text("area", c.area, false);
+  text("state", c.state, false);
+  text("dispatch", c.dispatch, false);
+  number("port", c.port, 0, 65535);
+  number("max_open_requests", c.max_open_requests, 1, 1000);
+  number("orphan_exit_after_s", c.orphan_exit_after_s, 0, 100000000);
+  flag("open_registration", c.open_registration);
+  flag("trust_tls", c.trust_tls);
+  if (!r.ok()) return r.error();
   if (c.jid.find('@') == std::string::npos || c.jid.find('/') != std::string::npos) {
     return bad("config: \"jid\" must be a bare JID, e.g. helper@chat.example.org");
   }
@@ -75,11 +65,12 @@ muster::Result<BridgeConfig> parse_bridge_config(const nlohmann::json& j) {
     return bad("config: \"dispatch\" must be offer or claim");
   }
   if (c.state.empty()) return bad("config: \"state\" must name a file");
-  if (auto it = j.find("residents"); it != j.end() && !it->is_null()) {
-    if (!it->is_array() || !std::all_of(it->begin(), it->end(), [](const auto& v) { return v.is_string(); })) {
+  if (const auto* residents = r.value("residents"); residents && !residents->is_null()) {
+    if (!residents->is_array() ||
+        !std::all_of(residents->begin(), residents->end(), [](const auto& v) { return v.is_string(); })) {
       return bad("config: \"residents\" must be a list of JIDs");
     }
-    for (const auto& v : *it) c.residents.push_back(lower(v.get<std::string>()));
+    for (const auto& v : *residents) c.residents.push_back(lower(v.get<std::string>()));
   }
   if (c.residents.empty() && !c.open_registration) {
     return bad("config: list the \"residents\" who may ask, or set \"open_registration\": true");

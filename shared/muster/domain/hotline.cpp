@@ -19,21 +19,6 @@ constexpr int kMaxRisk = 5;
 // clock is wrong without letting a typo of a day through.
 constexpr UnixMs kFutureSlack = 60 * 60 * 1000;
 
-// A whole number in [lo, hi] from `name`, or an error that names the field.
-Result<int> bounded_int(const Json& body, const char* name, int lo, int hi) {
-  const std::string range = std::to_string(lo) + " and " + std::to_string(hi);
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return make_error(Errc::invalid, std::string("missing field '") + name + "'");
-  if (!it->is_number_integer()) {
-    return make_error(Errc::invalid, std::string("field '") + name + "' must be a whole number between " + range);
-  }
-  // Unsigned values are read as such, so 2^64-1 is out of range rather than -1.
-  const bool fits = it->is_number_unsigned() ? it->get<std::uint64_t>() <= static_cast<std::uint64_t>(hi)
-                                             : it->get<std::int64_t>() >= lo && it->get<std::int64_t>() <= hi;
-  if (!fits) return make_error(Errc::invalid, std::string("field '") + name + "' must be between " + range);
-  return static_cast<int>(it->get<std::int64_t>());
-}
-
 // The follow-up task: what a volunteer needs to act, nothing of the call itself.
 Task followup_task(const Call& call, const std::string& brief, const Context& ctx) {
   Task t;
@@ -63,11 +48,9 @@ Result<std::vector<Draft>> log_call(const CallBook& calls, const Op& op, const C
   auto category = f.required_string("category", kMaxCategoryBytes);
   auto area = f.optional_string("area", 256);
   auto notes = f.optional_string("notes", kMaxNotesBytes);
+  auto duration = f.required_int("duration", 0, kMaxDurationMinutes);
+  auto risk = f.required_int("risk", 0, kMaxRisk);
   if (!f.ok()) return f.error();
-  auto duration = bounded_int(b, "duration", 0, kMaxDurationMinutes);
-  if (!duration) return duration.error();
-  auto risk = bounded_int(b, "risk", 0, kMaxRisk);
-  if (!risk) return risk.error();
 
   auto started = parse_utc(*started_text);
   if (!started) return make_error(Errc::invalid, "started is not a valid time: '" + *started_text + "'");
@@ -101,9 +84,9 @@ Result<std::vector<Draft>> log_call(const CallBook& calls, const Op& op, const C
   c.operator_name = ctx.actor.name;
   c.area = call_area;
   c.started = format_utc(*started);
-  c.duration_minutes = *duration;
+  c.duration_minutes = static_cast<int>(*duration);
   c.category = *category;
-  c.risk = *risk;
+  c.risk = static_cast<int>(*risk);
   c.has_notes = notes && !notes->empty();
   c.logged_at = format_utc(ctx.now);
   std::vector<Draft> out;

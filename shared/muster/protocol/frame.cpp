@@ -1,5 +1,8 @@
 #include "muster/protocol/frame.hpp"
 
+#include <climits>
+#include <cstdint>
+
 #include "muster/base/utf8.hpp"
 
 namespace muster::protocol {
@@ -7,99 +10,6 @@ namespace muster::protocol {
 namespace {
 
 Error bad(std::string message) { return make_error(Errc::invalid, std::move(message)); }
-
-// Reads the fields of one frame object, remembering the first problem.
-class Reader {
- public:
-  Reader(const Json& j, std::string_view frame) : j_(j), frame_(frame) {}
-
-  std::string str(const char* name) {
-    auto it = j_.find(name);
-    if (it == j_.end()) return fail(name, "is missing"), std::string{};
-    if (!it->is_string()) return fail(name, "must be a string"), std::string{};
-    return it->get<std::string>();
-  }
-  std::optional<std::string> opt_str(const char* name) {
-    auto it = j_.find(name);
-    if (it == j_.end() || it->is_null()) return std::nullopt;
-    if (!it->is_string()) return fail(name, "must be a string"), std::nullopt;
-    return it->get<std::string>();
-  }
-  std::int64_t integer(const char* name) {
-    auto it = j_.find(name);
-    if (it == j_.end()) return fail(name, "is missing"), 0;
-    if (!it->is_number_integer()) return fail(name, "must be an integer"), 0;
-    return it->get<std::int64_t>();
-  }
-  bool boolean(const char* name) {
-    auto it = j_.find(name);
-    if (it == j_.end()) return fail(name, "is missing"), false;
-    if (!it->is_boolean()) return fail(name, "must be true or false"), false;
-    return it->get<bool>();
-  }
-  Json object(const char* name, bool required) {
-    auto it = j_.find(name);
-    if (it == j_.end() || (!required && it->is_null())) {
-      if (required) fail(name, "is missing");
-      return Json::object();
-    }
-    if (!it->is_object()) return fail(name, "must be an object"), Json::object();
-    return *it;
-  }
-  Json any(const char* name) {
-    auto it = j_.find(name);
-    return it == j_.end() ? Json() : *it;
-  }
-  std::vector<std::string> strings(const char* name) {
-    std::vector<std::string> out;
-    auto it = j_.find(name);
-    if (it == j_.end()) return fail(name, "is missing"), out;
-    if (!it->is_array()) return fail(name, "must be an array of strings"), out;
-    for (const auto& v : *it) {
-      if (!v.is_string()) return fail(name, "must be an array of strings"), out;
-      out.push_back(v.get<std::string>());
-    }
-    return out;
-  }
-  Cursors cursors(const char* name, bool required) {
-    Cursors out;
-    Json o = object(name, required);
-    for (const auto& [scope, seq] : o.items()) {
-      if (!seq.is_number_integer() || seq.get<std::int64_t>() < 0) {
-        fail(name, "must map scopes to non-negative integers");
-        return {};
-      }
-      out[scope] = seq.get<std::int64_t>();
-    }
-    return out;
-  }
-  std::optional<Error> error_field(const char* name) {
-    auto it = j_.find(name);
-    if (it == j_.end() || it->is_null()) return std::nullopt;
-    if (!it->is_object() || !it->contains("code") || !(*it)["code"].is_string()) {
-      fail(name, "must be an object with a string code");
-      return std::nullopt;
-    }
-    auto message = it->find("message");
-    if (message != it->end() && !message->is_null() && !message->is_string()) {
-      fail(name, "must have a string message");  // value() would throw here
-      return std::nullopt;
-    }
-    return make_error(errc_from_string((*it)["code"].get<std::string>()),
-                      message != it->end() && message->is_string() ? message->get<std::string>() : std::string());
-  }
-
-  bool ok() const { return !error_; }
-  const Error& error() const { return *error_; }
-
- private:
-  void fail(const char* name, const char* problem) {
-    if (!error_) error_ = bad(std::string(frame_) + ": field '" + name + "' " + problem);
-  }
-  const Json& j_;
-  std::string_view frame_;
-  std::optional<Error> error_;
-};
 
 Result<Json> parse_object(std::string_view text) {
   if (!valid_utf8(text)) return bad("frame is not valid UTF-8");
@@ -111,21 +21,59 @@ Result<Json> parse_object(std::string_view text) {
   return j;
 }
 
+// The error object of an ack or a result.
+std::optional<Error> read_error(JsonFields& r, const char* name) {
+  const Json* e = r.value(name);
+  if (!e || e->is_null()) return std::nullopt;
+  auto code = e->find("code");  // end() when e is not an object
+  if (!e->is_object() || code == e->end() || !code->is_string()) {
+    r.fail(name, "must be an object with a string code");
+    return std::nullopt;
+  }
+  auto message = e->find("message");
+  if (message != e->end() && !message->is_null() && !message->is_string()) {
+    r.fail(name, "must have a string message");
+    return std::nullopt;
+  }
+  return make_error(errc_from_string(code->get<std::string>()),
+                    message != e->end() && message->is_string() ? message->get<std::string>() : std::string());
+}
+
+std::string str(const std::optional<std::string>& s) { return s.value_or(std::string()); }
+
+Json object_or_empty(const Json* j) { return j ? *j : Json::object(); }
+
 template <class F>
-Result<F> finish(Reader& r, F frame) {
+Result<F> finish(const JsonFields& r, F frame) {
   if (!r.ok()) return r.error();
   return frame;
 }
 
 Json error_json(const Error& e) { return Json{{"code", to_string(e.code)}, {"message", e.message}}; }
 
-Json cursors_json(const Cursors& c) {
+}  // namespace
+
+Json cursors_to_json(const Cursors& cursors) {
   Json j = Json::object();
-  for (const auto& [scope, seq] : c) j[scope] = seq;
+  for (const auto& [scope, seq] : cursors) j[scope] = seq;
   return j;
 }
 
-}  // namespace
+Cursors read_cursors(JsonFields& fields, const char* name, bool required) {
+  const Json* o = required ? fields.required_object(name) : fields.optional_object(name);
+  Cursors out;
+  if (!o) return out;
+  for (const auto& [scope, seq] : o->items()) {
+    // Non-negative numbers are stored unsigned; one above the int64 range is refused.
+    if (!seq.is_number_integer() || (seq.is_number_unsigned() && seq.get<std::uint64_t>() > INT64_MAX) ||
+        seq.get<std::int64_t>() < 0) {
+      fields.fail(name, "must map scopes to non-negative integers");
+      return {};
+    }
+    out[scope] = seq.get<std::int64_t>();
+  }
+  return out;
+}
 
 Json event_to_json(const domain::Event& e) {
   return Json{{"t", "event"}, {"scope", e.scope}, {"seq", e.seq},     {"gseq", e.gseq},   {"id", e.id},
@@ -135,17 +83,17 @@ Json event_to_json(const domain::Event& e) {
 std::string encode_event(const domain::Event& e) { return event_to_json(e).dump(); }
 
 Result<domain::Event> event_from_json(const Json& j) {
-  Reader r(j, "event");
+  JsonFields r(j, FieldWording::frame("event"));
   domain::Event e;
-  e.scope = r.str("scope");
-  e.seq = r.integer("seq");
-  e.gseq = r.integer("gseq");
-  e.id = r.str("id");
-  e.op = r.str("op");
-  e.kind = r.str("kind");
-  e.actor = r.str("actor");
-  e.at = r.str("at");
-  e.body = r.object("body", true);
+  e.scope = str(r.required_string("scope"));
+  e.seq = r.required_int("seq").value_or(0);
+  e.gseq = r.required_int("gseq").value_or(0);
+  e.id = str(r.required_string("id"));
+  e.op = str(r.required_string("op"));
+  e.kind = str(r.required_string("kind"));
+  e.actor = str(r.required_string("actor"));
+  e.at = str(r.required_string("at"));
+  e.body = object_or_empty(r.required_object("body"));
   return finish(r, std::move(e));
 }
 
@@ -154,15 +102,15 @@ Result<ClientFrame> decode_client_frame(std::string_view text) {
   if (!parsed) return parsed.error();
   const Json& j = *parsed;
   const std::string t = j["t"].get<std::string>();
-  Reader r(j, t);
+  JsonFields r(j, FieldWording::frame(t));
   if (t == "hello") {
     Hello h;
-    h.v = static_cast<int>(r.integer("v"));
-    h.user = r.str("user");
-    h.password = r.opt_str("password");
-    h.token = r.opt_str("token");
-    h.device = r.str("device");
-    h.cursors = r.cursors("cursors", false);
+    h.v = static_cast<int>(r.required_int("v", INT_MIN, INT_MAX).value_or(0));
+    h.user = str(r.required_string("user"));
+    h.password = r.optional_string("password");
+    h.token = r.optional_string("token");
+    h.device = str(r.required_string("device"));
+    h.cursors = read_cursors(r, "cursors", false);
     // Over MQTT the broker has authenticated the connection and hello carries neither;
     // the WebSocket adapter requires one.
     if (r.ok() && h.password && h.token) return bad("hello: give a password or a token, not both");
@@ -170,25 +118,24 @@ Result<ClientFrame> decode_client_frame(std::string_view text) {
   }
   if (t == "op") {
     OpFrame f;
-    f.op.id = r.str("id");
-    f.op.kind = r.str("kind");
-    f.op.body = r.object("body", true);
+    f.op.id = str(r.required_string("id"));
+    f.op.kind = str(r.required_string("kind"));
+    f.op.body = object_or_empty(r.required_object("body"));
     return finish<ClientFrame>(r, std::move(f));
   }
-  if (t == "cursor") return finish<ClientFrame>(r, CursorFrame{r.cursors("cursors", true)});
+  if (t == "cursor") return finish<ClientFrame>(r, CursorFrame{read_cursors(r, "cursors", true)});
   if (t == "backfill") {
     Backfill b;
-    b.scope = r.str("scope");
-    b.from = r.integer("from");
-    if (r.ok() && b.from < 0) return bad("backfill: field 'from' must be a non-negative integer");
+    b.scope = str(r.required_string("scope"));
+    b.from = r.required_int("from", 0).value_or(0);
     return finish<ClientFrame>(r, std::move(b));
   }
   if (t == "ping") return ClientFrame{Ping{}};
   if (t == "query") {
     Query q;
-    q.id = r.str("id");
-    q.name = r.str("name");
-    q.args = r.object("args", false);
+    q.id = str(r.required_string("id"));
+    q.name = str(r.required_string("name"));
+    q.args = object_or_empty(r.optional_object("args"));
     return finish<ClientFrame>(r, std::move(q));
   }
   return bad("unknown frame type '" + t + "'");
@@ -199,7 +146,7 @@ Result<ServerFrame> decode_server_frame(std::string_view text) {
   if (!parsed) return parsed.error();
   const Json& j = *parsed;
   const std::string t = j["t"].get<std::string>();
-  Reader r(j, t);
+  JsonFields r(j, FieldWording::frame(t));
   if (t == "event") {
     auto e = event_from_json(j);
     if (!e) return e.error();
@@ -207,37 +154,37 @@ Result<ServerFrame> decode_server_frame(std::string_view text) {
   }
   if (t == "ack") {
     Ack a;
-    a.id = r.str("id");
-    a.ok = r.boolean("ok");
-    a.error = r.error_field("error");
-    a.state = r.any("state");
+    a.id = str(r.required_string("id"));
+    a.ok = r.required_bool("ok").value_or(false);
+    a.error = read_error(r, "error");
+    if (const Json* state = r.value("state")) a.state = *state;
     if (r.ok() && !a.ok && !a.error) return bad("ack: a failed ack needs an error");
     return finish<ServerFrame>(r, std::move(a));
   }
   if (t == "welcome") {
     Welcome w;
-    w.user = r.str("user");
-    w.roles = r.strings("roles");
-    w.area = r.opt_str("area").value_or("");
-    w.token = r.str("token");
-    w.scopes = r.strings("scopes");
-    w.tz = r.opt_str("tz").value_or("");
+    w.user = str(r.required_string("user"));
+    w.roles = r.required_strings("roles").value_or(std::vector<std::string>{});
+    w.area = str(r.optional_string("area"));
+    w.token = str(r.required_string("token"));
+    w.scopes = r.required_strings("scopes").value_or(std::vector<std::string>{});
+    w.tz = str(r.optional_string("tz"));
     return finish<ServerFrame>(r, std::move(w));
   }
   if (t == "caught_up") return ServerFrame{CaughtUp{}};
   if (t == "pong") return ServerFrame{Pong{}};
   if (t == "error") {
     ErrorFrame e;
-    e.code = r.str("code");
-    e.message = r.str("message");
+    e.code = str(r.required_string("code"));
+    e.message = str(r.required_string("message"));
     return finish<ServerFrame>(r, std::move(e));
   }
   if (t == "result") {
     QueryResult q;
-    q.id = r.str("id");
-    q.ok = r.boolean("ok");
-    q.error = r.error_field("error");
-    q.body = r.any("body");
+    q.id = str(r.required_string("id"));
+    q.ok = r.required_bool("ok").value_or(false);
+    q.error = read_error(r, "error");
+    if (const Json* body = r.value("body")) q.body = *body;
     return finish<ServerFrame>(r, std::move(q));
   }
   return bad("unknown frame type '" + t + "'");
@@ -246,7 +193,7 @@ Result<ServerFrame> decode_server_frame(std::string_view text) {
 std::string encode(const ClientFrame& frame) {
   struct V {
     Json operator()(const Hello& h) const {
-      Json j{{"t", "hello"}, {"v", h.v}, {"user", h.user}, {"device", h.device}, {"cursors", cursors_json(h.cursors)}};
+      Json j{{"t", "hello"}, {"v", h.v}, {"user", h.user}, {"device", h.device}, {"cursors", cursors_to_json(h.cursors)}};
       if (h.password) j["password"] = *h.password;
       if (h.token) j["token"] = *h.token;
       return j;
@@ -254,7 +201,7 @@ std::string encode(const ClientFrame& frame) {
     Json operator()(const OpFrame& f) const {
       return Json{{"t", "op"}, {"id", f.op.id}, {"kind", f.op.kind}, {"body", f.op.body}};
     }
-    Json operator()(const CursorFrame& c) const { return Json{{"t", "cursor"}, {"cursors", cursors_json(c.cursors)}}; }
+    Json operator()(const CursorFrame& c) const { return Json{{"t", "cursor"}, {"cursors", cursors_to_json(c.cursors)}}; }
     Json operator()(const Backfill& b) const { return Json{{"t", "backfill"}, {"scope", b.scope}, {"from", b.from}}; }
     Json operator()(const Ping&) const { return Json{{"t", "ping"}}; }
     Json operator()(const Query& q) const { return Json{{"t", "query"}, {"id", q.id}, {"name", q.name}, {"args", q.args}}; }

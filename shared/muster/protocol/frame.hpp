@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "muster/base/json_fields.hpp"
 #include "muster/base/result.hpp"
 #include "muster/domain/event.hpp"
 
@@ -98,7 +99,8 @@ struct QueryResult {
 
 using ServerFrame = std::variant<Welcome, EventFrame, CaughtUp, Ack, ErrorFrame, Pong, QueryResult>;
 
-// Decoding. Errors are Errc::invalid with a message fit for an error frame.
+// Decoding. Errors are Errc::invalid with a message fit for an error frame, e.g.
+// "op: field 'id' is missing".
 Result<ClientFrame> decode_client_frame(std::string_view text);
 Result<ServerFrame> decode_server_frame(std::string_view text);
 
@@ -110,5 +112,11 @@ std::string encode(const ServerFrame& frame);
 std::string encode_event(const domain::Event& event);
 Json event_to_json(const domain::Event& event);
 Result<domain::Event> event_from_json(const Json& j);
+
+// The cursors of hello, cursor and plugin init frames: an object of scope -> seq.
+Json cursors_to_json(const Cursors& cursors);
+// Reads the cursors field `name` (an object of scope -> non-negative integer) of a frame
+// being read; an absent optional one is empty. Problems go to `fields`.
+Cursors read_cursors(JsonFields& fields, const char* name, bool required);
 
 }  // namespace muster::protocol

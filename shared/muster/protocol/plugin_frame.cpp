@@ -1,5 +1,7 @@
 #include "muster/protocol/plugin_frame.hpp"
 
+#include <climits>
+
 #include "muster/base/utf8.hpp"
 
 namespace muster::protocol {
@@ -18,39 +20,12 @@ Result<Json> parse_line(std::string_view line) {
   return j;
 }
 
-Result<std::vector<std::string>> string_list(const Json& j, const char* frame, const char* name) {
-  auto it = j.find(name);
-  std::string where = std::string(frame) + ": field '" + name + "' ";
-  if (it == j.end()) return bad(where + "is missing");
-  if (!it->is_array()) return bad(where + "must be an array of strings");
-  std::vector<std::string> out;
-  for (const auto& v : *it) {
-    if (!v.is_string()) return bad(where + "must be an array of strings");
-    out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-
-Result<std::string> string_field(const Json& j, const char* frame, const char* name) {
-  auto it = j.find(name);
-  std::string where = std::string(frame) + ": field '" + name + "' ";
-  if (it == j.end()) return bad(where + "is missing");
-  if (!it->is_string()) return bad(where + "must be a string");
-  return it->get<std::string>();
-}
-
-Json cursors_json(const Cursors& c) {
-  Json j = Json::object();
-  for (const auto& [scope, seq] : c) j[scope] = seq;
-  return j;
-}
-
 }  // namespace
 
 std::string encode_plugin_init(const PluginInit& init) {
   Json j{{"t", "init"},          {"v", init.v},           {"config", init.config.is_null() ? Json::object() : init.config},
          {"user", init.user},    {"area", init.area},     {"scopes", init.scopes},
-         {"areas", init.areas},  {"cursors", cursors_json(init.cursors)}};
+         {"areas", init.areas},  {"cursors", cursors_to_json(init.cursors)}};
   return j.dump();
 }
 
@@ -59,35 +34,16 @@ Result<HostLine> decode_host_line(std::string_view line) {
   if (!parsed) return parsed.error();
   const Json& j = *parsed;
   if (j["t"] == "init") {
+    JsonFields r(j, FieldWording::frame("init"));
     PluginInit init;
-    auto v = j.find("v");
-    if (v == j.end() || !v->is_number_integer()) return bad("init: field 'v' must be an integer");
-    init.v = v->get<int>();
-    auto config = j.find("config");
-    if (config == j.end() || !config->is_object()) return bad("init: field 'config' must be an object");
-    init.config = *config;
-    auto user = string_field(j, "init", "user");
-    if (!user) return user.error();
-    init.user = *user;
-    auto area = string_field(j, "init", "area");
-    if (!area) return area.error();
-    init.area = *area;
-    auto scopes = string_list(j, "init", "scopes");
-    if (!scopes) return scopes.error();
-    init.scopes = std::move(*scopes);
-    auto areas = string_list(j, "init", "areas");
-    if (!areas) return areas.error();
-    init.areas = std::move(*areas);
-    auto cursors = j.find("cursors");
-    if (cursors != j.end()) {
-      if (!cursors->is_object()) return bad("init: field 'cursors' must be an object");
-      for (const auto& [scope, seq] : cursors->items()) {
-        if (!seq.is_number_integer() || seq.get<std::int64_t>() < 0) {
-          return bad("init: field 'cursors' must map scopes to non-negative integers");
-        }
-        init.cursors[scope] = seq.get<std::int64_t>();
-      }
-    }
+    init.v = static_cast<int>(r.required_int("v", INT_MIN, INT_MAX).value_or(0));
+    if (const Json* config = r.required_object("config")) init.config = *config;
+    init.user = r.required_string("user").value_or("");
+    init.area = r.required_string("area").value_or("");
+    init.scopes = r.required_strings("scopes").value_or(std::vector<std::string>{});
+    init.areas = r.required_strings("areas").value_or(std::vector<std::string>{});
+    init.cursors = read_cursors(r, "cursors", false);
+    if (!r.ok()) return r.error();
     return HostLine{std::move(init)};
   }
   auto frame = decode_server_frame(line);
@@ -104,20 +60,17 @@ Result<PluginLine> decode_plugin_line(std::string_view line) {
   if (!parsed) return parsed.error();
   const Json& j = *parsed;
   const std::string t = j["t"].get<std::string>();
+  JsonFields r(j, FieldWording::frame(t));
   if (t == "subscribe") {
-    auto scopes = string_list(j, "subscribe", "scopes");
-    if (!scopes) return scopes.error();
+    auto scopes = r.required_strings("scopes");
+    if (!r.ok()) return r.error();
     return PluginLine{PluginSubscribe{std::move(*scopes)}};
   }
   if (t == "log") {
-    auto message = string_field(j, "log", "message");
-    if (!message) return message.error();
-    PluginLog log{"info", std::move(*message)};
-    if (auto level = j.find("level"); level != j.end() && !level->is_null()) {
-      if (!level->is_string()) return bad("log: field 'level' must be a string");
-      log.level = level->get<std::string>();
-    }
-    return PluginLine{std::move(log)};
+    auto message = r.required_string("message");
+    auto level = r.optional_string("level");
+    if (!r.ok()) return r.error();
+    return PluginLine{PluginLog{level.value_or("info"), std::move(*message)}};
   }
   if (t != "op" && t != "cursor") return bad("unknown line type '" + t + "'");
   auto frame = decode_client_frame(line);
@@ -132,7 +85,7 @@ std::string encode(const PluginLine& line) {
     Json operator()(const OpFrame& f) const {
       return Json{{"t", "op"}, {"id", f.op.id}, {"kind", f.op.kind}, {"body", f.op.body}};
     }
-    Json operator()(const CursorFrame& c) const { return Json{{"t", "cursor"}, {"cursors", cursors_json(c.cursors)}}; }
+    Json operator()(const CursorFrame& c) const { return Json{{"t", "cursor"}, {"cursors", cursors_to_json(c.cursors)}}; }
     Json operator()(const PluginLog& l) const { return Json{{"t", "log"}, {"level", l.level}, {"message", l.message}}; }
   };
   return std::visit(Visitor{}, line).dump();

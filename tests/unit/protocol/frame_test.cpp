@@ -590,3 +590,13 @@ TEST_CASE("welcome, error and result frames check their fields") {
   CHECK(server_error(R"({"t":"result","id":"q","ok":false,"error":[]})") ==
         "result: field 'error' must be an object with a string code");
 }
+
+// ======================================================================= limits
+
+TEST_CASE("integers above the 64-bit range are refused, never wrapped") {
+  Json j = event_to_json(sample_event());
+  j["seq"] = 18446744073709551615ULL;
+  CHECK(server_error(j.dump()) == "event: field 'seq' must be an integer that fits in 64 bits");
+  CHECK(client_error(R"({"t":"hello","v":4294967296,"user":"a","token":"t","device":"d"})") ==
+        "hello: field 'v' must be an integer from -2147483648 to 2147483647");
+}

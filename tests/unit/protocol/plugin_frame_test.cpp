@@ -120,3 +120,20 @@ TEST_CASE("a plugin reads events, acks, caught_up and errors as the WebSocket fr
             .error()
             .message == "init: field 'config' must be an object");
 }
+
+TEST_CASE("init: every field named when it is missing or of the wrong type") {
+  auto init_error = [](const std::string& text) {
+    auto r = decode_host_line(text);
+    return r ? std::string("decoded") : r.error().message;
+  };
+  CHECK(init_error(R"({"t":"init","config":{},"user":"u","area":"a","scopes":[],"areas":[]})") ==
+        "init: field 'v' is missing");
+  CHECK(init_error(R"({"t":"init","v":1,"user":"u","area":"a","scopes":[],"areas":[]})") ==
+        "init: field 'config' is missing");
+  CHECK(init_error(R"({"t":"init","v":1,"config":{},"user":"u","area":"a","scopes":[1],"areas":[]})") ==
+        "init: field 'scopes' must be an array of strings");
+  CHECK(init_error(R"({"t":"init","v":1,"config":{},"user":"u","area":"a","scopes":[],"areas":[],"cursors":{"s":-1}})") ==
+        "init: field 'cursors' must map scopes to non-negative integers");
+  CHECK(init_error(R"({"t":"init","v":1,"config":{},"user":"u","area":"a","scopes":[],"areas":[],"cursors":null})") ==
+        "decoded");
+}
