@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "muster/base/json_parse.hpp"
+#include "muster/protocol/frame.hpp"
 #include "muster/protocol/topics.hpp"
 
 namespace muster::client {
@@ -240,7 +242,9 @@ class MqttConnection::Impl {
   // A welcome names the scopes this user sees (a first login learns them here).
   Status follow_welcome(const std::string& payload) {
     if (payload.find("\"welcome\"") == std::string::npos) return {};  // cheap filter
-    Json frame = Json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    auto parsed = parse_limited(payload, protocol::kMaxFrameDepth, protocol::kMaxFrameBytes);
+    if (!parsed) return {};
+    const Json& frame = *parsed;
     if (!frame.is_object() || frame.value("t", Json()) != "welcome") return {};
     const Json scopes = frame.value("scopes", Json::array());
     if (!scopes.is_array()) return {};

@@ -19,6 +19,7 @@
 
 #include "muster/base/args.hpp"
 #include "muster/base/csv.hpp"
+#include "muster/base/json_parse.hpp"
 #include "muster/base/time.hpp"
 #include "muster/base/timezone.hpp"
 #include "muster/base/ulid.hpp"
@@ -381,14 +382,19 @@ int cmd_broker_config(const muster::Args& a) {
 }
 
 // DATA/policy.json over the built-in defaults; a missing file means the defaults.
+constexpr std::size_t kMaxPolicyDepth = 16;
+constexpr std::size_t kMaxPolicyBytes = 1024 * 1024;
+
 muster::Result<domain::Policy> load_policy(const std::string& dir) {
   const fs::path path = fs::path(dir) / "policy.json";
   std::error_code ec;
   if (!fs::exists(path, ec)) return domain::Policy::defaults();
-  std::ifstream in(path);
-  auto j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded()) return muster::make_error(muster::Errc::invalid, path.string() + " is not valid JSON");
-  auto policy = domain::Policy::from_json(j);
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto j = muster::parse_limited(text.str(), kMaxPolicyDepth, kMaxPolicyBytes, path.string());
+  if (!j) return j.error();
+  auto policy = domain::Policy::from_json(*j);
   if (!policy) return muster::make_error(muster::Errc::invalid, path.string() + ": " + policy.error().message);
   return policy;
 }

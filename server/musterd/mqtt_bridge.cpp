@@ -12,6 +12,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "muster/base/json_parse.hpp"
 #include "muster/protocol/frame.hpp"
 #include "muster/protocol/topics.hpp"
 
@@ -259,7 +260,8 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
     if (!decoded) {
       // An op we cannot read is still answered on its id when it has one, so the
       // sender's outbox does not wait for it forever.
-      auto j = nlohmann::json::parse(payload, nullptr, false);
+      auto parsed = muster::parse_limited(payload, protocol::kMaxFrameDepth, protocol::kMaxFrameBytes);
+      const nlohmann::json j = parsed ? std::move(*parsed) : nlohmann::json();
       if (route->kind == protocol::TopicRoute::Kind::op && j.is_object() && j.contains("id") && j["id"].is_string()) {
         ++metrics_.bad_frames;
         protocol::Ack ack{j["id"].get<std::string>(), false, decoded.error(), nullptr};

@@ -10,8 +10,10 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <unordered_map>
 
+#include "muster/base/json_parse.hpp"
 #include "muster/domain/actor.hpp"
 #include "muster/protocol/plugin_frame.hpp"
 
@@ -30,6 +32,9 @@ constexpr std::uint64_t kOriginBit = std::uint64_t{1} << 61;
 constexpr int kFeedChunk = 256;
 constexpr const char* kDevice = "plugin";  // the device of a plugin's cursors and ops
 constexpr std::size_t kMaxLogText = 2000;
+// A plugin's config travels inside its init line, one level down: it must decode there.
+constexpr std::size_t kMaxConfigDepth = protocol::kMaxFrameDepth - 1;
+constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
 
 // At most kBurst lines per kWindow from one plugin reach the server's log; the rest
 // are counted and the count is logged with the next line let through.
@@ -94,12 +99,14 @@ muster::Result<PluginSpec> load_plugin_spec(const std::string& path, const std::
                                          " needs --plugin-config FILE naming its muster user, e.g. {\"user\":\"bridge\"}");
   }
   spec.config_path = fs::absolute(config_path, ec).lexically_normal().string();
-  std::ifstream in(spec.config_path);
+  std::ifstream in(spec.config_path, std::ios::binary);
   if (!in) return make_error(Errc::invalid, "cannot read plugin config " + config_path);
-  spec.config = nlohmann::json::parse(in, nullptr, false);
-  if (spec.config.is_discarded() || !spec.config.is_object()) {
-    return make_error(Errc::invalid, "plugin config " + config_path + " is not a JSON object");
-  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto config = muster::parse_limited(text.str(), kMaxConfigDepth, kMaxConfigBytes, "plugin config " + config_path);
+  if (!config) return config.error();
+  if (!config->is_object()) return make_error(Errc::invalid, "plugin config " + config_path + " is not a JSON object");
+  spec.config = std::move(*config);
   auto user = spec.config.find("user");
   if (user == spec.config.end() || !user->is_string() || !domain::valid_user_name(user->get<std::string>())) {
     return make_error(Errc::invalid, "plugin config " + config_path + " must name its muster user: \"user\": \"NAME\"");
@@ -337,7 +344,8 @@ class PluginHost::Impl {
     log(p, "skipped a line: " + error.message + ": " + printable(line, 120), false);
     // An op we cannot read is still answered on its id when it has one, so the
     // plugin's outbox does not wait for it forever.
-    auto j = nlohmann::json::parse(line, nullptr, false);
+    auto parsed = muster::parse_limited(line, protocol::kMaxFrameDepth, protocol::kMaxFrameBytes);
+    const nlohmann::json j = parsed ? std::move(*parsed) : nlohmann::json();
     if (j.is_object() && j.value("t", "") == "op" && j.contains("id") && j["id"].is_string()) {
       protocol::Ack ack{j["id"].get<std::string>(), false, error, nullptr};
       write(p, protocol::encode(protocol::ServerFrame{ack}) + "\n");

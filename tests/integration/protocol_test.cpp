@@ -336,6 +336,18 @@ TEST_SUITE("protocol") {
       CHECK(made[0].j["kind"] == "task.claimed");
     }
 
+    SUBCASE("an op nested 100,000 levels deep: bad_frame naming the limit, and the server lives on") {
+      auto bob = stage.bob();
+      const std::string id = new_id();
+      const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+      REQUIRE(bob->ws.send_text(R"({"t":"op","id":")" + id + R"(","kind":"task.claim","body":{"task":)" + deep + "}}"));
+      auto f = next_frame(bob->ws);
+      check_error(f, "bad_frame");
+      CHECK(f->str("message") == "frame is nested deeper than the limit of 64 levels");
+      CHECK_FALSE(bob->ws.closed());
+      stage.expect_untouched_and_serving();
+    }
+
     SUBCASE("a malformed hello: bad_frame, the connection stays open for a good one") {
       mt::RawWs ws;
       REQUIRE(ws.connect(port));

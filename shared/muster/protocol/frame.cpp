@@ -3,7 +3,7 @@
 #include <climits>
 #include <cstdint>
 
-#include "muster/base/utf8.hpp"
+#include "muster/base/json_parse.hpp"
 
 namespace muster::protocol {
 
@@ -12,12 +12,11 @@ namespace {
 Error bad(std::string message) { return make_error(Errc::invalid, std::move(message)); }
 
 Result<Json> parse_object(std::string_view text) {
-  if (!valid_utf8(text)) return bad("frame is not valid UTF-8");
-  Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return bad("frame is not valid JSON");
-  if (!j.is_object()) return bad("frame must be a JSON object");
-  auto t = j.find("t");
-  if (t == j.end() || !t->is_string()) return bad("frame needs a string field 't'");
+  auto j = parse_limited(text, kMaxFrameDepth, kMaxFrameBytes, "frame");
+  if (!j) return j.error();
+  if (!j->is_object()) return bad("frame must be a JSON object");
+  auto t = j->find("t");
+  if (t == j->end() || !t->is_string()) return bad("frame needs a string field 't'");
   return j;
 }
 

@@ -1,9 +1,12 @@
 // The wire protocol (docs/protocol.md): one JSON object per WebSocket text frame
 // (or MQTT message), `t` naming the frame type. Decoding is strict: invalid UTF-8,
 // non-JSON, a non-object, an unknown `t`, a missing field or a field of the wrong
-// type is an error that names the problem; unknown extra fields are ignored.
+// type is an error that names the problem; unknown extra fields are ignored. A frame
+// larger than kMaxFrameBytes or nested deeper than kMaxFrameDepth is refused before
+// anything is built from it (muster/base/json_parse.hpp says why).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -22,6 +25,12 @@ using Json = nlohmann::json;
 using Cursors = std::map<std::string, std::int64_t>;  // scope -> last seq applied
 
 inline constexpr int kProtocolVersion = 1;
+
+// Limits of every decoder here and in plugin_frame.hpp, whatever the transport allows
+// (the transports set their own, smaller size limits: musterd's --max-frame, the plugin
+// host's line limit). An op's body is level 2 of its frame.
+inline constexpr std::size_t kMaxFrameDepth = 64;
+inline constexpr std::size_t kMaxFrameBytes = 64 * 1024 * 1024;
 
 // ---- client -> server ----
 
@@ -100,7 +109,7 @@ struct QueryResult {
 using ServerFrame = std::variant<Welcome, EventFrame, CaughtUp, Ack, ErrorFrame, Pong, QueryResult>;
 
 // Decoding. Errors are Errc::invalid with a message fit for an error frame, e.g.
-// "op: field 'id' is missing".
+// "frame is nested deeper than the limit of 64 levels", "op: field 'id' is missing".
 Result<ClientFrame> decode_client_frame(std::string_view text);
 Result<ServerFrame> decode_server_frame(std::string_view text);
 

@@ -2,7 +2,7 @@
 
 #include <climits>
 
-#include "muster/base/utf8.hpp"
+#include "muster/base/json_parse.hpp"
 
 namespace muster::protocol {
 
@@ -11,12 +11,11 @@ namespace {
 Error bad(std::string message) { return make_error(Errc::invalid, std::move(message)); }
 
 Result<Json> parse_line(std::string_view line) {
-  if (!valid_utf8(line)) return bad("line is not valid UTF-8");
-  Json j = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return bad("line is not valid JSON");
-  if (!j.is_object()) return bad("line must be a JSON object");
-  auto t = j.find("t");
-  if (t == j.end() || !t->is_string()) return bad("line needs a string field 't'");
+  auto j = parse_limited(line, kMaxFrameDepth, kMaxFrameBytes, "line");
+  if (!j) return j.error();
+  if (!j->is_object()) return bad("line must be a JSON object");
+  auto t = j->find("t");
+  if (t == j->end() || !t->is_string()) return bad("line needs a string field 't'");
   return j;
 }
 

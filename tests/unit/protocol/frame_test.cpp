@@ -593,6 +593,26 @@ TEST_CASE("welcome, error and result frames check their fields") {
 
 // ======================================================================= limits
 
+TEST_CASE("a frame nested 100,000 levels deep is refused before it is built, naming the limit") {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  CHECK(client_error(R"({"t":"op","id":"x","kind":"k","body":{"items":)" + deep + "}}") ==
+        "frame is nested deeper than the limit of 64 levels");
+  CHECK(client_error(std::string(100000, '{')) == "frame is nested deeper than the limit of 64 levels");
+  CHECK(server_error(R"({"t":"ack","id":"x","ok":true,"state":)" + deep + "}") ==
+        "frame is nested deeper than the limit of 64 levels");
+}
+
+TEST_CASE("a body nested up to the frame's limit decodes and encodes back") {
+  // The frame is level 1, its body level 2, the array "items" level 3: 62 arrays reach 64.
+  const std::string ok = std::string(62, '[') + std::string(62, ']');
+  auto f = client<OpFrame>(R"({"t":"op","id":"x","kind":"k","body":{"items":)" + ok + "}}");
+  CHECK(f.op.body["items"].dump() == ok);
+  CHECK(encode(ClientFrame{f}).find(ok) != std::string::npos);
+  const std::string one_more = std::string(63, '[') + std::string(63, ']');
+  CHECK(client_error(R"({"t":"op","id":"x","kind":"k","body":{"items":)" + one_more + "}}") ==
+        "frame is nested deeper than the limit of 64 levels");
+}
+
 TEST_CASE("integers above the 64-bit range are refused, never wrapped") {
   Json j = event_to_json(sample_event());
   j["seq"] = 18446744073709551615ULL;

@@ -121,6 +121,18 @@ TEST_CASE("a plugin reads events, acks, caught_up and errors as the WebSocket fr
             .message == "init: field 'config' must be an object");
 }
 
+TEST_CASE("lines nested 100,000 levels deep are refused both ways, naming the limit") {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  CHECK(error_of(decode_plugin_line(R"({"t":"op","id":"x","kind":"task.create","body":{"a":)" + deep + "}}")) ==
+        "line is nested deeper than the limit of 64 levels");
+  CHECK(error_of(decode_plugin_line(R"({"t":"log","message":"m","extra":)" + deep + "}")) ==
+        "line is nested deeper than the limit of 64 levels");
+  auto init = decode_host_line(R"({"t":"init","v":1,"config":{"a":)" + deep +
+                               R"(},"user":"u","area":"a","scopes":[],"areas":[]})");
+  REQUIRE_FALSE(init);
+  CHECK(init.error().message == "line is nested deeper than the limit of 64 levels");
+}
+
 TEST_CASE("init: every field named when it is missing or of the wrong type") {
   auto init_error = [](const std::string& text) {
     auto r = decode_host_line(text);
