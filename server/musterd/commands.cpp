@@ -23,15 +23,15 @@
 #include "muster/base/ulid.hpp"
 #include "muster/domain/policy.hpp"
 #include "musterd/broker_config.hpp"
-#include "musterd/credentials.hpp"
-#include "musterd/directory.hpp"
-#include "musterd/engine.hpp"
+#include "musterd/core/credentials.hpp"
+#include "musterd/core/directory.hpp"
+#include "musterd/core/engine.hpp"
 #include "musterd/file_clock.hpp"
-#include "musterd/household_csv.hpp"
-#include "musterd/hotline_vault.hpp"
-#include "musterd/log_store.hpp"
-#include "musterd/plugin_host.hpp"
-#include "musterd/ws_server.hpp"
+#include "musterd/core/household_csv.hpp"
+#include "musterd/core/hotline_vault.hpp"
+#include "musterd/core/log_store.hpp"
+#include "musterd/adapters/plugin_host.hpp"
+#include "musterd/serve.hpp"
 
 namespace musterd {
 
@@ -402,16 +402,16 @@ int cmd_serve(const muster::Args& a) {
   const std::string listen = a.get_or("listen", "127.0.0.1:8080");
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) return usage("--listen takes HOST:PORT");
-  options.host = listen.substr(0, colon);
+  options.ws.host = listen.substr(0, colon);
   try {
     int port = std::stoi(listen.substr(colon + 1));
     if (port < 0 || port > 65535) throw std::out_of_range("port");
-    options.port = static_cast<std::uint16_t>(port);
-    if (auto mf = a.get("max-frame")) options.max_frame_bytes = std::stoul(*mf);
+    options.ws.port = static_cast<std::uint16_t>(port);
+    if (auto mf = a.get("max-frame")) options.ws.max_frame_bytes = std::stoul(*mf);
   } catch (const std::exception&) {
     return usage("--listen port and --max-frame must be numbers");
   }
-  options.allowed_origins = a.all("allow-origin");
+  options.ws.allowed_origins = a.all("allow-origin");
   if (auto url = a.get("mqtt")) {
     options.mqtt.url = *url;
     options.mqtt.user = a.get_or("mqtt-user", kBrokerAccount);
@@ -460,6 +460,8 @@ int cmd_serve(const muster::Args& a) {
   std::unique_ptr<FileClock> file_clock;
   if (auto file = a.get("clock-file")) file_clock = std::make_unique<FileClock>(*file);
   const muster::Clock& clock = file_clock ? static_cast<const muster::Clock&>(*file_clock) : system_clock;
+  // A clock file may jump at any moment: look at the timers every second.
+  if (file_clock) options.hub.max_timer_wait = std::chrono::seconds(1);
   // Bring directory.db to this version's schema (a short write), then only read it.
   DirectoryStore::open(*dir, true);
   auto directory = DirectoryStore::open(*dir, false);
@@ -473,8 +475,7 @@ int cmd_serve(const muster::Args& a) {
   Engine engine(log, clock, std::move(*policy));
   engine.set_hotline_vault(std::make_shared<const HotlineVault>(*vault));
   engine.load();
-  WsServer server(options, log, directory, engine, clock);
-  return server.run();
+  return serve(std::move(options), log, directory, engine, clock);
 }
 
 // `musterd plugin-exec PATH`: how the plugin supervisor starts a plugin. The child of

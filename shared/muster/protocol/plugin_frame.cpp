@@ -119,10 +119,11 @@ Result<PluginLine> decode_plugin_line(std::string_view line) {
     }
     return PluginLine{std::move(log)};
   }
-  if (t != "op" && t != "cursor") return bad("unknown line type '" + t + "'");
+  if (t != "op" && t != "cursor" && t != "backfill") return bad("unknown line type '" + t + "'");
   auto frame = decode_client_frame(line);
   if (!frame) return frame.error();
   if (auto* op = std::get_if<OpFrame>(&*frame)) return PluginLine{std::move(*op)};
+  if (auto* backfill = std::get_if<Backfill>(&*frame)) return PluginLine{std::move(*backfill)};
   return PluginLine{std::get<CursorFrame>(std::move(*frame))};
 }
 
@@ -133,6 +134,7 @@ std::string encode(const PluginLine& line) {
       return Json{{"t", "op"}, {"id", f.op.id}, {"kind", f.op.kind}, {"body", f.op.body}};
     }
     Json operator()(const CursorFrame& c) const { return Json{{"t", "cursor"}, {"cursors", cursors_json(c.cursors)}}; }
+    Json operator()(const Backfill& b) const { return Json{{"t", "backfill"}, {"scope", b.scope}, {"from", b.from}}; }
     Json operator()(const PluginLog& l) const { return Json{{"t", "log"}, {"level", l.level}, {"message", l.message}}; }
   };
   return std::visit(Visitor{}, line).dump();

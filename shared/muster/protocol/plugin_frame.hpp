@@ -4,10 +4,10 @@
 // too (the XMPP bridge does).
 //
 //   server -> plugin   init, event, ack, caught_up, error
-//   plugin -> server   subscribe, op, cursor, log
+//   plugin -> server   subscribe, op, cursor, backfill, log
 //
 // `event`, `ack` and `error` lines are the WebSocket frames of the same names, byte
-// for byte; `op` and `cursor` lines are the WebSocket client frames. Decoding is as
+// for byte; `op`, `cursor` and `backfill` lines are the WebSocket client frames. Decoding is as
 // strict as the frame codec's: a problem is an Errc::invalid error that names it.
 #pragma once
 
@@ -53,7 +53,7 @@ struct PluginLog {
   std::string message;
 };
 
-using PluginLine = std::variant<PluginSubscribe, OpFrame, CursorFrame, PluginLog>;
+using PluginLine = std::variant<PluginSubscribe, OpFrame, CursorFrame, Backfill, PluginLog>;
 
 // For the host: a line from a plugin. Errors: invalid.
 Result<PluginLine> decode_plugin_line(std::string_view line);

@@ -1,4 +1,4 @@
-#include "musterd/directory.hpp"
+#include "musterd/core/directory.hpp"
 
 #include <algorithm>
 #include <filesystem>

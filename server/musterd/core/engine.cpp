@@ -1,4 +1,4 @@
-#include "musterd/engine.hpp"
+#include "musterd/core/engine.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -121,7 +121,7 @@ std::vector<std::pair<std::string, std::int64_t>> Engine::replay_start(const Use
   return out;
 }
 
-muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch) {
+muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch, const std::vector<Receipt>& receipts) {
   Batch out;
   out.decisions.reserve(batch.size());
   const muster::UnixMs now = clock_.now_ms();
@@ -142,6 +142,7 @@ muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch) {
       seen.emplace(s.op.id, out.decisions.size());
       out.decisions.push_back(decide(s, out.events, now, now_text));
     }
+    for (const auto& r : receipts) log_.save_cursor(r.user, r.device, r.scope, r.seq, now_text);
     tx.commit();
   } catch (const muster::store::SqliteError& e) {
     // The state already holds this batch's effects: rebuild it from what is durable.
