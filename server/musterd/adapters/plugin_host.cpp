@@ -320,7 +320,7 @@ class PluginHost::Impl {
     }
     Subscriber& session = p.session->subscriber();
     if (auto* sub = std::get_if<protocol::PluginSubscribe>(&*decoded)) {
-      session.subscribe(sub->scopes);
+      session.subscribe(sub->scopes, sub->cursors);
     } else if (auto* op = std::get_if<protocol::OpFrame>(&*decoded)) {
       session.op(std::move(op->op));
     } else if (auto* cursor = std::get_if<protocol::CursorFrame>(&*decoded)) {

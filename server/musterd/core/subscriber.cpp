@@ -176,7 +176,7 @@ void Subscriber::query(const protocol::Query& query) {
 
 void Subscriber::ping() { port_.send(FrameKind::reply, reply(protocol::Pong{})); }
 
-void Subscriber::subscribe(const std::vector<std::string>& scopes) {
+void Subscriber::subscribe(const std::vector<std::string>& scopes, const std::optional<protocol::Cursors>& cursors) {
   const UserRecord* user = enabled_user();
   if (!user) return;
   for (const auto& scope : scopes) {
@@ -186,11 +186,15 @@ void Subscriber::subscribe(const std::vector<std::string>& scopes) {
     }
   }
   std::map<std::string, std::int64_t> stored;
-  try {
-    stored = hub_.receipts(user_, device_);
-  } catch (const muster::store::SqliteError& e) {
-    error("unavailable", std::string("cannot read the receipts: ") + e.what());
-    return;
+  if (cursors) {
+    stored = *cursors;
+  } else {
+    try {
+      stored = hub_.receipts(user_, device_);
+    } catch (const muster::store::SqliteError& e) {
+      error("unavailable", std::string("cannot read the receipts: ") + e.what());
+      return;
+    }
   }
   std::vector<std::pair<std::string, std::int64_t>> from;
   for (const auto& scope : scopes) {

@@ -83,8 +83,10 @@ class Subscriber {
   void backfill(const muster::protocol::Backfill& backfill);
   void query(const muster::protocol::Query& query);
   void ping();
-  // Plugins: these scopes, each after this device's stored receipt, then live.
-  void subscribe(const std::vector<std::string>& scopes);
+  // Plugins: these scopes, each after its cursor (by default this device's stored
+  // receipt), then caught_up, then live.
+  void subscribe(const std::vector<std::string>& scopes,
+                 const std::optional<muster::protocol::Cursors>& cursors = std::nullopt);
   // A frame that could not be decoded (bad_frame, with the decoder's message).
   void bad_frame(const std::string& message);
   void error(const std::string& code, const std::string& message);

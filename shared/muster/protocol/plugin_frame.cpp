@@ -39,6 +39,22 @@ Result<std::string> string_field(const Json& j, const char* frame, const char* n
   return it->get<std::string>();
 }
 
+// An optional object of scope -> seq (seq a non-negative integer).
+Result<std::optional<Cursors>> cursors_field(const Json& j, const char* frame) {
+  auto it = j.find("cursors");
+  if (it == j.end()) return std::optional<Cursors>{};
+  const std::string where = std::string(frame) + ": field 'cursors' ";
+  if (!it->is_object()) return bad(where + "must be an object");
+  Cursors out;
+  for (const auto& [scope, seq] : it->items()) {
+    if (!seq.is_number_integer() || seq.get<std::int64_t>() < 0) {
+      return bad(where + "must map scopes to non-negative integers");
+    }
+    out[scope] = seq.get<std::int64_t>();
+  }
+  return std::optional<Cursors>{std::move(out)};
+}
+
 Json cursors_json(const Cursors& c) {
   Json j = Json::object();
   for (const auto& [scope, seq] : c) j[scope] = seq;
@@ -78,16 +94,9 @@ Result<HostLine> decode_host_line(std::string_view line) {
     auto areas = string_list(j, "init", "areas");
     if (!areas) return areas.error();
     init.areas = std::move(*areas);
-    auto cursors = j.find("cursors");
-    if (cursors != j.end()) {
-      if (!cursors->is_object()) return bad("init: field 'cursors' must be an object");
-      for (const auto& [scope, seq] : cursors->items()) {
-        if (!seq.is_number_integer() || seq.get<std::int64_t>() < 0) {
-          return bad("init: field 'cursors' must map scopes to non-negative integers");
-        }
-        init.cursors[scope] = seq.get<std::int64_t>();
-      }
-    }
+    auto cursors = cursors_field(j, "init");
+    if (!cursors) return cursors.error();
+    if (*cursors) init.cursors = std::move(**cursors);
     return HostLine{std::move(init)};
   }
   auto frame = decode_server_frame(line);
@@ -107,7 +116,9 @@ Result<PluginLine> decode_plugin_line(std::string_view line) {
   if (t == "subscribe") {
     auto scopes = string_list(j, "subscribe", "scopes");
     if (!scopes) return scopes.error();
-    return PluginLine{PluginSubscribe{std::move(*scopes)}};
+    auto cursors = cursors_field(j, "subscribe");
+    if (!cursors) return cursors.error();
+    return PluginLine{PluginSubscribe{std::move(*scopes), std::move(*cursors)}};
   }
   if (t == "log") {
     auto message = string_field(j, "log", "message");
@@ -129,7 +140,11 @@ Result<PluginLine> decode_plugin_line(std::string_view line) {
 
 std::string encode(const PluginLine& line) {
   struct Visitor {
-    Json operator()(const PluginSubscribe& s) const { return Json{{"t", "subscribe"}, {"scopes", s.scopes}}; }
+    Json operator()(const PluginSubscribe& s) const {
+      Json j{{"t", "subscribe"}, {"scopes", s.scopes}};
+      if (s.cursors) j["cursors"] = cursors_json(*s.cursors);
+      return j;
+    }
     Json operator()(const OpFrame& f) const {
       return Json{{"t", "op"}, {"id", f.op.id}, {"kind", f.op.kind}, {"body", f.op.body}};
     }

@@ -11,6 +11,7 @@
 // strict as the frame codec's: a problem is an Errc::invalid error that names it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -42,10 +43,12 @@ Result<HostLine> decode_host_line(std::string_view line);
 
 // ---- plugin -> server ----
 
-// Replaces the plugin's subscription: events of these scopes, each after its stored
-// cursor, then live.
+// Replaces the plugin's subscription: events of these scopes, each after its cursor,
+// then caught_up, then live. Without `cursors`, from its stored receipts (what it has
+// acknowledged with cursor lines); with them, from these, as a WebSocket hello.
 struct PluginSubscribe {
   std::vector<std::string> scopes;
+  std::optional<Cursors> cursors{};
 };
 
 struct PluginLog {
