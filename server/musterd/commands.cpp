@@ -109,6 +109,23 @@ muster::Result<bool> ensure_hotline_key(const std::string& dir, LogStore& log) {
   return create_hotline_key(path);
 }
 
+// The program's one wall clock: every command reads the time here, or from the file
+// of --clock-file (tests and drills) where it takes one.
+const muster::Clock& wall_clock() {
+  static const muster::SystemClock clock;
+  return clock;
+}
+
+// A command's clock: the file's time with --clock-file F, else the wall clock.
+// `holder` keeps the file clock alive.
+const muster::Clock& command_clock(const muster::Args& a, std::unique_ptr<FileClock>& holder) {
+  if (auto file = a.get("clock-file")) {
+    holder = std::make_unique<FileClock>(*file, wall_clock());
+    return *holder;
+  }
+  return wall_clock();
+}
+
 bool data_dir_ready(const std::string& dir) {
   return fs::exists(fs::path(dir) / "directory.db") && fs::exists(fs::path(dir) / "log.db");
 }
@@ -120,7 +137,7 @@ int cmd_init(const muster::Args& a) {
   fs::create_directories(*dir, ec);
   if (ec) return usage("cannot create " + *dir + ": " + ec.message());
   fs::permissions(*dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-  auto directory = DirectoryStore::open(*dir, true);
+  auto directory = DirectoryStore::open(*dir, true, wall_clock());
   LogStore log(*dir);
   // The key the hotline's notes are sealed with; an existing one is kept (re-running
   // init must not make the notes already sealed unreadable).
@@ -205,7 +222,7 @@ int cmd_user_import(const muster::Args& a, const std::string& dir, DirectoryStor
   if (!tokens.empty()) {
     LogStore log(dir);
     muster::store::Transaction tx(log.db());
-    const std::string now = muster::format_utc(muster::SystemClock().now_ms());
+    const std::string now = muster::format_utc(wall_clock().now_ms());
     for (const auto& [user, token] : tokens) log.save_token(token_digest(token), user, device, now);
     tx.commit();
   }
@@ -219,7 +236,7 @@ int cmd_user(const muster::Args& a) {
   auto dir = a.get("data");
   if (!dir) return usage("user commands need --data DIR");
   if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
-  auto directory = DirectoryStore::open(*dir, true);
+  auto directory = DirectoryStore::open(*dir, true, wall_clock());
   if (verb == "list") {
     auto users = directory.users();
     if (a.flag("json")) {
@@ -296,7 +313,7 @@ int cmd_area(const muster::Args& a) {
   auto dir = a.get("data");
   if (!dir) return usage("area commands need --data DIR");
   if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
-  auto directory = DirectoryStore::open(*dir, true);
+  auto directory = DirectoryStore::open(*dir, true, wall_clock());
   if (a.word(1) == "add") {
     const std::string path = a.word(2);
     if (!domain::valid_area_path(path)) return usage("invalid area path '" + path + "'");
@@ -338,7 +355,7 @@ int cmd_import(const muster::Args& a) {
   for (const auto& row : csv.rows) {
     records.push_back(HouseholdRecord{row.household, row.area, row.address, row.members, row.phone, ""});
   }
-  auto directory = DirectoryStore::open(*dir, true);
+  auto directory = DirectoryStore::open(*dir, true, wall_clock());
   auto counts = directory.import_households(records, csv.has_phone);
   if (!counts) return refused(counts.error());
   std::cout << "added " << counts->added << ", updated " << counts->updated << ", unchanged " << counts->unchanged
@@ -349,7 +366,7 @@ int cmd_import(const muster::Args& a) {
 // After a user changed: the broker's password and ACL files follow, and the broker
 // reloads them (a disabled user is disconnected at once).
 void keep_broker_in_step(const std::string& dir) {
-  auto directory = DirectoryStore::open(dir, true);
+  auto directory = DirectoryStore::open(dir, true, wall_clock());
   auto note = refresh_broker(directory, dir);
   if (!note) {
     std::cerr << "musterd: the broker was not updated: " << note.error().message << '\n';
@@ -363,7 +380,7 @@ int cmd_broker_config(const muster::Args& a) {
   auto out = a.get("out");
   if (!dir || !out) return usage("broker-config needs --data DIR and --out DIR");
   if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
-  auto directory = DirectoryStore::open(*dir, true);
+  auto directory = DirectoryStore::open(*dir, true, wall_clock());
   BrokerConfigOptions options{*dir, *out, a.get_or("listen", "127.0.0.1:1883")};
   if (auto st = write_broker_config(directory, options); !st) return refused(st.error());
   std::cout << "wrote " << *out << "/mosquitto.conf, passwd and acl; run: mosquitto -c " << *out
@@ -456,15 +473,13 @@ int cmd_serve(const muster::Args& a) {
   if (auto zone = muster::Zone::load(policy->timezone); !zone) {
     return refused(muster::make_error(muster::Errc::invalid, "policy: timezone: " + zone.error().message));
   }
-  muster::SystemClock system_clock;
   std::unique_ptr<FileClock> file_clock;
-  if (auto file = a.get("clock-file")) file_clock = std::make_unique<FileClock>(*file);
-  const muster::Clock& clock = file_clock ? static_cast<const muster::Clock&>(*file_clock) : system_clock;
+  const muster::Clock& clock = command_clock(a, file_clock);
   // A clock file may jump at any moment: look at the timers every second.
   if (file_clock) options.hub.max_timer_wait = std::chrono::seconds(1);
   // Bring directory.db to this version's schema (a short write), then only read it.
-  DirectoryStore::open(*dir, true);
-  auto directory = DirectoryStore::open(*dir, false);
+  DirectoryStore::open(*dir, true, clock);
+  auto directory = DirectoryStore::open(*dir, false, clock);
   for (const auto& plugin : options.plugins) {
     auto user = directory.user(plugin.user);
     if (!user || !user->roles.has(domain::Role::plugin)) {
@@ -520,10 +535,8 @@ int cmd_hotline(const muster::Args& a) {
   } catch (const std::exception&) {
     return usage("--older-than takes a whole number of days (0 or more), --wait a number of seconds");
   }
-  muster::SystemClock system_clock;
   std::unique_ptr<FileClock> file_clock;
-  if (auto file = a.get("clock-file")) file_clock = std::make_unique<FileClock>(*file);
-  const muster::Clock& clock = file_clock ? static_cast<const muster::Clock&>(*file_clock) : system_clock;
+  const muster::Clock& clock = command_clock(a, file_clock);
   const std::string request = muster::UlidGenerator().next(clock.now_ms());
 
   if (lock_data_dir(*dir)) {
@@ -532,7 +545,7 @@ int cmd_hotline(const muster::Args& a) {
     LogStore log(*dir);
     Engine engine(log, clock, std::move(*policy));
     engine.load();  // numbers the purge's events after the log's current heads
-    engine.set_directory(DirectoryStore::open(*dir, false).snapshot());
+    engine.set_directory(DirectoryStore::open(*dir, false, clock).snapshot());
     auto done = engine.purge_hotline_notes(days, request);
     if (!done) return refused(done.error());
     print_purge(*done);
@@ -540,7 +553,7 @@ int cmd_hotline(const muster::Args& a) {
   }
 
   {
-    auto directory = DirectoryStore::open(*dir, true);
+    auto directory = DirectoryStore::open(*dir, true, wall_clock());
     directory.set_setting(kHotlinePurgeRequestSetting,
                           nlohmann::json{{"id", request},
                                          {"older_than_days", days},

@@ -141,7 +141,8 @@ class Engine {
   // request id), unavailable (storage).
   muster::Result<HotlinePurge> purge_hotline_notes(int older_than_days, const std::string& request);
 
-  // Answers a read (`query` frame) from the server's knowledge.
+  // Answers a read (`query` frame) from the server's knowledge: the handler of its name
+  // (core/queries/queries.hpp), as `user`.
   muster::protocol::QueryResult query(const std::string& user, const muster::protocol::Query& q) const;
 
   std::int64_t head(const std::string& scope) const;
@@ -165,15 +166,7 @@ class Engine {
   void reschedule(const muster::domain::ObjectRef& ref, muster::UnixMs after);
   void copy_to_holders(const muster::domain::Event& event, std::vector<std::string> involved,
                        const std::string& now_text, std::vector<Delivery>& out);
-  muster::protocol::QueryResult notice_status(const muster::domain::Actor& actor,
-                                              const muster::protocol::Query& q) const;
-  // household.contact {household}: the registry's row with the phone, for those who
-  // manage the household's area.
-  muster::protocol::QueryResult household_contact(const muster::domain::Actor& actor,
-                                                  const muster::protocol::Query& q) const;
   void publish_registry(const std::string& op, const std::string& now_text, std::vector<Delivery>& out);
-  muster::protocol::QueryResult hotline_show(const muster::domain::Actor& actor,
-                                             const muster::protocol::Query& q) const;
   // Seals an accepted hotline.log's notes into log.db (inside the op's transaction).
   void keep_hotline_notes(const muster::domain::Op& op, const std::string& now_text);
 

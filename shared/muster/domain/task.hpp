@@ -97,4 +97,17 @@ Result<std::vector<Draft>> apply_task_op(const TaskBook& tasks, const Op& op, co
 // Returns the id of the task it touched, or "" if none.
 std::string fold_task_event(TaskBook& tasks, const Event& event);
 
+// --- holders ---
+// Who holds a task or has it on offer (the volunteer offered it, then its assignee).
+std::vector<std::string> task_holders(const Task& t);
+// Whether `event` is copied to the task's holders: every task event in an area. Offer
+// dispatch reaches volunteers of the areas above the task's and those on duty there, who
+// may not see the task's area, yet whoever holds a task (or held it just before the
+// event) hears of every change to it.
+bool copied_to_holders(const Event& event);
+// The copy for `holder`, in their inbox: the event's kind and body, with the task's
+// state after the event as `snapshot`. The server sends it to each holder before and
+// after the event who cannot see the event's scope.
+Draft holder_copy(const Event& event, const Task& after, const std::string& holder);
+
 }  // namespace muster::domain

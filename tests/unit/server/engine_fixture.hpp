@@ -65,7 +65,7 @@ inline std::string ulid(std::uint64_t n) {
 struct Fixture {
   TempDir dir;
   muster::ManualClock clock{kStart};
-  DirectoryStore directory = DirectoryStore::open(dir.path(), true);
+  DirectoryStore directory = DirectoryStore::open(dir.path(), true, clock);
   std::unique_ptr<LogStore> log;
   std::unique_ptr<Engine> engine;
   muster::domain::Policy policy = muster::domain::Policy::defaults();

@@ -66,7 +66,7 @@ class LoopbackServer {
   // directory is new; `areas` too.
   LoopbackServer(std::string dir, const muster::Clock& clock, const std::vector<musterd::UserRecord>& users,
                  const std::vector<std::string>& areas = {})
-      : dir_(made(std::move(dir))), clock_(clock), directory_(musterd::DirectoryStore::open(dir_, true)) {
+      : dir_(made(std::move(dir))), clock_(clock), directory_(musterd::DirectoryStore::open(dir_, true, clock)) {
     for (const auto& a : areas) directory_.add_area(a);
     for (auto u : users) {
       if (directory_.user(u.name)) continue;
