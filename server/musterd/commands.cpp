@@ -470,8 +470,11 @@ int cmd_serve(const muster::Args& a) {
   }
   auto policy = load_policy(*dir);
   if (!policy) return refused(policy.error());
+  // Clients show every time in this zone: a name this machine cannot load (a typo, or
+  // no tz database here) stops serve.
   if (auto zone = muster::Zone::load(policy->timezone); !zone) {
-    return refused(muster::make_error(muster::Errc::invalid, "policy: timezone: " + zone.error().message));
+    return refused(muster::make_error(muster::Errc::invalid, "refusing to start: policy: timezone: " +
+                                                                 zone.error().message));
   }
   std::unique_ptr<FileClock> file_clock;
   const muster::Clock& clock = command_clock(a, file_clock);
