@@ -82,7 +82,7 @@ struct HotlinePurge {
 inline constexpr const char* kHotlinePurgeMeta = "hotline_purge_done";
 // The directory.db setting where `musterd hotline purge` leaves its request for a
 // serving process ({"id","older_than_days","requested_at"}): the serving process is
-// log.db's one writer, so it carries the purge out (see ws_server.cpp).
+// log.db's one writer, so it carries the purge out (see Hub::run_hotline_purge_request).
 inline constexpr const char* kHotlinePurgeRequestSetting = "hotline_purge_request";
 
 class Engine {

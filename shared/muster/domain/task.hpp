@@ -11,7 +11,7 @@
 // `claim` it starts `open` and the first claim to reach the server wins; with `offer`
 // it starts `open` and the server offers it to one volunteer at a time
 // (task.offered, then task.offer_expired or task.declined, then the next one; see
-// server/musterd/dispatcher.hpp). Every event of a task is in the scope of the task's
+// server/musterd/core/dispatcher.hpp). Every event of a task is in the scope of the task's
 // area, except escalations, which go to the inboxes of the leads they reach.
 #pragma once
 

@@ -1,6 +1,6 @@
 // The plugin protocol (plugins/README.md): JSON lines on a plugin's stdin and stdout,
 // one object per line, `t` naming the line type. The server side of it is the plugin
-// host (server/musterd/plugin_host.hpp); a plugin written in C++ may use this codec
+// host (server/musterd/adapters/plugin_host.hpp); a plugin written in C++ may use this codec
 // too (the XMPP bridge does).
 //
 //   server -> plugin   init, event, ack, caught_up, error
