@@ -10,6 +10,8 @@
 //            over the size limit, then floods config "flood" log lines as fast as its
 //            pipe takes them; it never reads its stdin again.
 //   crash    exits with status 3 right after init.
+//   lines    writes each string of config "lines" as a line (`\xff` in one stands for the
+//            byte 0xff, for lines that are not UTF-8), then waits without reading.
 //
 // Every mode writes its pid to config "pid_file" (if given) and exits when its stdin
 // reaches EOF (musterd stopped) or after config "max_seconds" (default 300): a test
@@ -94,6 +96,18 @@ int run_garbage(const json& config, SteadyClock::time_point deadline) {
   return 0;
 }
 
+int run_lines(const json& config, SteadyClock::time_point deadline) {
+  for (const auto& item : config.value("lines", json::array())) {
+    std::string line = item.get<std::string>();
+    for (auto at = line.find("\\xff"); at != std::string::npos; at = line.find("\\xff", at + 1)) {
+      line.replace(at, 4, "\xff");
+    }
+    write_all(STDOUT_FILENO, line + "\n");
+  }
+  hang(deadline);
+  return 0;
+}
+
 int run_echo(const json& config, const json& init, std::string& buffer, SteadyClock::time_point deadline) {
   const std::string out = config.value("out", "");
   json scopes = config.contains("scopes") ? config["scopes"] : init["scopes"];
@@ -138,5 +152,6 @@ int main() {
   std::cerr << "test plugin: " << mode << " mode, pid " << ::getpid() << std::endl;
   if (mode == "crash") return 3;
   if (mode == "garbage") return run_garbage(config, deadline);
+  if (mode == "lines") return run_lines(config, deadline);
   return run_echo(config, init, buffer, deadline);
 }
