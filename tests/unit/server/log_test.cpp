@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "muster/base/time.hpp"
-#include "temp_dir.hpp"
+#include "../temp_dir.hpp"
 
 using musterd::LogLevel;
 
