@@ -54,7 +54,8 @@ muster::Result<BridgeConfig> parse_bridge_config(const nlohmann::json& j) {
                  text("area", c.area, false), text("state", c.state, false), text("dispatch", c.dispatch, false),
                  number("port", c.port, 0, 65535), number("max_open_requests", c.max_open_requests, 1, 1000),
                  number("orphan_exit_after_s", c.orphan_exit_after_s, 0, 100000000),
-                 flag("open_registration", c.open_registration), flag("trust_tls", c.trust_tls)}) {
+                 flag("open_registration", c.open_registration), flag("trust_tls", c.trust_tls),
+                 text("log_level", c.log_level, false)}) {
     if (e) return *e;
   }
   if (c.jid.find('@') == std::string::npos || c.jid.find('/') != std::string::npos) {
@@ -75,6 +76,10 @@ muster::Result<BridgeConfig> parse_bridge_config(const nlohmann::json& j) {
     return bad("config: \"dispatch\" must be offer or claim");
   }
   if (c.state.empty()) return bad("config: \"state\" must name a file");
+  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error") {
+    return bad("config: unknown \"log_level\" '" + c.log_level + "' (one of trace, debug, info, warn, error)");
+  }
   if (auto it = j.find("residents"); it != j.end() && !it->is_null()) {
     if (!it->is_array() || !std::all_of(it->begin(), it->end(), [](const auto& v) { return v.is_string(); })) {
       return bad("config: \"residents\" must be a list of JIDs");

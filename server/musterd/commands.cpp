@@ -29,6 +29,7 @@
 #include "musterd/file_clock.hpp"
 #include "musterd/core/household_csv.hpp"
 #include "musterd/core/hotline_vault.hpp"
+#include "musterd/core/log.hpp"
 #include "musterd/core/log_store.hpp"
 #include "musterd/adapters/plugin_host.hpp"
 #include "musterd/serve.hpp"
@@ -64,6 +65,7 @@ constexpr const char* kUsage = R"(usage:
                 [--mqtt tcp://HOST:PORT [--mqtt-user U --mqtt-password-file F]]
                 [--plugin PATH --plugin-config FILE]...   (plugins/README.md)
                 [--clock-file F]      (tests and drills: the server's time is read from F)
+                [--log-level trace|debug|info|warn|error]   (default info; the log is stderr)
   musterd policy --data DIR          the dispatch policy in force: DIR/policy.json over the defaults
   musterd broker-config --data DIR --out DIR [--listen HOST:PORT]   # then: mosquitto -c DIR/mosquitto.conf
   musterd hotline purge --older-than DAYS --data DIR [--wait S] [--clock-file F]
@@ -411,6 +413,10 @@ int cmd_policy(const muster::Args& a) {
 }
 
 int cmd_serve(const muster::Args& a) {
+  const std::string level_name = a.get_or("log-level", "info");
+  const auto level = parse_log_level(level_name);
+  if (!level) return usage("unknown --log-level '" + level_name + "' (one of " + log_level_names() + ")");
+  set_log_level(*level);
   auto dir = a.get("data");
   if (!dir) return usage("serve needs --data DIR");
   if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
@@ -450,7 +456,7 @@ int cmd_serve(const muster::Args& a) {
     options.plugins.push_back(std::move(*spec));
   }
   if (!lock_data_dir(*dir)) {
-    std::cerr << "musterd: another musterd is serving " << *dir << '\n';
+    log_error("another musterd is serving " + *dir);
     return 2;
   }
   // A data dir made before the hotline existed gets its key now; a key others can read
@@ -459,13 +465,13 @@ int cmd_serve(const muster::Args& a) {
   const std::string key_path = hotline_key_path(*dir);
   auto made_key = ensure_hotline_key(*dir, log);
   if (!made_key) {
-    std::cerr << "musterd: refusing to start: " << made_key.error().message << '\n';
+    log_error("refusing to start: " + made_key.error().message);
     return 2;
   }
-  if (*made_key) std::cerr << "musterd: made the hotline key " << key_path << " (mode 0600)\n";
+  if (*made_key) log_info("made the hotline key " + key_path + " (mode 0600)");
   auto vault = HotlineVault::load(key_path);
   if (!vault) {
-    std::cerr << "musterd: refusing to start: " << vault.error().message << '\n';
+    log_error("refusing to start: " + vault.error().message);
     return 2;
   }
   auto policy = load_policy(*dir);
@@ -613,7 +619,12 @@ int run_command(const std::vector<std::string>& words) {
     if (cmd == "serve") return cmd_serve(a);
     if (cmd == "hotline") return cmd_hotline(a);
   } catch (const std::exception& e) {
-    std::cerr << "musterd: " << e.what() << '\n';
+    // A serving process's last words go to its log; a one-shot command's to its user.
+    if (cmd == "serve") {
+      log_error(std::string("stopped: ") + e.what());
+    } else {
+      std::cerr << "musterd: " << e.what() << '\n';
+    }
     return 2;
   }
   return usage("unknown command '" + cmd + "'");

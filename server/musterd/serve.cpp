@@ -3,11 +3,11 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 
-#include <iostream>
 #include <memory>
 
 #include "musterd/adapters/asio_loop.hpp"
 #include "musterd/core/hub.hpp"
+#include "musterd/core/log.hpp"
 
 namespace musterd {
 
@@ -20,11 +20,11 @@ int serve(ServeOptions options, LogStore& log, DirectoryStore& directory, Engine
 
   WsServer ws(io, hub, options.ws);
   if (auto listening = ws.listen(); !listening) {
-    std::cerr << "musterd: " << listening.error().message << '\n';
+    log_error(listening.error().message);
     return 1;
   }
-  std::cerr << "musterd: serving " << options.data_dir << " on ws://" << options.ws.host << ':' << options.ws.port
-            << " (" << metrics.log_events << " events in the log)\n";
+  log_info("serving " + options.data_dir + " on ws://" + options.ws.host + ':' + std::to_string(options.ws.port) +
+           " (" + std::to_string(metrics.log_events) + " events in the log)");
 
   std::unique_ptr<MqttBridge> bridge;
   if (!options.mqtt.url.empty()) {
@@ -41,7 +41,7 @@ int serve(ServeOptions options, LogStore& log, DirectoryStore& directory, Engine
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code& e, int) {
     if (e) return;
-    std::cerr << "musterd: stopping\n";
+    log_info("stopping");
     ws.stop();
     hub.stop();  // commits what is pending, ends the sessions
     if (bridge) bridge->stop();

@@ -13,6 +13,8 @@
 //   relay    the test speaks for it: it appends every line it is sent to config "out"
 //            (fsync'd) and writes to its stdout every line the test appends to the file
 //            config "in" (the transport conformance suite drives a session this way).
+//   lines    writes each string of config "lines" as a line (`\xff` in one stands for the
+//            byte 0xff, for lines that are not UTF-8), then waits without reading.
 //
 // Every mode writes its pid to config "pid_file" (if given) and exits when its stdin
 // reaches EOF (musterd stopped) or after config "max_seconds" (default 300): a test
@@ -93,6 +95,18 @@ int run_garbage(const json& config, SteadyClock::time_point deadline) {
     if (!send(json{{"t", "log"}, {"level", "debug"}, {"message", "flood " + std::to_string(i)}})) return 0;
   }
   send(json{{"t", "log"}, {"level", "info"}, {"message", "flood done"}});
+  hang(deadline);
+  return 0;
+}
+
+int run_lines(const json& config, SteadyClock::time_point deadline) {
+  for (const auto& item : config.value("lines", json::array())) {
+    std::string line = item.get<std::string>();
+    for (auto at = line.find("\\xff"); at != std::string::npos; at = line.find("\\xff", at + 1)) {
+      line.replace(at, 4, "\xff");
+    }
+    write_all(STDOUT_FILENO, line + "\n");
+  }
   hang(deadline);
   return 0;
 }
@@ -180,5 +194,6 @@ int main() {
   if (mode == "crash") return 3;
   if (mode == "garbage") return run_garbage(config, deadline);
   if (mode == "relay") return run_relay(config, buffer, deadline);
+  if (mode == "lines") return run_lines(config, deadline);
   return run_echo(config, init, buffer, deadline);
 }

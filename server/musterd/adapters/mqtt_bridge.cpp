@@ -7,13 +7,13 @@
 
 #include <chrono>
 #include <deque>
-#include <iostream>
 #include <map>
 #include <set>
 #include <unordered_map>
 
 #include "muster/protocol/frame.hpp"
 #include "muster/protocol/topics.hpp"
+#include "musterd/core/log.hpp"
 #include "musterd/core/subscriber.hpp"
 
 namespace musterd {
@@ -93,7 +93,7 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
     try {
       if (client_.is_connected()) client_.disconnect(std::chrono::seconds(2))->wait_for(std::chrono::seconds(3));
     } catch (const mqtt::exception& e) {
-      std::cerr << "musterd: mqtt: disconnect: " << e.what() << '\n';
+      log_warn(std::string("mqtt: disconnect: ") + e.what());
     }
   }
 
@@ -196,7 +196,7 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
       log_.set_meta(kMarkKey, std::to_string(confirmed_));
       saved_mark_ = confirmed_;
     } catch (const muster::store::SqliteError& e) {
-      std::cerr << "musterd: mqtt: cannot save the published mark (will retry): " << e.what() << '\n';
+      log_warn(std::string("mqtt: cannot save the published mark (will retry): ") + e.what());
     }
   }
 
@@ -260,8 +260,8 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
   void on_connect_failed(int rc) {
     if (stopping_) return;
     if (!warned_) {
-      std::cerr << "musterd: mqtt: cannot connect to " << options_.url << " (code " << rc
-                << "); events queue in the log and go out when it is back\n";
+      log_warn("mqtt: cannot connect to " + options_.url + " (code " + std::to_string(rc) +
+               "); events queue in the log and go out when it is back");
       warned_ = true;
     }
     schedule_reconnect();
@@ -281,12 +281,12 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
     warned_ = false;
     backoff_ = kMinBackoff;
     metrics_.mqtt_connected = 1;
-    std::cerr << "musterd: mqtt: connected to " << options_.url << '\n';
+    log_info("mqtt: connected to " + options_.url);
     try {
       client_.subscribe(options_.prefix + "/op/+", 1);
       client_.subscribe(options_.prefix + "/req/+", 1);
     } catch (const mqtt::exception& e) {
-      std::cerr << "musterd: mqtt: subscribe: " << e.what() << '\n';
+      log_error(std::string("mqtt: subscribe: ") + e.what());
     }
     // Whatever was in flight when we lost the broker goes out again from the mark.
     in_flight_.clear();
@@ -300,7 +300,7 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
     connected_ = false;
     metrics_.mqtt_connected = 0;
     if (stopping_) return;
-    std::cerr << "musterd: mqtt: lost the broker" << (cause.empty() ? "" : ": " + cause) << "; reconnecting\n";
+    log_warn("mqtt: lost the broker" + (cause.empty() ? "" : ": " + cause) + "; reconnecting");
     schedule_reconnect();
   }
 
@@ -403,7 +403,7 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
         if (refused) break;
       }
     } catch (const muster::store::SqliteError& e) {
-      std::cerr << "musterd: mqtt: cannot read the log: " << e.what() << '\n';
+      log_error(std::string("mqtt: cannot read the log: ") + e.what());
     }
     pumping_ = false;
   }

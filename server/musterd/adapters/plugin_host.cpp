@@ -8,12 +8,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <map>
 #include <unordered_map>
 
 #include "muster/domain/actor.hpp"
 #include "muster/protocol/plugin_frame.hpp"
+#include "musterd/core/log.hpp"
 #include "musterd/core/subscriber.hpp"
 
 namespace musterd {
@@ -66,6 +66,49 @@ std::string printable(std::string_view text, std::size_t limit = kMaxLogText) {
   for (char c : text.substr(0, limit)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
   if (text.size() > limit) out += "…";
   return out;
+}
+
+// A name a line gives itself (its type, its op's kind) is shown when it looks like one:
+// a short word of ASCII letters, digits and . _ : -. Anything else is what a line
+// carries, not what it is, and stays out of the log.
+bool shows_as_name(std::string_view text) {
+  if (text.empty() || text.size() > 40) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == ':' || c == '-';
+  });
+}
+
+// What a skipped line was, without what it held: its type and its op's kind when
+// they show as names, and its size.
+std::string line_summary(const nlohmann::json& j, std::size_t bytes) {
+  std::string out;
+  auto name = [&](const char* field) {
+    auto it = j.find(field);
+    if (it == j.end() || !it->is_string() || !shows_as_name(it->get_ref<const std::string&>())) return;
+    out += std::string(field) + " '" + it->get<std::string>() + "', ";
+  };
+  if (j.is_object()) {
+    name("t");
+    name("kind");
+  }
+  return out + std::to_string(bytes) + " bytes";
+}
+
+// Why a line was skipped. The decoders' messages name fields, never their values,
+// except the line's own type ("unknown line type 'X'"): one that does not show as a
+// name is cut out.
+std::string skip_reason(std::string message, const nlohmann::json& j) {
+  if (j.is_object() && j.contains("t") && j["t"].is_string()) {
+    const std::string& t = j["t"].get_ref<const std::string&>();
+    if (!t.empty() && !shows_as_name(t)) {
+      const std::string cut = "…";
+      for (auto at = message.find(t); at != std::string::npos; at = message.find(t, at + cut.size())) {
+        message.replace(at, t.size(), cut);
+      }
+    }
+  }
+  return printable(message, 200);
 }
 
 std::string seconds_text(std::chrono::milliseconds ms) {
@@ -251,7 +294,8 @@ class PluginHost::Impl {
     const Directory& directory = hub_.directory();
     const UserRecord* user = directory.user(p.spec.user);
     if (!user || user->disabled || !user->roles.has(domain::Role::plugin)) {
-      log(p, "its user " + p.spec.user + " is not an enabled user with the plugin role: its ops will be refused", true);
+      log(p, "its user " + p.spec.user + " is not an enabled user with the plugin role: its ops will be refused", true,
+          LogLevel::warn);
     }
     if (user) {
       const domain::Actor actor = user->actor();
@@ -264,7 +308,7 @@ class PluginHost::Impl {
     try {
       init.cursors = hub_.receipts(p.spec.user, kDevice);
     } catch (const muster::store::SqliteError& e) {
-      log(p, std::string("cannot read its cursors: ") + e.what(), true);
+      log(p, std::string("cannot read its cursors: ") + e.what(), true, LogLevel::error);
     }
     write(p, protocol::encode_plugin_init(init) + "\n");
   }
@@ -280,7 +324,7 @@ class PluginHost::Impl {
     std::string how = signal != 0 ? "was killed by signal " + std::to_string(signal)
                       : status < 0 ? "could not be started"
                                    : "exited with status " + std::to_string(status);
-    log(p, how + "; restarting in " + seconds_text(restart_in), true);
+    log(p, how + "; restarting in " + seconds_text(restart_in), true, LogLevel::warn);
   }
 
   void on_written(Plugin& p, std::uint64_t generation, std::size_t bytes) {
@@ -296,14 +340,14 @@ class PluginHost::Impl {
         break;
       case PluginSupervisor::Notice::line_too_long:
         ++metrics_.plugin_bad_lines;
-        log(p, text, false);
+        log(p, text, false, LogLevel::warn);
         break;
       case PluginSupervisor::Notice::throttled:  // the supervisor says so at most every 5 s
         ++metrics_.plugin_throttled;
-        log(p, text, true);
+        log(p, text, true, LogLevel::warn);
         break;
       case PluginSupervisor::Notice::spawn_failed:
-        log(p, "cannot start " + p.spec.path + ": " + text, true);
+        log(p, "cannot start " + p.spec.path + ": " + text, true, LogLevel::error);
         break;
     }
   }
@@ -334,10 +378,13 @@ class PluginHost::Impl {
 
   void bad_line(Plugin& p, const std::string& line, const muster::Error& error) {
     ++metrics_.plugin_bad_lines;
-    log(p, "skipped a line: " + error.message + ": " + printable(line, 120), false);
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    // The line may be an op carrying hotline notes or a resident's phone: the log says
+    // what kind of line it was and why it was skipped, never what it held.
+    log(p, "skipped a line: " + skip_reason(error.message, j) + " (" + line_summary(j, line.size()) + ")", false,
+        LogLevel::warn);
     // An op we cannot read is still answered on its id when it has one, so the
     // plugin's outbox does not wait for it forever.
-    auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_object() && j.value("t", "") == "op" && j.contains("id") && j["id"].is_string()) {
       protocol::Ack ack{j["id"].get<std::string>(), false, error, nullptr};
       write(p, protocol::encode(protocol::ServerFrame{ack}) + "\n");
@@ -356,16 +403,17 @@ class PluginHost::Impl {
     supervisor_->write(p.index, p.generation, std::move(data));
   }
 
-  void log(Plugin& p, const std::string& text, bool always) {
+  void log(Plugin& p, const std::string& text, bool always, LogLevel level = LogLevel::info) {
     const auto verdict = always ? LogLimiter::Verdict::log : p.limiter.allow(SteadyClock::now());
     if (verdict == LogLimiter::Verdict::drop) return;
+    const std::string who = "plugin " + printable(p.spec.name, 100) + ": ";
     if (const int n = p.limiter.take_suppressed(); n > 0) {
-      std::cerr << "musterd: plugin " << p.spec.name << ": (" << n << " more lines were not logged)\n";
+      log_warn(who + "(" + std::to_string(n) + " more lines were not logged)");
     }
-    std::cerr << "musterd: plugin " << p.spec.name << ": " << text << '\n';
+    log_line(level, who + text);
     if (verdict == LogLimiter::Verdict::log_and_say_stopping) {
-      std::cerr << "musterd: plugin " << p.spec.name << ": too much to log: its next lines are counted, not logged, for "
-                << std::chrono::duration_cast<std::chrono::seconds>(LogLimiter::kWindow).count() << " s\n";
+      log_warn(who + "too much to log: its next lines are counted, not logged, for " +
+               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(LogLimiter::kWindow).count()) + " s");
     }
   }
 

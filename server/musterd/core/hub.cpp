@@ -1,9 +1,9 @@
 #include "musterd/core/hub.hpp"
 
 #include <algorithm>
-#include <iostream>
 
 #include "musterd/core/credentials.hpp"
+#include "musterd/core/log.hpp"
 #include "musterd/core/subscriber.hpp"
 
 namespace musterd {
@@ -186,7 +186,7 @@ void Hub::flush() {
   ++metrics_.commits;
   metrics_.commit_ops += static_cast<std::int64_t>(batch.size());
   if (!result) {
-    std::cerr << "musterd: " << result.error().message << '\n';
+    log_error("commit: " + result.error().message);
     // Receipts stay pending for the next commit; ops are answered and may come again.
     for (const auto& sub : batch) {
       ++metrics_.ops_unavailable;
@@ -244,7 +244,7 @@ void Hub::run_timers() {
   if (stopping_) return;
   auto result = engine_.tick();
   if (!result) {
-    std::cerr << "musterd: timers: " << result.error().message << " (will retry)\n";
+    log_warn("timers: " + result.error().message + " (will retry)");
     timers_->arm(std::chrono::seconds(1), [this] { run_timers(); });
     return;
   }
@@ -278,7 +278,7 @@ void Hub::refresh_directory() {
       run_timers();
     });
   } catch (const muster::store::SqliteError& e) {
-    std::cerr << "musterd: cannot read the directory: " << e.what() << '\n';
+    log_error(std::string("cannot read the directory: ") + e.what());
     return;
   }
   // A disabled user loses access at once.
@@ -302,7 +302,7 @@ void Hub::run_hotline_purge_request() {
   try {
     request = nlohmann::json::parse(directory_store_.setting(kHotlinePurgeRequestSetting), nullptr, false);
   } catch (const muster::store::SqliteError& e) {
-    std::cerr << "musterd: cannot read the directory: " << e.what() << '\n';
+    log_error(std::string("cannot read the directory: ") + e.what());
     purge_check_due_ = true;
     return;
   }
@@ -311,13 +311,13 @@ void Hub::run_hotline_purge_request() {
   const int days = request.value("older_than_days", -1);
   auto done = engine_.purge_hotline_notes(days, id);
   if (!done) {
-    std::cerr << "musterd: hotline purge " << id << ": " << done.error().message << '\n';
+    log_error("hotline purge " + id + ": " + done.error().message);
     if (done.error().code == muster::Errc::unavailable) purge_check_due_ = true;  // try again next time
     return;
   }
   if (done->repeated) return;
-  std::cerr << "musterd: hotline purge " << id << ": deleted the notes of " << done->calls.size()
-            << (done->calls.size() == 1 ? " call" : " calls") << " logged before " << done->before << '\n';
+  log_info("hotline purge " + id + ": deleted the notes of " + std::to_string(done->calls.size()) +
+           (done->calls.size() == 1 ? " call" : " calls") + " logged before " + done->before);
   metrics_.timer_events += static_cast<std::int64_t>(done->batch.events.size());
   publish(done->batch);
 }
