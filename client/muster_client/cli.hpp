@@ -45,8 +45,15 @@ class Cli {
   domain::Op make_op(const std::string& kind, domain::Json body);
   int print_sync(const DriveResult& r, bool quiet_success);
   // The server's time zone (from its welcome; Asia/Shanghai until one said otherwise).
+  // If it cannot be loaded (no tz database here, or not this zone in it), UTC, after a
+  // warning on stderr naming the zone and the database: times are then shown marked as
+  // UTC, never as if they were local.
   const Zone& zone();
-  // Reads --NAME as a time in the server's zone; nullopt if absent; an error if malformed.
+  // A time for a table: "2026-11-25 08:00" in zone(), "2026-11-25 00:00Z" when zone()
+  // stands in for a zone that could not be loaded.
+  std::string short_time(UnixMs t);
+  // Reads --NAME as a time in the server's zone; nullopt if absent; an error if malformed,
+  // or if it is a local time while the server's zone could not be loaded.
   Result<std::optional<UnixMs>> time_option(const char* name);
 
   // --- commands ---
@@ -77,6 +84,7 @@ class Cli {
   bool json_;
   std::unique_ptr<sync::ClientStore> store_;
   std::optional<Zone> zone_;
+  std::string zone_missing_;  // the zone that could not be loaded, if zone_ is UTC instead
   UlidGenerator ids_;
 };
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -123,9 +124,31 @@ const Zone& Cli::zone() {
     std::string name = store().config("tz");
     if (name.empty()) name = "Asia/Shanghai";
     auto z = Zone::load(name);
-    zone_ = z ? *z : Zone::utc();
+    if (z) {
+      zone_ = *z;
+    } else {
+      // Times shown in UTC as if they were local would send people to the wrong place at
+      // the wrong hour; in UTC, marked and announced, they are still right.
+      zone_ = Zone::utc();
+      zone_missing_ = name;
+      const char* tzdir = std::getenv("TZDIR");
+      const std::string where =
+          tzdir != nullptr && *tzdir != '\0' ? "TZDIR=" + std::string(tzdir) : Zone::database_dir();
+      if (z.error().code == Errc::not_found) {
+        std::cerr << "muster: warning: time zone " << name << " not found in the tz database (" << where
+                  << "): times are shown in UTC\n";
+      } else {
+        std::cerr << "muster: warning: " << z.error().message << ": times are shown in UTC\n";
+      }
+    }
   }
   return *zone_;
+}
+
+std::string Cli::short_time(UnixMs t) {
+  std::string text = format_local_short(t, zone());
+  if (!zone_missing_.empty()) text += 'Z';
+  return text;
 }
 
 Result<std::optional<UnixMs>> Cli::time_option(const char* name) {
@@ -135,6 +158,12 @@ Result<std::optional<UnixMs>> Cli::time_option(const char* name) {
   if (!t) {
     return make_error(Errc::invalid, std::string("--") + name + " takes a time like 2026-11-25T08:00 (in " +
                                          zone().name() + ") or 2026-11-25T00:00:00Z");
+  }
+  // A local time means a different instant in every zone; read in UTC it would be wrong.
+  if (!zone_missing_.empty() && parse_time(*text, Zone::fixed("+01:00", 3600)) != t) {
+    return make_error(Errc::invalid, std::string("--") + name + " " + *text + " is a local time in " + zone_missing_ +
+                                         ", which this machine's tz database does not have: give it with its "
+                                         "offset (2026-11-25T08:00:00+08:00) or in UTC (2026-11-25T00:00:00Z)");
   }
   return std::optional<UnixMs>{*t};
 }
@@ -455,7 +484,7 @@ int Cli::task_list() {
     const std::string since_text = !t->since.empty() ? t->since : t->updated_at;
     auto since = parse_utc(since_text);
     std::cout << pad_to_width(t->id, id_width) << pad_to_width(state, 11) << pad_to_width(t->kind, kind_width)
-              << pad_to_width(holder, 14) << pad_to_width(since ? format_local_short(*since, zone()) : since_text, 22)
+              << pad_to_width(holder, 14) << pad_to_width(since ? short_time(*since) : since_text, 22)
               << pad_to_width(t->area, 24)
               << truncate_to_width(t->title, 40) << '\n';
   }
@@ -538,7 +567,7 @@ int Cli::notice() {
     std::string ack = !n->ack_required ? "" : (n->acked_by.count(me) ? " [acknowledged]" : " [please acknowledge]");
     if (n->chased.count("resent") && !n->acked_by.count(me)) ack += " [sent again]";
     auto posted = parse_utc(n->posted_at);
-    std::cout << n->id << "  " << (posted ? format_local_short(*posted, zone()) : n->posted_at) << "  "
+    std::cout << n->id << "  " << (posted ? short_time(*posted) : n->posted_at) << "  "
               << domain::to_string(n->priority) << "  " << n->area << "  "
               << n->author << ack << "\n    " << n->text << '\n';
   }
@@ -605,7 +634,7 @@ int Cli::msg() {
   if (view.messages.empty()) std::cout << "no messages\n";
   for (const auto& [mid, m] : view.messages) {
     auto sent = parse_utc(m.sent_at);
-    std::cout << (sent ? format_local_short(*sent, zone()) : std::string("(queued)        ")) << "  " << m.from << " → " << m.to << ": "
+    std::cout << (sent ? short_time(*sent) : std::string("(queued)        ")) << "  " << m.from << " → " << m.to << ": "
               << m.text << '\n';
   }
   return kOk;

@@ -242,7 +242,7 @@ int Cli::headcount_list() {
               << pad_to_width(s["closed"].get<bool>() ? "closed" : "open", 8)
               << pad_to_width(truncate_to_width(s["area"].get<std::string>(), 23), 24)
               << pad_to_width(s["counted"].dump() + "/" + s["expected"].dump(), 12)
-              << pad_to_width(opened ? format_local_short(*opened, zone()) : "-", 18)
+              << pad_to_width(opened ? short_time(*opened) : "-", 18)
               << truncate_to_width(s["title"].get<std::string>(), 40) << '\n';
   }
   if (!pending.empty()) std::cout << "* not yet confirmed by the server (run muster sync)\n";

@@ -130,7 +130,7 @@ int Cli::hotline_list() {
     auto started = parse_utc(c->started);
     any_escalated = any_escalated || c->escalated;
     std::cout << pad_to_width(c->id + (pending.count(c->id) ? "*" : ""), 28)
-              << pad_to_width(started ? format_local_short(*started, zone()) : c->started, 18)
+              << pad_to_width(started ? short_time(*started) : c->started, 18)
               << pad_to_width(std::to_string(c->duration_minutes), 5)
               << pad_to_width(std::to_string(c->risk) + (c->escalated ? "!" : ""), 6)
               << pad_to_width(truncate_to_width(c->category, 13), 14) << pad_to_width(truncate_to_width(c->area, 21), 22)

@@ -124,8 +124,8 @@ int Cli::roster_list() {
             << pad_to_width("START", 18) << pad_to_width("END", 18) << pad_to_width("SEATS", 7) << "WHO\n";
   for (const auto* s : rows) {
     std::cout << pad_to_width(s->id + (pending.count(s->id) ? "*" : ""), 28) << pad_to_width(truncate_to_width(s->post, 13), 14)
-              << pad_to_width(truncate_to_width(s->area, 21), 22) << pad_to_width(format_local_short(s->start, zone()), 18)
-              << pad_to_width(format_local_short(s->end, zone()), 18)
+              << pad_to_width(truncate_to_width(s->area, 21), 22) << pad_to_width(short_time(s->start), 18)
+              << pad_to_width(short_time(s->end), 18)
               << pad_to_width(std::to_string(s->signups.size()) + "/" + std::to_string(s->seats), 7) << names(*s)
               << '\n';
   }
@@ -164,7 +164,7 @@ int Cli::roster_gaps() {
   std::cout << pad_to_width("FROM", 18) << pad_to_width("TO", 18) << pad_to_width("MISSING", 9)
             << pad_to_width("POST", 14) << pad_to_width("AREA", 22) << "SHIFT\n";
   for (const auto& g : gaps) {
-    std::cout << pad_to_width(format_local_short(g.from, zone()), 18) << pad_to_width(format_local_short(g.to, zone()), 18)
+    std::cout << pad_to_width(short_time(g.from), 18) << pad_to_width(short_time(g.to), 18)
               << pad_to_width(std::to_string(g.missing), 9) << pad_to_width(truncate_to_width(g.post, 13), 14)
               << pad_to_width(truncate_to_width(g.area, 21), 22) << g.shift << '\n';
   }

@@ -46,6 +46,7 @@ muster::Result<BridgeConfig> parse_bridge_config(const nlohmann::json& j) {
   number("orphan_exit_after_s", c.orphan_exit_after_s, 0, 100000000);
   flag("open_registration", c.open_registration);
   flag("trust_tls", c.trust_tls);
+  text("log_level", c.log_level, false);
   if (!r.ok()) return r.error();
   if (c.jid.find('@') == std::string::npos || c.jid.find('/') != std::string::npos) {
     return bad("config: \"jid\" must be a bare JID, e.g. helper@chat.example.org");
@@ -65,6 +66,10 @@ muster::Result<BridgeConfig> parse_bridge_config(const nlohmann::json& j) {
     return bad("config: \"dispatch\" must be offer or claim");
   }
   if (c.state.empty()) return bad("config: \"state\" must name a file");
+  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error") {
+    return bad("config: unknown \"log_level\" '" + c.log_level + "' (one of trace, debug, info, warn, error)");
+  }
   if (const auto* residents = r.value("residents"); residents && !residents->is_null()) {
     if (!residents->is_array() ||
         !std::all_of(residents->begin(), residents->end(), [](const auto& v) { return v.is_string(); })) {

@@ -30,6 +30,7 @@ struct BridgeConfig {
   std::string state = "xmpp-bridge.db";  // its own SQLite file
   std::string dispatch;                  // "offer" or "claim" for the errands; "" = the server's policy
   int orphan_exit_after_s = 0;           // once musterd is gone, exit after this long; 0 = serve on
+  std::string log_level = "info";        // the least level logged: trace, debug, info, warn or error
 };
 
 // Errors: invalid, naming the key.

@@ -15,7 +15,6 @@
 #include <csignal>
 #include <vector>
 #include <fstream>
-#include <iostream>
 
 #include "muster/base/time.hpp"
 #include "muster/protocol/plugin_frame.hpp"
@@ -24,6 +23,7 @@
 #include "xmpp-bridge/bridge_config.hpp"
 #include "xmpp-bridge/host_pipe.hpp"
 #include "xmpp-bridge/instance_lock.hpp"
+#include "xmpp-bridge/log.hpp"
 #include "xmpp-bridge/xmpp_link.hpp"
 
 namespace {
@@ -34,7 +34,8 @@ using namespace xmpp_bridge;
 
 volatile std::sig_atomic_t g_leave = 0;
 
-void log(const std::string& text) { std::cerr << "xmpp-bridge: " << text << std::endl; }
+// What the bridge's parts report (the lock, the bridge, the XMPP link).
+void log(const std::string& text) { log_info(text); }
 
 int run() {
   std::signal(SIGPIPE, SIG_IGN);
@@ -48,20 +49,22 @@ int run() {
   if (!first) return 0;  // musterd went away before saying who we are
   auto decoded = muster::protocol::decode_host_line(*first);
   if (!decoded || !std::holds_alternative<muster::protocol::PluginInit>(*decoded)) {
-    log("the first line from musterd is not init: " + (decoded ? *first : decoded.error().message));
+    // Not the line itself: an event carries what residents wrote.
+    log_error("the first line from musterd is not init" + (decoded ? std::string() : ": " + decoded.error().message));
     return 2;
   }
   const auto init = std::get<muster::protocol::PluginInit>(*decoded);
   auto config = parse_bridge_config(init.config);
   if (!config) {
-    log(config.error().message);
+    log_error(config.error().message);
     return 2;
   }
+  set_log_level(log_level_named(config->log_level));
   std::string password;
   {
     std::ifstream in(config->password_file);
     if (!in || !std::getline(in, password) || password.empty()) {
-      log("cannot read the account's password from " + config->password_file);
+      log_error("cannot read the account's password from " + config->password_file);
       return 2;
     }
   }
@@ -69,7 +72,7 @@ int run() {
   // Only the instance holding the lock may touch the state file or the XMPP account.
   auto lock = InstanceLock::take(config->state + ".lock", 10s, log);
   if (!lock) {
-    log(lock.error().message);
+    log_error(lock.error().message);
     return 3;
   }
   muster::store::Db db = muster::store::Db::open(config->state);
@@ -140,7 +143,8 @@ int run() {
           ::dup2(fd, STDERR_FILENO);
           ::close(fd);
         }
-        log("musterd went away: requests queue here until it is back");
+        stamp_log_times();
+        log_warn("musterd went away: requests queue here until it is back");
       }
     }
     if (SteadyClock::now() - last_tick >= 1s) {
@@ -179,7 +183,7 @@ int main() {
   try {
     return run();
   } catch (const std::exception& e) {
-    log(std::string("fatal: ") + e.what());
+    log_error(std::string("fatal: ") + e.what());
     return 1;
   }
 }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 
+#include "xmpp-bridge/log.hpp"
+
 namespace xmpp_bridge {
 
 namespace {
@@ -20,9 +22,11 @@ class XmppLink::Impl {
   Impl(Options options, OnMessage on_message, Log log)
       : options_(std::move(options)), on_message_(std::move(on_message)), log_(std::move(log)) {
     xmpp_initialize();
-    logger_.handler = [](void* userdata, xmpp_log_level_t level, const char* area, const char* msg) {
+    // libstrophe's warnings and errors only: its debug and info lines carry the stanzas
+    // (residents' messages) and the login.
+    logger_.handler = [](void*, xmpp_log_level_t level, const char* area, const char* msg) {
       if (level < XMPP_LEVEL_WARN) return;
-      static_cast<Impl*>(userdata)->log_(std::string("xmpp: ") + area + ": " + msg);
+      log_line(level == XMPP_LEVEL_ERROR ? LogLevel::error : LogLevel::warn, std::string("xmpp: ") + area + ": " + msg);
     };
     logger_.userdata = this;
     ctx_ = xmpp_ctx_new(nullptr, &logger_);

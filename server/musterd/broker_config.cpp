@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "muster/protocol/topics.hpp"
-#include "musterd/credentials.hpp"
+#include "musterd/core/credentials.hpp"
 
 namespace musterd {
 

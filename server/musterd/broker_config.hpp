@@ -13,7 +13,7 @@
 #include <string>
 
 #include "muster/base/result.hpp"
-#include "musterd/directory.hpp"
+#include "musterd/core/directory.hpp"
 
 namespace musterd {
 

@@ -25,15 +25,16 @@
 #include "muster/base/ulid.hpp"
 #include "muster/domain/policy.hpp"
 #include "musterd/broker_config.hpp"
-#include "musterd/credentials.hpp"
-#include "musterd/directory.hpp"
-#include "musterd/engine.hpp"
+#include "musterd/core/credentials.hpp"
+#include "musterd/core/directory.hpp"
+#include "musterd/core/engine.hpp"
 #include "musterd/file_clock.hpp"
-#include "musterd/household_csv.hpp"
-#include "musterd/hotline_vault.hpp"
-#include "musterd/log_store.hpp"
-#include "musterd/plugin_host.hpp"
-#include "musterd/ws_server.hpp"
+#include "musterd/core/household_csv.hpp"
+#include "musterd/core/hotline_vault.hpp"
+#include "musterd/core/log.hpp"
+#include "musterd/core/log_store.hpp"
+#include "musterd/adapters/plugin_host.hpp"
+#include "musterd/serve.hpp"
 
 namespace musterd {
 
@@ -68,6 +69,7 @@ constexpr const char* kUsage = R"(usage:
                 [--mqtt tcp://HOST:PORT [--mqtt-user U --mqtt-password-file F]]
                 [--plugin PATH --plugin-config FILE]...   (plugins/README.md)
                 [--clock-file F]      (tests and drills: the server's time is read from F)
+                [--log-level trace|debug|info|warn|error]   (default info; the log is stderr)
   musterd policy --data DIR          the dispatch policy in force: DIR/policy.json over the defaults
   musterd broker-config --data DIR --out DIR [--listen HOST:PORT]   # then: mosquitto -c DIR/mosquitto.conf
   musterd hotline purge --older-than DAYS --data DIR [--wait S] [--clock-file F]
@@ -113,6 +115,23 @@ muster::Result<bool> ensure_hotline_key(const std::string& dir, LogStore& log) {
   return create_hotline_key(path);
 }
 
+// The program's one wall clock: every command reads the time here, or from the file
+// of --clock-file (tests and drills) where it takes one.
+const muster::Clock& wall_clock() {
+  static const muster::SystemClock clock;
+  return clock;
+}
+
+// A command's clock: the file's time with --clock-file F, else the wall clock.
+// `holder` keeps the file clock alive.
+const muster::Clock& command_clock(const muster::Args& a, std::unique_ptr<FileClock>& holder) {
+  if (auto file = a.get("clock-file")) {
+    holder = std::make_unique<FileClock>(*file, wall_clock());
+    return *holder;
+  }
+  return wall_clock();
+}
+
 bool data_dir_ready(const std::string& dir) {
   return fs::exists(fs::path(dir) / "directory.db") && fs::exists(fs::path(dir) / "log.db");
 }
@@ -124,7 +143,7 @@ int cmd_init(const muster::Args& a) {
   fs::create_directories(*dir, ec);
   if (ec) return usage("cannot create " + *dir + ": " + ec.message());
   fs::permissions(*dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-  auto directory = DirectoryStore::open(*dir, true);
+  auto directory = DirectoryStore::open(*dir, true, wall_clock());
   LogStore log(*dir);
   // The key the hotline's notes are sealed with; an existing one is kept (re-running
   // init must not make the notes already sealed unreadable).
@@ -215,7 +234,7 @@ int cmd_user_import(const muster::Args& a, const std::string& dir, DirectoryStor
   if (!tokens.empty()) {
     LogStore log(dir);
     muster::store::Transaction tx(log.db());
-    const std::string now = muster::format_utc(muster::SystemClock().now_ms());
+    const std::string now = muster::format_utc(wall_clock().now_ms());
     for (const auto& [user, token] : tokens) log.save_token(token_digest(token), user, device, now);
     tx.commit();
   }
@@ -229,7 +248,7 @@ int cmd_user(const muster::Args& a) {
   auto dir = a.get("data");
   if (!dir) return usage("user commands need --data DIR");
   if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
-  auto directory = DirectoryStore::open(*dir, true);
+  auto directory = DirectoryStore::open(*dir, true, wall_clock());
   if (verb == "list") {
     auto users = directory.users();
     if (a.flag("json")) {
@@ -306,7 +325,7 @@ int cmd_area(const muster::Args& a) {
   auto dir = a.get("data");
   if (!dir) return usage("area commands need --data DIR");
   if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
-  auto directory = DirectoryStore::open(*dir, true);
+  auto directory = DirectoryStore::open(*dir, true, wall_clock());
   if (a.word(1) == "add") {
     const std::string path = a.word(2);
     if (!domain::valid_area_path(path)) return usage("invalid area path '" + path + "'");
@@ -348,7 +367,7 @@ int cmd_import(const muster::Args& a) {
   for (const auto& row : csv.rows) {
     records.push_back(HouseholdRecord{row.household, row.area, row.address, row.members, row.phone, ""});
   }
-  auto directory = DirectoryStore::open(*dir, true);
+  auto directory = DirectoryStore::open(*dir, true, wall_clock());
   auto counts = directory.import_households(records, csv.has_phone);
   if (!counts) return refused(counts.error());
   std::cout << "added " << counts->added << ", updated " << counts->updated << ", unchanged " << counts->unchanged
@@ -359,7 +378,7 @@ int cmd_import(const muster::Args& a) {
 // After a user changed: the broker's password and ACL files follow, and the broker
 // reloads them (a disabled user is disconnected at once).
 void keep_broker_in_step(const std::string& dir) {
-  auto directory = DirectoryStore::open(dir, true);
+  auto directory = DirectoryStore::open(dir, true, wall_clock());
   auto note = refresh_broker(directory, dir);
   if (!note) {
     std::cerr << "musterd: the broker was not updated: " << note.error().message << '\n';
@@ -373,7 +392,7 @@ int cmd_broker_config(const muster::Args& a) {
   auto out = a.get("out");
   if (!dir || !out) return usage("broker-config needs --data DIR and --out DIR");
   if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
-  auto directory = DirectoryStore::open(*dir, true);
+  auto directory = DirectoryStore::open(*dir, true, wall_clock());
   BrokerConfigOptions options{*dir, *out, a.get_or("listen", "127.0.0.1:1883")};
   if (auto st = write_broker_config(directory, options); !st) return refused(st.error());
   std::cout << "wrote " << *out << "/mosquitto.conf, passwd and acl; run: mosquitto -c " << *out
@@ -409,6 +428,10 @@ int cmd_policy(const muster::Args& a) {
 }
 
 int cmd_serve(const muster::Args& a) {
+  const std::string level_name = a.get_or("log-level", "info");
+  const auto level = parse_log_level(level_name);
+  if (!level) return usage("unknown --log-level '" + level_name + "' (one of " + log_level_names() + ")");
+  set_log_level(*level);
   auto dir = a.get("data");
   if (!dir) return usage("serve needs --data DIR");
   if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
@@ -417,16 +440,16 @@ int cmd_serve(const muster::Args& a) {
   const std::string listen = a.get_or("listen", "127.0.0.1:8080");
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) return usage("--listen takes HOST:PORT");
-  options.host = listen.substr(0, colon);
+  options.ws.host = listen.substr(0, colon);
   try {
     int port = std::stoi(listen.substr(colon + 1));
     if (port < 0 || port > 65535) throw std::out_of_range("port");
-    options.port = static_cast<std::uint16_t>(port);
-    if (auto mf = a.get("max-frame")) options.max_frame_bytes = std::stoul(*mf);
+    options.ws.port = static_cast<std::uint16_t>(port);
+    if (auto mf = a.get("max-frame")) options.ws.max_frame_bytes = std::stoul(*mf);
   } catch (const std::exception&) {
     return usage("--listen port and --max-frame must be numbers");
   }
-  options.allowed_origins = a.all("allow-origin");
+  options.ws.allowed_origins = a.all("allow-origin");
   if (auto url = a.get("mqtt")) {
     options.mqtt.url = *url;
     options.mqtt.user = a.get_or("mqtt-user", kBrokerAccount);
@@ -448,7 +471,7 @@ int cmd_serve(const muster::Args& a) {
     options.plugins.push_back(std::move(*spec));
   }
   if (!lock_data_dir(*dir)) {
-    std::cerr << "musterd: another musterd is serving " << *dir << '\n';
+    log_error("another musterd is serving " + *dir);
     return 2;
   }
   // A data dir made before the hotline existed gets its key now; a key others can read
@@ -457,27 +480,30 @@ int cmd_serve(const muster::Args& a) {
   const std::string key_path = hotline_key_path(*dir);
   auto made_key = ensure_hotline_key(*dir, log);
   if (!made_key) {
-    std::cerr << "musterd: refusing to start: " << made_key.error().message << '\n';
+    log_error("refusing to start: " + made_key.error().message);
     return 2;
   }
-  if (*made_key) std::cerr << "musterd: made the hotline key " << key_path << " (mode 0600)\n";
+  if (*made_key) log_info("made the hotline key " + key_path + " (mode 0600)");
   auto vault = HotlineVault::load(key_path);
   if (!vault) {
-    std::cerr << "musterd: refusing to start: " << vault.error().message << '\n';
+    log_error("refusing to start: " + vault.error().message);
     return 2;
   }
   auto policy = load_policy(*dir);
   if (!policy) return refused(policy.error());
+  // Clients show every time in this zone: a name this machine cannot load (a typo, or
+  // no tz database here) stops serve.
   if (auto zone = muster::Zone::load(policy->timezone); !zone) {
-    return refused(muster::make_error(muster::Errc::invalid, "policy: timezone: " + zone.error().message));
+    return refused(muster::make_error(muster::Errc::invalid, "refusing to start: policy: timezone: " +
+                                                                 zone.error().message));
   }
-  muster::SystemClock system_clock;
   std::unique_ptr<FileClock> file_clock;
-  if (auto file = a.get("clock-file")) file_clock = std::make_unique<FileClock>(*file);
-  const muster::Clock& clock = file_clock ? static_cast<const muster::Clock&>(*file_clock) : system_clock;
+  const muster::Clock& clock = command_clock(a, file_clock);
+  // A clock file may jump at any moment: look at the timers every second.
+  if (file_clock) options.hub.max_timer_wait = std::chrono::seconds(1);
   // Bring directory.db to this version's schema (a short write), then only read it.
-  DirectoryStore::open(*dir, true);
-  auto directory = DirectoryStore::open(*dir, false);
+  DirectoryStore::open(*dir, true, clock);
+  auto directory = DirectoryStore::open(*dir, false, clock);
   for (const auto& plugin : options.plugins) {
     auto user = directory.user(plugin.user);
     if (!user || !user->roles.has(domain::Role::plugin)) {
@@ -488,8 +514,7 @@ int cmd_serve(const muster::Args& a) {
   Engine engine(log, clock, std::move(*policy));
   engine.set_hotline_vault(std::make_shared<const HotlineVault>(*vault));
   engine.load();
-  WsServer server(options, log, directory, engine, clock);
-  return server.run();
+  return serve(std::move(options), log, directory, engine, clock);
 }
 
 // `musterd plugin-exec PATH`: how the plugin supervisor starts a plugin. The child of
@@ -534,10 +559,8 @@ int cmd_hotline(const muster::Args& a) {
   } catch (const std::exception&) {
     return usage("--older-than takes a whole number of days (0 or more), --wait a number of seconds");
   }
-  muster::SystemClock system_clock;
   std::unique_ptr<FileClock> file_clock;
-  if (auto file = a.get("clock-file")) file_clock = std::make_unique<FileClock>(*file);
-  const muster::Clock& clock = file_clock ? static_cast<const muster::Clock&>(*file_clock) : system_clock;
+  const muster::Clock& clock = command_clock(a, file_clock);
   const std::string request = muster::UlidGenerator().next(clock.now_ms());
 
   if (lock_data_dir(*dir)) {
@@ -546,7 +569,7 @@ int cmd_hotline(const muster::Args& a) {
     LogStore log(*dir);
     Engine engine(log, clock, std::move(*policy));
     engine.load();  // numbers the purge's events after the log's current heads
-    engine.set_directory(DirectoryStore::open(*dir, false).snapshot());
+    engine.set_directory(DirectoryStore::open(*dir, false, clock).snapshot());
     auto done = engine.purge_hotline_notes(days, request);
     if (!done) return refused(done.error());
     print_purge(*done);
@@ -554,7 +577,7 @@ int cmd_hotline(const muster::Args& a) {
   }
 
   {
-    auto directory = DirectoryStore::open(*dir, true);
+    auto directory = DirectoryStore::open(*dir, true, wall_clock());
     directory.set_setting(kHotlinePurgeRequestSetting,
                           nlohmann::json{{"id", request},
                                          {"older_than_days", days},
@@ -611,7 +634,12 @@ int run_command(const std::vector<std::string>& words) {
     if (cmd == "serve") return cmd_serve(a);
     if (cmd == "hotline") return cmd_hotline(a);
   } catch (const std::exception& e) {
-    std::cerr << "musterd: " << e.what() << '\n';
+    // A serving process's last words go to its log; a one-shot command's to its user.
+    if (cmd == "serve") {
+      log_error(std::string("stopped: ") + e.what());
+    } else {
+      std::cerr << "musterd: " << e.what() << '\n';
+    }
     return 2;
   }
   return usage("unknown command '" + cmd + "'");

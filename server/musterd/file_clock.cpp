@@ -5,7 +5,8 @@
 
 namespace musterd {
 
-FileClock::FileClock(std::string path) : path_(std::move(path)), last_(muster::SystemClock().now_ms()) {}
+FileClock::FileClock(std::string path, const muster::Clock& before_file)
+    : path_(std::move(path)), last_(before_file.now_ms()) {}
 
 muster::UnixMs FileClock::now_ms() const {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -1,8 +1,8 @@
 // A clock that reads the time from a file: `musterd serve --clock-file F`, for tests
 // and drills that need hours to pass in seconds (offer time-outs, escalations,
 // reminders). The file holds one RFC 3339 time ("2026-11-25T08:00:00Z"); the clock
-// re-reads it at most every 100 ms and keeps the last good value (the system time
-// until the file first holds one). Time never goes back.
+// re-reads it at most every 100 ms and keeps the last good value (the time of
+// `before_file` until the file first holds one). Time never goes back.
 #pragma once
 
 #include <chrono>
@@ -15,7 +15,7 @@ namespace musterd {
 
 class FileClock final : public muster::Clock {
  public:
-  explicit FileClock(std::string path);
+  FileClock(std::string path, const muster::Clock& before_file);
   muster::UnixMs now_ms() const override;
 
  private:

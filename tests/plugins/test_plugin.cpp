@@ -10,6 +10,11 @@
 //            over the size limit, then floods config "flood" log lines as fast as its
 //            pipe takes them; it never reads its stdin again.
 //   crash    exits with status 3 right after init.
+//   relay    the test speaks for it: it appends every line it is sent to config "out"
+//            (fsync'd) and writes to its stdout every line the test appends to the file
+//            config "in" (the transport conformance suite drives a session this way).
+//   lines    writes each string of config "lines" as a line (`\xff` in one stands for the
+//            byte 0xff, for lines that are not UTF-8), then waits without reading.
 //
 // Every mode writes its pid to config "pid_file" (if given) and exits when its stdin
 // reaches EOF (musterd stopped) or after config "max_seconds" (default 300): a test
@@ -94,6 +99,18 @@ int run_garbage(const json& config, SteadyClock::time_point deadline) {
   return 0;
 }
 
+int run_lines(const json& config, SteadyClock::time_point deadline) {
+  for (const auto& item : config.value("lines", json::array())) {
+    std::string line = item.get<std::string>();
+    for (auto at = line.find("\\xff"); at != std::string::npos; at = line.find("\\xff", at + 1)) {
+      line.replace(at, 4, "\xff");
+    }
+    write_all(STDOUT_FILENO, line + "\n");
+  }
+  hang(deadline);
+  return 0;
+}
+
 int run_echo(const json& config, const json& init, std::string& buffer, SteadyClock::time_point deadline) {
   const std::string out = config.value("out", "");
   json scopes = config.contains("scopes") ? config["scopes"] : init["scopes"];
@@ -113,6 +130,44 @@ int run_echo(const json& config, const json& init, std::string& buffer, SteadyCl
         send(json{{"t", "op"}, {"id", op["id"]}, {"kind", op["kind"]}, {"body", op["body"]}});
       }
       if (config.contains("subscribe_after")) send(json{{"t", "subscribe"}, {"scopes", config["subscribe_after"]}});
+    }
+  }
+  return 0;
+}
+
+int run_relay(const json& config, std::string& buffer, SteadyClock::time_point deadline) {
+  const std::string out = config.value("out", "");
+  const std::string in_path = config.value("in", "");
+  std::string pending;  // of the in file: read, not yet a whole line
+  off_t offset = 0;
+  // What arrived before this loop (after init) is in `buffer` already.
+  std::string line;
+  while (SteadyClock::now() < deadline) {
+    for (auto nl = buffer.find('\n'); nl != std::string::npos; nl = buffer.find('\n')) {
+      append_out(out, buffer.substr(0, nl));
+      buffer.erase(0, nl + 1);
+    }
+    const int in = ::open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in >= 0) {
+      char chunk[65536];
+      ssize_t n;
+      while ((n = ::pread(in, chunk, sizeof chunk, offset)) > 0) {
+        pending.append(chunk, static_cast<std::size_t>(n));
+        offset += n;
+      }
+      ::close(in);
+      const auto last = pending.rfind('\n');
+      if (last != std::string::npos) {
+        if (!write_all(STDOUT_FILENO, pending.substr(0, last + 1))) return 0;
+        pending.erase(0, last + 1);
+      }
+    }
+    pollfd pfd{STDIN_FILENO, POLLIN, 0};
+    if (::poll(&pfd, 1, 10) > 0) {
+      char chunk[65536];
+      const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+      if (n <= 0) return 0;  // musterd stopped
+      buffer.append(chunk, static_cast<std::size_t>(n));
     }
   }
   return 0;
@@ -138,5 +193,7 @@ int main() {
   std::cerr << "test plugin: " << mode << " mode, pid " << ::getpid() << std::endl;
   if (mode == "crash") return 3;
   if (mode == "garbage") return run_garbage(config, deadline);
+  if (mode == "relay") return run_relay(config, buffer, deadline);
+  if (mode == "lines") return run_lines(config, deadline);
   return run_echo(config, init, buffer, deadline);
 }

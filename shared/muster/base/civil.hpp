@@ -49,16 +49,6 @@ constexpr unsigned days_in_month(std::int64_t y, unsigned m) {
   return m == 2 && is_leap(y) ? 29 : kDays[m - 1];
 }
 
-// 0 = Sunday … 6 = Saturday (1970-01-01 was a Thursday).
-constexpr unsigned weekday_from_days(std::int64_t z) {
-  return static_cast<unsigned>(z >= -4 ? (z + 4) % 7 : (z + 5) % 7 + 6);
-}
-
-static_assert(weekday_from_days(0) == 4);
-static_assert(weekday_from_days(-1) == 3);
-static_assert(weekday_from_days(-4) == 0);
-static_assert(weekday_from_days(-5) == 6);
-
 // Floor division: instants before 1970 must land on the previous day/second,
 // not be rounded towards zero.
 constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) {

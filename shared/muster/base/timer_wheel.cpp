@@ -32,15 +32,18 @@ void TimerWheel::schedule(const std::string& key, UnixMs deadline) {
   auto [it, inserted] = index_.try_emplace(key, Entry{deadline, slot});
   if (!inserted) {
     slots_[it->second.slot].erase(key);
+    order_.erase({it->second.deadline, key});
     it->second = Entry{deadline, slot};
   }
   slots_[slot][key] = deadline;
+  order_.emplace(deadline, key);
 }
 
 void TimerWheel::cancel(const std::string& key) {
   const auto it = index_.find(key);
   if (it == index_.end()) return;
   slots_[it->second.slot].erase(key);
+  order_.erase({it->second.deadline, key});
   index_.erase(it);
 }
 
@@ -52,6 +55,11 @@ std::optional<UnixMs> TimerWheel::deadline(const std::string& key) const {
   const auto it = index_.find(key);
   if (it == index_.end()) return std::nullopt;
   return it->second.deadline;
+}
+
+std::optional<UnixMs> TimerWheel::next_deadline() const {
+  if (order_.empty()) return std::nullopt;
+  return order_.begin()->first;
 }
 
 std::vector<std::string> TimerWheel::advance(UnixMs now) {
@@ -70,6 +78,7 @@ std::vector<std::string> TimerWheel::advance(UnixMs now) {
     for (auto it = slot.begin(); it != slot.end();) {
       if (it->second <= now) {
         index_.erase(it->first);
+        order_.erase({it->second, it->first});
         due.emplace_back(it->second, it->first);
         it = slot.erase(it);
       } else {

@@ -6,11 +6,13 @@
 // Each key has at most one deadline; schedule() replaces it. Slots are `tick_ms`
 // wide; a deadline further away than one turn of the wheel waits in its slot for
 // the right turn (its `rounds`), so any deadline works with a fixed slot count.
-// Deadlines in the past are due on the next advance().
+// Deadlines in the past are due on the next advance(). next_deadline() tells the
+// earliest, so a loop sleeps until then instead of ticking (libuv's uv__next_timeout).
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -31,6 +33,8 @@ class TimerWheel {
   std::size_t size() const;
   // The deadline of `key`, or nullopt.
   std::optional<UnixMs> deadline(const std::string& key) const;
+  // The earliest deadline held (possibly in the past), or nullopt when empty.
+  std::optional<UnixMs> next_deadline() const;
 
   // Moves the wheel to `now` and returns every key whose deadline is <= now, ordered
   // by deadline then key, and removes them. Time never goes back: a `now` earlier
@@ -54,6 +58,7 @@ class TimerWheel {
   std::int64_t current_;  // tick of now_: scanned again by the next advance()
   std::vector<std::unordered_map<std::string, UnixMs>> slots_;  // key -> deadline
   std::unordered_map<std::string, Entry> index_;
+  std::set<std::pair<UnixMs, std::string>> order_;  // every entry, earliest first
 };
 
 }  // namespace muster

@@ -49,4 +49,24 @@ ObjectRef fold(State& state, const Event& event) {
   return {};
 }
 
+Json conflict_state(const State& state, const Op& op) {
+  auto named = [&op](const char* key) -> const std::string* {
+    auto it = op.body.find(key);
+    return it != op.body.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+  };
+  if (const auto* id = named("task")) {
+    if (auto t = state.tasks.find(*id); t != state.tasks.end()) return to_json(t->second);
+  }
+  if (const auto* id = named("notice")) {
+    if (auto n = state.notices.find(*id); n != state.notices.end()) return to_json(n->second);
+  }
+  if (const auto* id = named("shift")) {
+    if (auto sh = state.shifts.find(*id); sh != state.shifts.end()) return to_json(sh->second);
+  }
+  if (const auto* id = named("round")) {
+    if (auto r = state.headcount.rounds.find(*id); r != state.headcount.rounds.end()) return to_json(r->second);
+  }
+  return nullptr;
+}
+
 }  // namespace muster::domain

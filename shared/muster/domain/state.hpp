@@ -37,4 +37,9 @@ Result<std::vector<Draft>> apply(const State& state, const Op& op, const Context
 // Folds one event into the state. Unknown kinds are ignored.
 ObjectRef fold(State& state, const Event& event);
 
+// The object an op names (its body's "task", "notice", "shift" or "round"), as the
+// state has it: what a client rolls back to when the op is refused with `conflict`.
+// Null if it names none the state knows.
+Json conflict_state(const State& state, const Op& op);
+
 }  // namespace muster::domain

@@ -366,4 +366,21 @@ std::string fold_task_event(TaskBook& tasks, const Event& event) {
   return t.id;
 }
 
+std::vector<std::string> task_holders(const Task& t) {
+  std::vector<std::string> out;
+  if (!t.offered_to.empty()) out.push_back(t.offered_to);
+  if (!t.assignee.empty() && t.assignee != t.offered_to) out.push_back(t.assignee);
+  return out;
+}
+
+bool copied_to_holders(const Event& event) {
+  return event.kind.rfind("task.", 0) == 0 && event.scope.rfind("area:", 0) == 0;
+}
+
+Draft holder_copy(const Event& event, const Task& after, const std::string& holder) {
+  Json body = event.body;
+  body["snapshot"] = to_json(after);
+  return Draft{user_scope(holder), event.kind, std::move(body)};
+}
+
 }  // namespace muster::domain

@@ -11,7 +11,7 @@
 // `claim` it starts `open` and the first claim to reach the server wins; with `offer`
 // it starts `open` and the server offers it to one volunteer at a time
 // (task.offered, then task.offer_expired or task.declined, then the next one; see
-// server/musterd/dispatcher.hpp). Every event of a task is in the scope of the task's
+// server/musterd/core/dispatcher.hpp). Every event of a task is in the scope of the task's
 // area, except escalations, which go to the inboxes of the leads they reach.
 #pragma once
 
@@ -96,5 +96,18 @@ Result<std::vector<Draft>> apply_task_op(const TaskBook& tasks, const Op& op, co
 // so folding is total and replaying an event twice changes nothing more.
 // Returns the id of the task it touched, or "" if none.
 std::string fold_task_event(TaskBook& tasks, const Event& event);
+
+// --- holders ---
+// Who holds a task or has it on offer (the volunteer offered it, then its assignee).
+std::vector<std::string> task_holders(const Task& t);
+// Whether `event` is copied to the task's holders: every task event in an area. Offer
+// dispatch reaches volunteers of the areas above the task's and those on duty there, who
+// may not see the task's area, yet whoever holds a task (or held it just before the
+// event) hears of every change to it.
+bool copied_to_holders(const Event& event);
+// The copy for `holder`, in their inbox: the event's kind and body, with the task's
+// state after the event as `snapshot`. The server sends it to each holder before and
+// after the event who cannot see the event's scope.
+Draft holder_copy(const Event& event, const Task& after, const std::string& holder);
 
 }  // namespace muster::domain

@@ -62,8 +62,12 @@ Result<PluginLine> decode_plugin_line(std::string_view line) {
   JsonFields r(j, FieldWording::frame(t));
   if (t == "subscribe") {
     auto scopes = r.required_strings("scopes");
+    // Present (even empty): the feed starts from these; absent: from the stored receipts.
+    const bool has_cursors = j.contains("cursors") && !j["cursors"].is_null();
+    auto cursors = read_cursors(r, "cursors", false);
     if (!r.ok()) return r.error();
-    return PluginLine{PluginSubscribe{std::move(*scopes)}};
+    return PluginLine{PluginSubscribe{std::move(*scopes), has_cursors ? std::optional<Cursors>(std::move(cursors))
+                                                                      : std::nullopt}};
   }
   if (t == "log") {
     auto message = r.required_string("message");
@@ -71,20 +75,26 @@ Result<PluginLine> decode_plugin_line(std::string_view line) {
     if (!r.ok()) return r.error();
     return PluginLine{PluginLog{level.value_or("info"), std::move(*message)}};
   }
-  if (t != "op" && t != "cursor") return bad("unknown line type '" + t + "'");
+  if (t != "op" && t != "cursor" && t != "backfill") return bad("unknown line type '" + t + "'");
   auto frame = decode_client_frame(line);
   if (!frame) return frame.error();
   if (auto* op = std::get_if<OpFrame>(&*frame)) return PluginLine{std::move(*op)};
+  if (auto* backfill = std::get_if<Backfill>(&*frame)) return PluginLine{std::move(*backfill)};
   return PluginLine{std::get<CursorFrame>(std::move(*frame))};
 }
 
 std::string encode(const PluginLine& line) {
   struct Visitor {
-    Json operator()(const PluginSubscribe& s) const { return Json{{"t", "subscribe"}, {"scopes", s.scopes}}; }
+    Json operator()(const PluginSubscribe& s) const {
+      Json j{{"t", "subscribe"}, {"scopes", s.scopes}};
+      if (s.cursors) j["cursors"] = cursors_to_json(*s.cursors);
+      return j;
+    }
     Json operator()(const OpFrame& f) const {
       return Json{{"t", "op"}, {"id", f.op.id}, {"kind", f.op.kind}, {"body", f.op.body}};
     }
     Json operator()(const CursorFrame& c) const { return Json{{"t", "cursor"}, {"cursors", cursors_to_json(c.cursors)}}; }
+    Json operator()(const Backfill& b) const { return Json{{"t", "backfill"}, {"scope", b.scope}, {"from", b.from}}; }
     Json operator()(const PluginLog& l) const { return Json{{"t", "log"}, {"level", l.level}, {"message", l.message}}; }
   };
   return std::visit(Visitor{}, line).dump();

@@ -1,16 +1,17 @@
 // The plugin protocol (plugins/README.md): JSON lines on a plugin's stdin and stdout,
 // one object per line, `t` naming the line type. The server side of it is the plugin
-// host (server/musterd/plugin_host.hpp); a plugin written in C++ may use this codec
+// host (server/musterd/adapters/plugin_host.hpp); a plugin written in C++ may use this codec
 // too (the XMPP bridge does).
 //
 //   server -> plugin   init, event, ack, caught_up, error
-//   plugin -> server   subscribe, op, cursor, log
+//   plugin -> server   subscribe, op, cursor, backfill, log
 //
 // `event`, `ack` and `error` lines are the WebSocket frames of the same names, byte
-// for byte; `op` and `cursor` lines are the WebSocket client frames. Decoding is as
+// for byte; `op`, `cursor` and `backfill` lines are the WebSocket client frames. Decoding is as
 // strict as the frame codec's: a problem is an Errc::invalid error that names it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -42,10 +43,12 @@ Result<HostLine> decode_host_line(std::string_view line);
 
 // ---- plugin -> server ----
 
-// Replaces the plugin's subscription: events of these scopes, each after its stored
-// cursor, then live.
+// Replaces the plugin's subscription: events of these scopes, each after its cursor,
+// then caught_up, then live. Without `cursors`, from its stored receipts (what it has
+// acknowledged with cursor lines); with them, from these, as a WebSocket hello.
 struct PluginSubscribe {
   std::vector<std::string> scopes;
+  std::optional<Cursors> cursors{};
 };
 
 struct PluginLog {
@@ -53,7 +56,7 @@ struct PluginLog {
   std::string message;
 };
 
-using PluginLine = std::variant<PluginSubscribe, OpFrame, CursorFrame, PluginLog>;
+using PluginLine = std::variant<PluginSubscribe, OpFrame, CursorFrame, Backfill, PluginLog>;
 
 // For the host: a line from a plugin. Errors: invalid.
 Result<PluginLine> decode_plugin_line(std::string_view line);

@@ -155,6 +155,24 @@ TEST_CASE("TimerWheel with one slot and a 1 ms tick") {
   CHECK(wheel.advance(100) == Keys{"b"});
 }
 
+TEST_CASE("TimerWheel::next_deadline is the earliest deadline held, past ones included") {
+  TimerWheel wheel(kStart);
+  CHECK(wheel.next_deadline() == std::nullopt);
+  wheel.schedule("late", kStart + 90 * kSecond);
+  wheel.schedule("soon", kStart + 5 * kSecond);
+  CHECK(wheel.next_deadline() == kStart + 5 * kSecond);
+  wheel.schedule("soon", kStart + 100 * kSecond);  // moved later: "late" is next now
+  CHECK(wheel.next_deadline() == kStart + 90 * kSecond);
+  wheel.schedule("past", kStart - kSecond);
+  CHECK(wheel.next_deadline() == kStart - kSecond);
+  CHECK(wheel.advance(kStart) == Keys{"past"});
+  CHECK(wheel.next_deadline() == kStart + 90 * kSecond);
+  wheel.cancel("late");
+  CHECK(wheel.next_deadline() == kStart + 100 * kSecond);
+  CHECK(wheel.advance(kStart + 100 * kSecond) == Keys{"soon"});
+  CHECK(wheel.next_deadline() == std::nullopt);
+}
+
 TEST_CASE("TimerWheel is copyable") {
   TimerWheel wheel(kStart, 1000, 8);
   wheel.schedule("a", kStart + kSecond);
@@ -241,6 +259,8 @@ void run_model(std::uint64_t seed, int steps) {
       REQUIRE(wheel.contains(key) == (model.deadlines.count(key) != 0));
     }
     REQUIRE(wheel.size() == model.deadlines.size());
+    REQUIRE(wheel.next_deadline() ==
+            (model.by_deadline.empty() ? std::nullopt : std::optional<UnixMs>(model.by_deadline.begin()->first)));
     if (model.deadlines.count(key) != 0) {
       REQUIRE(wheel.deadline(key) == model.deadlines[key]);
     } else {

@@ -9,7 +9,6 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,71 +43,6 @@ std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   REQUIRE(in);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void put_be(std::string& out, std::uint64_t value, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((value >> (8 * i)) & 0xff);
-}
-
-// A TZif file with the given transitions (`offsets[indices[i]]` from `times[i]`),
-// one designation "ZZZ" and the footer. Version 0 writes only the 32-bit block.
-// Nothing is checked, so tests can build broken files on purpose.
-struct TzifSpec {
-  std::vector<std::int64_t> times;
-  std::vector<std::uint8_t> indices;
-  std::vector<std::int32_t> offsets{0};
-  std::string footer;
-  char version = '2';
-  std::uint32_t leap_count = 0;
-};
-
-std::string make_tzif(const TzifSpec& spec) {
-  const auto header = [](std::string& out, char version, std::uint32_t leaps, std::size_t times,
-                         std::size_t types, std::size_t chars) {
-    out += "TZif";
-    out += version;
-    out += std::string(15, '\0');
-    for (const std::uint64_t count :
-         {std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{leaps}, std::uint64_t{times},
-          std::uint64_t{types}, std::uint64_t{chars}}) {
-      put_be(out, count, 4);
-    }
-  };
-  const auto data = [&](std::string& out, int time_size) {
-    for (const std::int64_t t : spec.times) put_be(out, static_cast<std::uint64_t>(t), time_size);
-    for (const std::uint8_t index : spec.indices) out += static_cast<char>(index);
-    for (const std::int32_t offset : spec.offsets) {
-      put_be(out, static_cast<std::uint32_t>(offset), 4);
-      out += '\0';  // isdst
-      out += '\0';  // designation index
-    }
-    out += std::string("ZZZ\0", 4);
-    for (std::uint32_t i = 0; i < spec.leap_count; ++i) {
-      put_be(out, static_cast<std::uint64_t>(78796800 + i), time_size);
-      put_be(out, i + 1, 4);
-    }
-  };
-  std::string out;
-  if (spec.version == 0) {
-    header(out, 0, spec.leap_count, spec.times.size(), spec.offsets.size(), 4);
-    data(out, 4);
-    return out;
-  }
-  // A minimal version 1 block, as `zic -b slim` writes.
-  header(out, spec.version, 0, 0, 1, 1);
-  out += std::string(7, '\0');
-  header(out, spec.version, spec.leap_count, spec.times.size(), spec.offsets.size(), 4);
-  data(out, 8);
-  out += '\n' + spec.footer + '\n';
-  return out;
-}
-
-Zone from_footer(const std::string& footer) {
-  TzifSpec spec;
-  spec.footer = footer;
-  auto zone = Zone::from_tzif("test", make_tzif(spec));
-  REQUIRE_MESSAGE(zone.ok(), zone.error().message);
-  return *zone;
 }
 
 // Sets an environment variable for one scope.
@@ -153,7 +87,7 @@ TEST_CASE("Asia/Shanghai is +08:00 now and had daylight time in 1988") {
   CHECK(zone.name() == "Asia/Shanghai");
   CHECK(zone.offset_at(utc("2026-11-23T08:00:00Z")) == 8 * kHour);
   CHECK(zone.offset_at(utc("2026-07-01T00:00:00Z")) == 8 * kHour);  // no DST today
-  CHECK(zone.offset_at(utc("2060-07-01T00:00:00Z")) == 8 * kHour);  // footer "CST-8"
+  CHECK(zone.offset_at(utc("2060-07-01T00:00:00Z")) == 8 * kHour);  // the rule after 1991: "CST-8"
   // 1988: CDT from Sun 17 April 02:00 local to Sun 11 September 02:00 local.
   CHECK(zone.offset_at(utc("1988-04-16T17:59:59Z")) == 8 * kHour);
   CHECK(zone.offset_at(utc("1988-04-16T18:00:00Z")) == 9 * kHour);
@@ -175,7 +109,7 @@ TEST_CASE("Europe/Berlin switches on the last Sundays of March and October") {
     CHECK(zone.offset_at(utc("2026-10-25T00:59:59Z")) == 2 * kHour);
     CHECK(zone.offset_at(utc("2026-10-25T01:00:00Z")) == 1 * kHour);
   }
-  SUBCASE("2040, beyond the table: the footer rule CET-1CEST,M3.5.0,M10.5.0/3") {
+  SUBCASE("2040, after the file's last transition (2037): the rule CET-1CEST,M3.5.0,M10.5.0/3") {
     CHECK(zone.offset_at(utc("2040-01-15T12:00:00Z")) == 1 * kHour);
     CHECK(zone.offset_at(utc("2040-03-25T00:59:59Z")) == 1 * kHour);
     CHECK(zone.offset_at(utc("2040-03-25T01:00:00Z")) == 2 * kHour);
@@ -222,7 +156,7 @@ TEST_CASE("Zone is copyable and copies share nothing mutable") {
 
 TEST_CASE(
     "from_local: a gap reads with the offset before it, an overlap takes the earlier instant") {
-  SUBCASE("Europe/Berlin 2026 (table) and 2040 (footer)") {
+  SUBCASE("Europe/Berlin 2026 (transitions) and 2040 (rule)") {
     const Zone zone = load("Europe/Berlin");
     // Spring forward: 02:00-03:00 local does not exist.
     CHECK(zone.from_local(utc("2026-03-29T01:59:59Z")) == utc("2026-03-29T00:59:59Z"));
@@ -394,277 +328,140 @@ TEST_CASE("Zone::load reports a missing zone as not_found") {
   }
 }
 
-TEST_CASE("Zone::load reads $TZDIR") {
+
+TEST_CASE("after the last transition: each zone's own rule, in both hemispheres") {
+  // Debian's zone files list transitions up to 2037; later years follow the rule on
+  // the file's last line. Expected instants computed independently (Python's zoneinfo).
+  SUBCASE("Australia/Sydney: daylight time from October to April") {
+    const Zone zone = load("Australia/Sydney");
+    CHECK(zone.offset_at(utc("2040-01-15T00:00:00Z")) == 11 * kHour);
+    CHECK(zone.offset_at(utc("2040-03-31T15:59:59Z")) == 11 * kHour);
+    CHECK(zone.offset_at(utc("2040-03-31T16:00:00Z")) == 10 * kHour);
+    CHECK(zone.offset_at(utc("2040-10-06T15:59:59Z")) == 10 * kHour);
+    CHECK(zone.offset_at(utc("2040-10-06T16:00:00Z")) == 11 * kHour);
+    CHECK(zone.offset_at(utc("2040-12-31T23:00:00Z")) == 11 * kHour);
+    // 2040-04-01 02:30 happens twice (AEDT, then AEST); 2040-10-07 02:30 never.
+    CHECK(zone.from_local(utc("2040-04-01T02:30:00Z")) == utc("2040-03-31T15:30:00Z"));
+    CHECK(zone.from_local(utc("2040-10-07T02:30:00Z")) == utc("2040-10-06T16:30:00Z"));
+  }
+  SUBCASE("Europe/Dublin: winter time is the negative saving (IST-1GMT0)") {
+    const Zone zone = load("Europe/Dublin");
+    CHECK(zone.offset_at(utc("2040-01-15T00:00:00Z")) == 0);
+    CHECK(zone.offset_at(utc("2040-03-25T00:59:59Z")) == 0);
+    CHECK(zone.offset_at(utc("2040-03-25T01:00:00Z")) == kHour);
+    CHECK(zone.offset_at(utc("2040-10-28T00:59:59Z")) == kHour);
+    CHECK(zone.offset_at(utc("2040-10-28T01:00:00Z")) == 0);
+    CHECK(zone.from_local(utc("2040-10-28T01:30:00Z")) == utc("2040-10-28T00:30:00Z"));
+    CHECK(zone.from_local(utc("2040-03-25T01:30:00Z")) == utc("2040-03-25T01:30:00Z"));
+  }
+  SUBCASE("Asia/Jerusalem: a switch at 26:00, the Friday before the last Sunday") {
+    const Zone zone = load("Asia/Jerusalem");
+    CHECK(zone.offset_at(utc("2040-03-22T23:59:59Z")) == 2 * kHour);
+    CHECK(zone.offset_at(utc("2040-03-23T00:00:00Z")) == 3 * kHour);
+    CHECK(zone.offset_at(utc("2040-10-27T22:59:59Z")) == 3 * kHour);
+    CHECK(zone.offset_at(utc("2040-10-27T23:00:00Z")) == 2 * kHour);
+  }
+}
+
+TEST_CASE("America/Nuuk switches at 23:00 on the eve of the last Sunday of March") {
+  // Its rule's switch time is "-1" hours; within the file's transitions (to 2037).
+  const Zone zone = load("America/Nuuk");
+  CHECK(zone.offset_at(utc("2026-03-29T00:59:59Z")) == -2 * kHour);
+  CHECK(zone.offset_at(utc("2026-03-29T01:00:00Z")) == -1 * kHour);
+  CHECK(zone.offset_at(utc("2026-10-25T00:59:59Z")) == -1 * kHour);
+  CHECK(zone.offset_at(utc("2026-10-25T01:00:00Z")) == -2 * kHour);
+  CHECK(zone.from_local(utc("2026-03-28T23:30:00Z")) == utc("2026-03-29T01:30:00Z"));  // a gap
+}
+
+TEST_CASE("a zone answers for any instant, however far out") {
+  for (const char* name : {"Europe/Berlin", "Asia/Shanghai", "America/New_York", "UTC"}) {
+    CAPTURE(name);
+    const Zone zone = load(name);
+    for (const UnixMs t : {UnixMs{-9000000000000000}, UnixMs{-4000000000000}, UnixMs{0},
+                           utc("2026-03-29T01:00:00Z"), UnixMs{9000000000000000}}) {
+      CAPTURE(t);
+      const std::int32_t offset = zone.offset_at(t);
+      CHECK(offset > -26 * kHour);
+      CHECK(offset < 26 * kHour);
+      CHECK(zone.from_local(t + offset * UnixMs{1000}) == t);
+      (void)format_local(t, zone);
+    }
+  }
+}
+
+TEST_CASE("Zone::load reads $TZDIR, and refuses a zone there the date library would not read") {
+  // The library reads /usr/share/zoneinfo only; load checks $TZDIR itself.
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("muster-tzdir-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir / "Test");
-  TzifSpec spec;
-  spec.offsets = {5 * kHour};
-  spec.footer = "<+05>-5";
-  std::ofstream(dir / "Test" / "Five", std::ios::binary) << make_tzif(spec);
-  std::ofstream(dir / "Test" / "Text", std::ios::binary) << "not a zone\n";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "Asia");
+  std::filesystem::create_directories(dir / "Europe");
+  const std::filesystem::path system = "/usr/share/zoneinfo";
+  std::filesystem::copy_file(system / "Asia" / "Shanghai", dir / "Asia" / "Shanghai");
+  // Berlin's rules under Paris's name: not what the library would read for Paris.
+  std::filesystem::copy_file(system / "Europe" / "Berlin", dir / "Europe" / "Paris");
+  std::ofstream(dir / "Europe" / "Text", std::ios::binary) << "not a zone\n";
   {
     const ScopedEnv tzdir("TZDIR", dir.string());
-    const auto five = Zone::load("Test/Five");
-    REQUIRE_MESSAGE(five.ok(), five.error().message);
-    CHECK(five->name() == "Test/Five");
-    CHECK(five->offset_at(0) == 5 * kHour);
+    CHECK(Zone::database_dir() == dir.string());
+    const Zone shanghai = load("Asia/Shanghai");
+    CHECK(shanghai.offset_at(utc("2026-11-23T08:00:00Z")) == 8 * kHour);
+    CHECK(shanghai.offset_at(utc("1988-07-01T00:00:00Z")) == 9 * kHour);
 
-    const auto text = Zone::load("Test/Text");
+    const auto berlin = Zone::load("Europe/Berlin");  // in the system's database, not in $TZDIR
+    REQUIRE_FALSE(berlin.ok());
+    CHECK(berlin.error().code == Errc::not_found);
+    CHECK(berlin.error().message.find("Europe/Berlin") != std::string::npos);
+    CHECK(berlin.error().message.find(dir.string()) != std::string::npos);
+
+    const auto paris = Zone::load("Europe/Paris");
+    REQUIRE_FALSE(paris.ok());
+    CHECK(paris.error().code == Errc::unavailable);
+    CHECK(paris.error().message.find("differs") != std::string::npos);
+
+    const auto text = Zone::load("Europe/Text");
     REQUIRE_FALSE(text.ok());
     CHECK(text.error().code == Errc::not_found);
     CHECK(text.error().message.find("TZif") != std::string::npos);
-
-    const auto shanghai = Zone::load("Asia/Shanghai");  // not in this TZDIR
-    REQUIRE_FALSE(shanghai.ok());
-    CHECK(shanghai.error().code == Errc::not_found);
+  }
+  {
+    const ScopedEnv tzdir("TZDIR", (dir / "Asia").string());  // an empty database
+    std::filesystem::remove(dir / "Asia" / "Shanghai");
+    for (const char* name : {"Asia/Shanghai", "UTC", "Europe/Berlin"}) {
+      CAPTURE(name);
+      const auto zone = Zone::load(name);
+      REQUIRE_FALSE(zone.ok());
+      CHECK(zone.error().code == Errc::not_found);
+      CHECK(zone.error().message.find((dir / "Asia").string()) != std::string::npos);
+    }
+    // UTC and fixed offsets need no database.
+    CHECK(Zone::utc().offset_at(utc("2026-11-23T08:00:00Z")) == 0);
+  }
+  {
+    const ScopedEnv tzdir("TZDIR", "");
+    CHECK(Zone::database_dir() == "/usr/share/zoneinfo");
+    CHECK(Zone::load("Asia/Shanghai").ok());
   }
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("from_tzif reads version 1 files (32-bit block, no footer)") {
-  TzifSpec spec;
-  spec.version = 0;
-  spec.times = {-100000, 0, 1000000};
-  spec.indices = {1, 2, 1};
-  spec.offsets = {-3 * kHour, 1 * kHour, 2 * kHour};
-  const auto zone = Zone::from_tzif("v1", make_tzif(spec));
-  REQUIRE_MESSAGE(zone.ok(), zone.error().message);
-  CHECK(zone->offset_at(-100001 * UnixMs{1000}) == -3 * kHour);  // before the first: type 0
-  CHECK(zone->offset_at(-100000 * UnixMs{1000}) == 1 * kHour);
-  CHECK(zone->offset_at(-1) == 1 * kHour);
-  CHECK(zone->offset_at(0) == 2 * kHour);
-  CHECK(zone->offset_at(1000000 * UnixMs{1000}) == 1 * kHour);
-  CHECK(zone->offset_at(utc("2100-01-01T00:00:00Z")) == 1 * kHour);  // the last one stays
-}
-
-TEST_CASE("from_tzif: versions 2 and 3 use the 64-bit block, then the footer") {
-  for (const char version : {'2', '3'}) {
-    CAPTURE(version);
-    TzifSpec spec;
-    spec.version = version;
-    spec.times = {-(std::int64_t{1} << 40), utc("2000-01-01T00:00:00Z") / 1000};
-    spec.indices = {0, 1};
-    spec.offsets = {0, 3 * kHour};
-    spec.footer = "<+04>-4";  // differs from the table on purpose
-    const auto zone = Zone::from_tzif("v" + std::string(1, version), make_tzif(spec));
-    REQUIRE_MESSAGE(zone.ok(), zone.error().message);
-    CHECK(zone->offset_at(utc("1999-12-31T23:59:59Z")) == 0);
-    CHECK(zone->offset_at(utc("2000-01-01T00:00:00Z")) == 3 * kHour);  // the table's own instant
-    CHECK(zone->offset_at(utc("2000-01-01T00:00:01Z")) == 4 * kHour);  // then the rule
-    CHECK(zone->from_local(utc("2000-01-01T05:00:00Z")) == utc("2000-01-01T01:00:00Z"));
-  }
-  // An empty footer: the last transition's offset stays.
-  TzifSpec spec;
-  spec.times = {0};
-  spec.indices = {1};
-  spec.offsets = {0, 7 * kHour};
-  const auto zone = Zone::from_tzif("no rule", make_tzif(spec));
-  REQUIRE_MESSAGE(zone.ok(), zone.error().message);
-  CHECK(zone->offset_at(utc("2200-01-01T00:00:00Z")) == 7 * kHour);
-}
-
-TEST_CASE("TZ footer rules: every date form, times and names") {
-  SUBCASE("Mm.w.d with the default 02:00 and the implied +1 h") {
-    const Zone zone = from_footer("EST5EDT,M3.2.0,M11.1.0");
-    CHECK(zone.offset_at(utc("2026-03-08T06:59:59Z")) == -5 * kHour);
-    CHECK(zone.offset_at(utc("2026-03-08T07:00:00Z")) == -4 * kHour);
-    CHECK(zone.offset_at(utc("2026-11-01T05:59:59Z")) == -4 * kHour);
-    CHECK(zone.offset_at(utc("2026-11-01T06:00:00Z")) == -5 * kHour);
-  }
-  SUBCASE("daylight time without dates follows the US rules") {
-    const Zone zone = from_footer("EST5EDT");
-    CHECK(zone.offset_at(utc("2026-03-08T07:00:00Z")) == -4 * kHour);
-    CHECK(zone.offset_at(utc("2026-11-01T06:00:00Z")) == -5 * kHour);
-  }
-  SUBCASE("week 5 is the last such weekday, even in a four-week month") {
-    // The last Sunday of February 2026 is the 22nd; of February 2032 (leap) the 29th.
-    const Zone zone = from_footer("AAA0BBB,M2.5.0/0,M11.1.0/0");
-    CHECK(zone.offset_at(utc("2026-02-21T23:59:59Z")) == 0);
-    CHECK(zone.offset_at(utc("2026-02-22T00:00:00Z")) == kHour);
-    CHECK(zone.offset_at(utc("2032-02-28T23:59:59Z")) == 0);
-    CHECK(zone.offset_at(utc("2032-02-29T00:00:00Z")) == kHour);
-  }
-  SUBCASE("Jn never counts February 29") {
-    const Zone zone = from_footer("AAA-2BBB,J60,J305");  // March 1 and November 1, 02:00
-    for (const char* year : {"2027", "2028"}) {
-      CAPTURE(year);
-      CHECK(zone.offset_at(utc((std::string(year) + "-02-28T23:59:59Z").c_str())) == 2 * kHour);
-      CHECK(zone.offset_at(utc((std::string(year) + "-03-01T00:00:00Z").c_str())) == 3 * kHour);
-      CHECK(zone.offset_at(utc((std::string(year) + "-10-31T22:59:59Z").c_str())) == 3 * kHour);
-      CHECK(zone.offset_at(utc((std::string(year) + "-10-31T23:00:00Z").c_str())) == 2 * kHour);
-    }
-  }
-  SUBCASE("n counts February 29") {
-    const Zone zone = from_footer("AAA-2BBB,59,304");  // day 59 is March 1, or February 29
-    CHECK(zone.offset_at(utc("2027-02-28T23:59:59Z")) == 2 * kHour);
-    CHECK(zone.offset_at(utc("2027-03-01T00:00:00Z")) == 3 * kHour);
-    CHECK(zone.offset_at(utc("2028-02-28T23:59:59Z")) == 2 * kHour);
-    CHECK(zone.offset_at(utc("2028-02-29T00:00:00Z")) == 3 * kHour);
-  }
-  SUBCASE("negative transition times and <...> names (America/Nuuk)") {
-    const Zone zone = from_footer("<-02>2<-01>,M3.5.0/-1,M10.5.0/0");
-    // Saturday 23:00 local, the eve of the last Sunday of March.
-    CHECK(zone.offset_at(utc("2026-03-29T00:59:59Z")) == -2 * kHour);
-    CHECK(zone.offset_at(utc("2026-03-29T01:00:00Z")) == -1 * kHour);
-    CHECK(zone.offset_at(utc("2026-10-25T00:59:59Z")) == -1 * kHour);
-    CHECK(zone.offset_at(utc("2026-10-25T01:00:00Z")) == -2 * kHour);
-    // The same answers as the real file, which has the same footer.
-    const Zone nuuk = load("America/Nuuk");
-    for (const char* t : {"2040-03-25T00:59:59Z", "2040-03-25T01:00:00Z", "2040-10-28T00:59:59Z",
-                          "2040-10-28T01:00:00Z"}) {
-      CAPTURE(t);
-      CHECK(zone.offset_at(utc(t)) == nuuk.offset_at(utc(t)));
-    }
-  }
-  SUBCASE("hours beyond 24: daylight time all year") {
-    const Zone zone = from_footer("EST5EDT,0/0,J365/25");  // RFC 8536's example
-    for (const char* t : {"2030-01-01T04:59:59Z", "2030-01-01T05:00:00Z", "2030-07-01T00:00:00Z",
-                          "2030-12-31T23:59:59Z", "2031-01-01T05:00:00Z", "2032-12-31T12:00:00Z"}) {
-      CAPTURE(t);
-      CHECK(zone.offset_at(utc(t)) == -4 * kHour);
-    }
-    CHECK(zone.from_local(utc("2030-12-31T23:30:00Z")) == utc("2031-01-01T03:30:00Z"));
-  }
-  SUBCASE("explicit offsets with minutes and seconds, and /time with minutes") {
-    const Zone zone = from_footer("<+0330>-3:30<+0430>-4:30:15,J79/24,J263/24:00:00");
-    CHECK(zone.offset_at(utc("2026-01-01T00:00:00Z")) == 3 * kHour + 30 * 60);
-    CHECK(zone.offset_at(utc("2026-07-01T00:00:00Z")) == 4 * kHour + 30 * 60 + 15);
-  }
-  SUBCASE("southern hemisphere and negative daylight saving") {
-    const Zone sydney = from_footer("AEST-10AEDT,M10.1.0,M4.1.0/3");
-    CHECK(sydney.offset_at(utc("2040-01-15T00:00:00Z")) == 11 * kHour);
-    CHECK(sydney.offset_at(utc("2040-07-15T00:00:00Z")) == 10 * kHour);
-    CHECK(sydney.offset_at(utc("2040-12-31T23:00:00Z")) == 11 * kHour);
-    const Zone dublin = from_footer("IST-1GMT0,M10.5.0,M3.5.0/1");
-    CHECK(dublin.offset_at(utc("2040-01-15T00:00:00Z")) == 0);
-    CHECK(dublin.offset_at(utc("2040-07-15T00:00:00Z")) == kHour);
-    CHECK(dublin.offset_at(utc("2040-03-25T00:59:59Z")) == 0);
-    CHECK(dublin.offset_at(utc("2040-03-25T01:00:00Z")) == kHour);
-    CHECK(dublin.offset_at(utc("2040-10-28T00:59:59Z")) == kHour);
-    CHECK(dublin.offset_at(utc("2040-10-28T01:00:00Z")) == 0);
-    CHECK(dublin.from_local(utc("2040-10-28T01:30:00Z")) == utc("2040-10-28T00:30:00Z"));
-  }
-}
-
-TEST_CASE("from_tzif rejects bad TZ footers") {
-  const char* bad[] = {
-      "CET",     // no offset
-      "CE-1",    // name too short
-      "<+0>-1",  // <> name too short
-      "<+08-8",  // unclosed <
-      "CET-25",  // offset beyond 24 h
-      "CET-1:60",
-      "CET-1CEST,M3.5.0",  // one date
-      "CET-1CEST,M3.5.0,",
-      "CET-1CEST,M13.5.0,M10.5.0",  // month 13
-      "CET-1CEST,M3.6.0,M10.5.0",   // week 6
-      "CET-1CEST,M3.5.7,M10.5.0",   // weekday 7
-      "CET-1CEST,M3.0.0,M10.5.0",   // week 0
-      "CET-1CEST,J0,J365",          // J counts from 1
-      "CET-1CEST,J366,J1",
-      "CET-1CEST,366,1",
-      "CET-1CEST,M3.5.0/168,M10.5.0",  // beyond 167 h
-      "CET-1CEST,M3.5.0/x,M10.5.0",
-      "CET-1CEST,M3.5.0,M10.5.0/3 ",
-      "CET-1CEST,M3.5.0,M10.5.0,M1.1.1",
-      "CET-1 ",
-      "-1",
-      "1CET",
-  };
-  for (const char* footer : bad) {
-    CAPTURE(footer);
-    TzifSpec spec;
-    spec.footer = footer;
-    const auto zone = Zone::from_tzif("bad", make_tzif(spec));
-    REQUIRE_FALSE(zone.ok());
-    CHECK(zone.error().code == Errc::invalid);
-  }
-}
-
-TEST_CASE("from_tzif rejects malformed files with a message") {
-  const auto rejected = [](const std::string& bytes, const char* what) {
-    CAPTURE(what);
-    const auto zone = Zone::from_tzif("broken", bytes);
-    REQUIRE_FALSE(zone.ok());
-    CHECK(zone.error().code == Errc::invalid);
-    CHECK(zone.error().message.find("broken") != std::string::npos);
-  };
-  TzifSpec good;
-  good.times = {0, 100};
-  good.indices = {0, 1};
-  good.offsets = {0, kHour};
-  good.footer = "AAA-1";
-  REQUIRE(Zone::from_tzif("good", make_tzif(good)).ok());
-
-  rejected("", "empty");
-  rejected("TZif", "header only");
-  rejected("TZjf2" + make_tzif(good).substr(5), "bad magic");
-  std::string v5 = make_tzif(good);
-  v5[4] = '5';
-  rejected(v5, "unknown version");
-
-  TzifSpec spec = good;
-  spec.times = {100, 0};
-  rejected(make_tzif(spec), "transitions out of order");
-  spec = good;
-  spec.times = {100, 100};
-  rejected(make_tzif(spec), "repeated transition");
-  spec = good;
-  spec.indices = {0, 2};
-  rejected(make_tzif(spec), "type index out of range");
-  spec = good;
-  spec.offsets = {0, 100000};
-  rejected(make_tzif(spec), "offset out of range");
-  spec = good;
-  spec.offsets = {};
-  spec.times = {};
-  spec.indices = {};
-  rejected(make_tzif(spec), "no types");
-  spec = good;
-  spec.leap_count = 2;
-  rejected(make_tzif(spec), "leap seconds");
-  std::string no_footer = make_tzif(good);
-  no_footer.pop_back();
-  rejected(no_footer, "unterminated footer");
-  no_footer.resize(no_footer.size() - good.footer.size() - 1);
-  rejected(no_footer, "no footer");
-}
-
-TEST_CASE("from_tzif rejects every truncation of a real zone file") {
-  for (const char* name : {"Europe/Berlin", "Asia/Shanghai"}) {
+TEST_CASE("every zone in the system's database loads and answers") {
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator("/usr/share/zoneinfo")) {
+    if (!entry.is_regular_file()) continue;
+    const std::string name = entry.path().string().substr(std::string("/usr/share/zoneinfo/").size());
+    if (name.rfind("posix", 0) == 0 || name.rfind("right/", 0) == 0 || name == "Factory") continue;
+    if (read_file(entry.path()).rfind("TZif", 0) != 0) continue;  // zone.tab, tzdata.zi, ...
     CAPTURE(name);
-    const std::string bytes = read_file(std::filesystem::path("/usr/share/zoneinfo") / name);
-    REQUIRE(Zone::from_tzif(name, bytes).ok());
-    for (std::size_t size = 0; size < bytes.size(); ++size) {
-      CAPTURE(size);
-      CHECK_FALSE(Zone::from_tzif(name, bytes.substr(0, size)).ok());
-    }
-  }
-}
-
-TEST_CASE("from_tzif survives garbled bytes") {
-  const std::string bytes = read_file("/usr/share/zoneinfo/Europe/Berlin");
-  std::mt19937_64 rng(20261125);
-  int accepted = 0;
-  for (int round = 0; round < 3000; ++round) {
-    std::string garbled = bytes;
-    const int flips = 1 + static_cast<int>(rng() % 8);
-    for (int i = 0; i < flips; ++i) {
-      garbled[rng() % garbled.size()] = static_cast<char>(rng() % 256);
-    }
-    const auto zone = Zone::from_tzif("garbled", garbled);
-    if (!zone.ok()) continue;
-    ++accepted;
-    // Whatever was accepted must answer without crashing.
-    for (const UnixMs t : {UnixMs{-4000000000000}, UnixMs{0}, utc("2026-03-29T01:00:00Z"),
-                           utc("2040-10-28T01:00:00Z"), UnixMs{9000000000000000}}) {
+    const auto zone = Zone::load(name);
+    REQUIRE_MESSAGE(zone.ok(), zone.error().message);
+    ++loaded;
+    for (const UnixMs t : {utc("1950-06-01T00:00:00Z"), utc("2026-06-01T00:00:00Z"),
+                           utc("2050-06-01T00:00:00Z")}) {
       const std::int32_t offset = zone->offset_at(t);
       CHECK(offset > -26 * kHour);
       CHECK(offset < 26 * kHour);
-      (void)zone->from_local(t);
-      (void)format_local(t, *zone);
     }
   }
-  MESSAGE(accepted << " of 3000 garbled files were still valid TZif");
+  CHECK(loaded > 300);
 }

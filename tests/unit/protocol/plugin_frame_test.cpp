@@ -54,13 +54,19 @@ TEST_CASE("a plugin's bad lines are errors that say what is wrong") {
   CHECK(error_of(decode_plugin_line(R"({"t":"cursor","cursors":{"area:a":-1}})")) ==
         "cursor: field 'cursors' must map scopes to non-negative integers");
   CHECK(error_of(decode_plugin_line("\"\xff\"")) == "line is not valid UTF-8");
+  CHECK(error_of(decode_plugin_line(R"({"t":"subscribe","scopes":[],"cursors":{"area:a":"1"}})")) ==
+        "subscribe: field 'cursors' must map scopes to non-negative integers");
+  CHECK(error_of(decode_plugin_line(R"({"t":"backfill","scope":"area:a","from":-1})")) ==
+        "backfill: field 'from' must be a non-negative integer");
 }
 
 TEST_CASE("what a plugin writes decodes back to the same line") {
   for (const PluginLine& line :
        {PluginLine{PluginSubscribe{{"area:gulou", "user:bridge"}}},
+        PluginLine{PluginSubscribe{{"area:gulou"}, Cursors{{"area:gulou", 7}}}},
         PluginLine{OpFrame{{"01KAQ3M6ZP7G8C5V8N1S2T3W4X", "task.cancel", {{"task", "01KAQ3M6ZP7G8C5V8N1S2T3W4Y"}}}}},
-        PluginLine{CursorFrame{{{"area:gulou", 3}, {"user:bridge", 9}}}}, PluginLine{PluginLog{"error", "oops"}}}) {
+        PluginLine{CursorFrame{{{"area:gulou", 3}, {"user:bridge", 9}}}}, PluginLine{Backfill{"area:gulou", 4}},
+        PluginLine{PluginLog{"error", "oops"}}}) {
     const std::string text = encode(line);
     CAPTURE(text);
     CHECK(text.find('\n') == std::string::npos);

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "engine_fixture.hpp"
-#include "musterd/dispatcher.hpp"
+#include "musterd/core/dispatcher.hpp"
 
 using namespace engine_fixture;
 using muster::UnixMs;

@@ -18,10 +18,10 @@
 #include "muster/base/ulid.hpp"
 #include "muster/domain/policy.hpp"
 #include "muster/protocol/frame.hpp"
-#include "musterd/directory.hpp"
-#include "musterd/engine.hpp"
-#include "musterd/hotline_vault.hpp"
-#include "musterd/log_store.hpp"
+#include "musterd/core/directory.hpp"
+#include "musterd/core/engine.hpp"
+#include "musterd/core/hotline_vault.hpp"
+#include "musterd/core/log_store.hpp"
 #include "../temp_dir.hpp"
 
 namespace engine_fixture {
@@ -65,7 +65,7 @@ inline std::string ulid(std::uint64_t n) {
 struct Fixture {
   TempDir dir;
   muster::ManualClock clock{kStart};
-  DirectoryStore directory = DirectoryStore::open(dir.path(), true);
+  DirectoryStore directory = DirectoryStore::open(dir.path(), true, clock);
   std::unique_ptr<LogStore> log;
   std::unique_ptr<Engine> engine;
   muster::domain::Policy policy = muster::domain::Policy::defaults();

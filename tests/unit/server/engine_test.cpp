@@ -3,7 +3,7 @@
 // records every decided op in log.db for idempotency and audit, and keeps nothing of
 // a batch whose transaction fails. Each test runs on a fresh temp dir holding a real
 // directory.db and log.db; time comes from a ManualClock.
-#include "musterd/engine.hpp"
+#include "musterd/core/engine.hpp"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -25,8 +25,8 @@
 #include "muster/base/ulid.hpp"
 #include "muster/protocol/frame.hpp"
 #include "muster/store/sqlite.hpp"
-#include "musterd/directory.hpp"
-#include "musterd/log_store.hpp"
+#include "musterd/core/directory.hpp"
+#include "musterd/core/log_store.hpp"
 #include "engine_fixture.hpp"
 
 namespace {

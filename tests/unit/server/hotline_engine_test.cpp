@@ -20,8 +20,8 @@
 #include "muster/base/time.hpp"
 #include "muster/domain/hotline.hpp"
 #include "muster/domain/task.hpp"
-#include "musterd/dispatcher.hpp"
-#include "musterd/hotline_vault.hpp"
+#include "musterd/core/dispatcher.hpp"
+#include "musterd/core/hotline_vault.hpp"
 
 namespace {
 

@@ -2,7 +2,7 @@
 // the key is made once with mode 0600 and never replaced; a key file the group or others
 // may touch is refused with a message that names the file, its mode and the fix; sealed
 // notes open only under their key, unaltered.
-#include "musterd/hotline_vault.hpp"
+#include "musterd/core/hotline_vault.hpp"
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>

@@ -1,6 +1,6 @@
 // The registry file of `musterd import households`: RFC 4180, strict, every problem
 // reported with its line and the exact message the admin will read.
-#include "musterd/household_csv.hpp"
+#include "musterd/core/household_csv.hpp"
 
 #include <doctest/doctest.h>
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine_fixture.hpp"
-#include "musterd/household_csv.hpp"
+#include "musterd/core/household_csv.hpp"
 
 using namespace engine_fixture;
 using musterd::HouseholdRecord;

@@ -1,4 +1,4 @@
-#include "musterd/plugin_host.hpp"
+#include "musterd/adapters/plugin_host.hpp"
 
 #include <unistd.h>
 
@@ -8,7 +8,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <map>
 #include <sstream>
 #include <unordered_map>
@@ -16,6 +15,8 @@
 #include "muster/base/json_parse.hpp"
 #include "muster/domain/actor.hpp"
 #include "muster/protocol/plugin_frame.hpp"
+#include "musterd/core/log.hpp"
+#include "musterd/core/subscriber.hpp"
 
 namespace musterd {
 
@@ -28,7 +29,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::uint64_t kOriginBit = std::uint64_t{1} << 61;
 constexpr int kFeedChunk = 256;
 constexpr const char* kDevice = "plugin";  // the device of a plugin's cursors and ops
 constexpr std::size_t kMaxLogText = 2000;
@@ -71,6 +71,49 @@ std::string printable(std::string_view text, std::size_t limit = kMaxLogText) {
   for (char c : text.substr(0, limit)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
   if (text.size() > limit) out += "…";
   return out;
+}
+
+// A name a line gives itself (its type, its op's kind) is shown when it looks like one:
+// a short word of ASCII letters, digits and . _ : -. Anything else is what a line
+// carries, not what it is, and stays out of the log.
+bool shows_as_name(std::string_view text) {
+  if (text.empty() || text.size() > 40) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == ':' || c == '-';
+  });
+}
+
+// What a skipped line was, without what it held: its type and its op's kind when
+// they show as names, and its size.
+std::string line_summary(const nlohmann::json& j, std::size_t bytes) {
+  std::string out;
+  auto name = [&](const char* field) {
+    auto it = j.find(field);
+    if (it == j.end() || !it->is_string() || !shows_as_name(it->get_ref<const std::string&>())) return;
+    out += std::string(field) + " '" + it->get<std::string>() + "', ";
+  };
+  if (j.is_object()) {
+    name("t");
+    name("kind");
+  }
+  return out + std::to_string(bytes) + " bytes";
+}
+
+// Why a line was skipped. The decoders' messages name fields, never their values,
+// except the line's own type ("unknown line type 'X'"): one that does not show as a
+// name is cut out.
+std::string skip_reason(std::string message, const nlohmann::json& j) {
+  if (j.is_object() && j.contains("t") && j["t"].is_string()) {
+    const std::string& t = j["t"].get_ref<const std::string&>();
+    if (!t.empty() && !shows_as_name(t)) {
+      const std::string cut = "…";
+      for (auto at = message.find(t); at != std::string::npos; at = message.find(t, at + cut.size())) {
+        message.replace(at, t.size(), cut);
+      }
+    }
+  }
+  return printable(message, 200);
 }
 
 std::string seconds_text(std::chrono::milliseconds ms) {
@@ -132,113 +175,115 @@ muster::Result<PluginSpec> load_plugin_spec(const std::string& path, const std::
 
 class PluginHost::Impl {
  public:
-  Impl(asio::io_context& io, std::vector<PluginSpec> specs, PluginLimits limits, LogStore& log, Engine& engine,
-       Metrics& metrics, Submit submit)
-      : io_(io), limits_(limits), log_(log), engine_(engine), metrics_(metrics), submit_(std::move(submit)) {
+  Impl(asio::io_context& io, Hub& hub, std::vector<PluginSpec> specs, PluginLimits limits)
+      : io_(io), hub_(hub), limits_(limits), metrics_(hub.metrics()) {
     std::vector<PluginProgram> programs;
     for (std::size_t i = 0; i < specs.size(); ++i) {
       programs.push_back(PluginProgram{specs[i].name, specs[i].path, specs[i].cwd});
-      plugins_.push_back(Plugin{std::move(specs[i]), i});
+      plugins_.push_back(std::make_unique<Plugin>(*this, std::move(specs[i]), i));
     }
     // The supervisor's thread only posts here.
     PluginSupervisor::Events events;
     events.started = [this](std::size_t i, std::uint64_t gen, int pid) {
-      asio::post(io_, [this, i, gen, pid] { on_started(plugins_[i], gen, pid); });
+      asio::post(io_, [this, i, gen, pid] { on_started(*plugins_[i], gen, pid); });
     };
     events.line = [this](std::size_t i, std::uint64_t gen, std::string line) {
-      asio::post(io_, [this, i, gen, line = std::move(line)] { on_line(plugins_[i], gen, line); });
+      asio::post(io_, [this, i, gen, line = std::move(line)] { on_line(*plugins_[i], gen, line); });
     };
     events.written = [this](std::size_t i, std::uint64_t gen, std::size_t bytes) {
-      asio::post(io_, [this, i, gen, bytes] { on_written(plugins_[i], gen, bytes); });
+      asio::post(io_, [this, i, gen, bytes] { on_written(*plugins_[i], gen, bytes); });
     };
     events.notice = [this](std::size_t i, std::uint64_t gen, PluginSupervisor::Notice notice, std::string text) {
-      asio::post(io_, [this, i, gen, notice, text = std::move(text)] { on_notice(plugins_[i], gen, notice, text); });
+      asio::post(io_, [this, i, gen, notice, text = std::move(text)] { on_notice(*plugins_[i], gen, notice, text); });
     };
     events.exited = [this](std::size_t i, std::uint64_t gen, std::int64_t status, int signal,
                            std::chrono::milliseconds restart_in) {
       asio::post(io_, [this, i, gen, status, signal, restart_in] {
-        on_exited(plugins_[i], gen, status, signal, restart_in);
+        on_exited(*plugins_[i], gen, status, signal, restart_in);
       });
     };
     supervisor_ = std::make_unique<PluginSupervisor>(self_executable(), std::move(programs), limits_, std::move(events));
   }
 
   void start() {
-    for (const auto& p : plugins_) engine_.set_grants(p.spec.user, domain::Grants{p.spec.message_to});
+    for (const auto& p : plugins_) hub_.engine().set_grants(p->spec.user, domain::Grants{p->spec.message_to});
     supervisor_->start();
   }
 
   void stop() {
     supervisor_->stop();
     for (auto& p : plugins_) {
-      if (p.generation != 0) --metrics_.plugins_running;
-      p.generation = 0;
-    }
-  }
-
-  void on_committed(const Batch& batch) {
-    for (auto& p : plugins_) {
-      if (p.generation == 0) continue;
-      std::string out;
-      if (p.subscribed) {
-        for (const auto& d : batch.events) {
-          auto it = p.sent.find(d.event.scope);
-          if (it == p.sent.end() || d.event.seq <= it->second) continue;
-          if (d.event.seq == it->second + 1 && p.in_flight + out.size() < limits_.feed_window) {
-            out += d.frame;
-            out += '\n';
-            it->second = d.event.seq;
-            ++metrics_.plugin_events_sent;
-          } else {
-            p.behind = true;  // it reads the rest from the log
-          }
-        }
-      }
-      // After the events the plugin could be sent live: an op's own events come first
-      // unless the plugin's feed is behind.
-      for (const auto& d : batch.decisions) {
-        if (!owns(d.origin)) continue;
-        auto it = origins_.find(d.origin);
-        if (it == origins_.end() || it->second.first != p.index) continue;
-        if (it->second.second == p.generation) {
-          out += d.ack;
-          out += '\n';
-        }
-        origins_.erase(it);
-      }
-      if (!out.empty()) write(p, std::move(out));
-      if (p.behind) pump(p);
-    }
-  }
-
-  void on_unavailable(const std::vector<Submission>& batch, const muster::Error& error) {
-    for (const auto& s : batch) {
-      auto it = origins_.find(s.origin);
-      if (it == origins_.end()) continue;
-      Plugin& p = plugins_[it->second.first];
-      if (it->second.second == p.generation) {
-        protocol::Ack ack{s.op.id, false, error, nullptr};
-        write(p, protocol::encode(protocol::ServerFrame{ack}) + "\n");
-      }
-      origins_.erase(it);
+      if (p->generation != 0) --metrics_.plugins_running;
+      p->generation = 0;
+      p->session.reset();
     }
   }
 
  private:
+  struct Plugin;
+
+  // One run of a plugin: its session, answered on its stdin.
+  class RunPort final : public SessionPort {
+   public:
+    RunPort(Impl& host, Plugin& plugin, SessionRules rules)
+        : host_(host), plugin_(plugin), subscriber_(host.hub_, *this, std::move(rules)) {
+      subscriber_.authenticate_as(plugin.spec.user, kDevice);
+    }
+
+    Subscriber& subscriber() { return subscriber_; }
+
+    void send(FrameKind kind, const std::string& frame) override {
+      if (kind == FrameKind::event) ++host_.metrics_.plugin_events_sent;
+      host_.write(plugin_, frame + "\n");
+    }
+    std::size_t backlog() const override { return plugin_.in_flight; }
+    void resume_when_drained() override { waiting_ = true; }
+    // The plugin runs on; its session starts afresh, and says why it ended.
+    void close(CloseReason reason, const std::string& text) override {
+      if (reason == CloseReason::stopping) return;
+      host_.error_line(plugin_, reason == CloseReason::storage ? "unavailable" : "unauthorized", text);
+      asio::post(host_.io_, [&host = host_, &plugin = plugin_, generation = plugin_.generation] {
+        if (plugin.generation == generation) host.new_session(plugin);
+      });
+    }
+
+    // Some of what was written for it left for its stdin.
+    void drained() {
+      if (waiting_ && plugin_.in_flight < host_.limits_.feed_window / 2) {
+        waiting_ = false;
+        subscriber_.pump();
+      }
+    }
+
+   private:
+    Impl& host_;
+    Plugin& plugin_;
+    bool waiting_ = false;
+    Subscriber subscriber_;  // last: it goes first, while the port is whole
+  };
+
   struct Plugin {
+    Plugin(Impl& host_, PluginSpec spec_, std::size_t index_) : host(host_), spec(std::move(spec_)), index(index_) {}
+    Impl& host;
     PluginSpec spec;
     std::size_t index = 0;
     std::uint64_t generation = 0;  // the run being talked to; 0 while none runs
     int pid = 0;
-    bool subscribed = false;
-    bool caught_up = false;  // caught_up was sent since the last subscribe
-    bool behind = false;     // some subscribed scope has events not yet sent
-    std::vector<std::string> scopes{};
-    std::map<std::string, std::int64_t> sent{};     // scope -> last seq written
-    std::map<std::string, std::int64_t> durable{};  // scope -> last seq it acknowledged (log.db)
-    std::size_t in_flight = 0;                    // bytes written, not yet taken by its stdin
+    std::size_t in_flight = 0;     // bytes written, not yet taken by its stdin
     LogLimiter limiter{};
+    std::unique_ptr<RunPort> session;  // for the current run
   };
+
+  void new_session(Plugin& p) {
+    SessionRules rules;
+    rules.transport = "plugin";
+    rules.credentials = false;  // the server started it under its configured user
+    rules.replay_window = limits_.feed_window;
+    rules.live_window = limits_.feed_window;
+    rules.replay_chunk = kFeedChunk;
+    p.session.reset();
+    p.session = std::make_unique<RunPort>(*this, p, std::move(rules));
+  }
 
   // ------------------------------------------------------------ supervisor reports
 
@@ -246,35 +291,32 @@ class PluginHost::Impl {
     if (p.generation == 0) ++metrics_.plugins_running;
     p.generation = generation;
     p.pid = pid;
-    p.subscribed = false;
-    p.caught_up = false;
-    p.behind = false;
-    p.scopes.clear();
-    p.sent.clear();
     p.in_flight = 0;
+    new_session(p);
     log(p, "started (pid " + std::to_string(pid) + ")", true);
 
     protocol::PluginInit init;
     init.config = p.spec.config;
     init.user = p.spec.user;
-    const UserRecord* user = engine_.directory().user(p.spec.user);
+    const Directory& directory = hub_.directory();
+    const UserRecord* user = directory.user(p.spec.user);
     if (!user || user->disabled || !user->roles.has(domain::Role::plugin)) {
-      log(p, "its user " + p.spec.user + " is not an enabled user with the plugin role: its ops will be refused", true);
+      log(p, "its user " + p.spec.user + " is not an enabled user with the plugin role: its ops will be refused", true,
+          LogLevel::warn);
     }
     if (user) {
       const domain::Actor actor = user->actor();
       init.area = user->area;
-      init.scopes = domain::visible_scopes(actor, engine_.directory().areas());
-      for (const auto& area : engine_.directory().areas()) {
+      init.scopes = domain::visible_scopes(actor, directory.areas());
+      for (const auto& area : directory.areas()) {
         if (domain::can_see(actor, domain::area_scope(area))) init.areas.push_back(area);
       }
     }
     try {
-      p.durable = log_.read_cursors(p.spec.user, kDevice);
+      init.cursors = hub_.receipts(p.spec.user, kDevice);
     } catch (const muster::store::SqliteError& e) {
-      log(p, std::string("cannot read its cursors: ") + e.what(), true);
+      log(p, std::string("cannot read its cursors: ") + e.what(), true, LogLevel::error);
     }
-    init.cursors = p.durable;
     write(p, protocol::encode_plugin_init(init) + "\n");
   }
 
@@ -282,19 +324,20 @@ class PluginHost::Impl {
                  std::chrono::milliseconds restart_in) {
     if (p.generation == generation) {
       p.generation = 0;
+      p.session.reset();
       --metrics_.plugins_running;
     }
     ++metrics_.plugin_restarts;
     std::string how = signal != 0 ? "was killed by signal " + std::to_string(signal)
                       : status < 0 ? "could not be started"
                                    : "exited with status " + std::to_string(status);
-    log(p, how + "; restarting in " + seconds_text(restart_in), true);
+    log(p, how + "; restarting in " + seconds_text(restart_in), true, LogLevel::warn);
   }
 
   void on_written(Plugin& p, std::uint64_t generation, std::size_t bytes) {
     if (p.generation != generation) return;
     p.in_flight -= std::min(bytes, p.in_flight);
-    if (p.behind && p.in_flight < limits_.feed_window / 2) pump(p);
+    if (p.session) p.session->drained();
   }
 
   void on_notice(Plugin& p, std::uint64_t, PluginSupervisor::Notice notice, const std::string& text) {
@@ -304,14 +347,14 @@ class PluginHost::Impl {
         break;
       case PluginSupervisor::Notice::line_too_long:
         ++metrics_.plugin_bad_lines;
-        log(p, text, false);
+        log(p, text, false, LogLevel::warn);
         break;
       case PluginSupervisor::Notice::throttled:  // the supervisor says so at most every 5 s
         ++metrics_.plugin_throttled;
-        log(p, text, true);
+        log(p, text, true, LogLevel::warn);
         break;
       case PluginSupervisor::Notice::spawn_failed:
-        log(p, "cannot start " + p.spec.path + ": " + text, true);
+        log(p, "cannot start " + p.spec.path + ": " + text, true, LogLevel::error);
         break;
     }
   }
@@ -319,21 +362,22 @@ class PluginHost::Impl {
   // ------------------------------------------------------------ lines from a plugin
 
   void on_line(Plugin& p, std::uint64_t generation, const std::string& line) {
-    if (p.generation != generation) return;
+    if (p.generation != generation || !p.session) return;
     ++metrics_.plugin_lines;
     auto decoded = protocol::decode_plugin_line(line);
     if (!decoded) {
       bad_line(p, line, decoded.error());
       return;
     }
+    Subscriber& session = p.session->subscriber();
     if (auto* sub = std::get_if<protocol::PluginSubscribe>(&*decoded)) {
-      subscribe(p, sub->scopes);
+      session.subscribe(sub->scopes, sub->cursors);
     } else if (auto* op = std::get_if<protocol::OpFrame>(&*decoded)) {
-      const std::uint64_t origin = kOriginBit | next_origin_++;
-      origins_[origin] = {p.index, p.generation};
-      submit_(Submission{std::move(op->op), p.spec.user, kDevice, origin});
+      session.op(std::move(op->op));
     } else if (auto* cursor = std::get_if<protocol::CursorFrame>(&*decoded)) {
-      save_cursors(p, cursor->cursors);
+      session.cursor(cursor->cursors);
+    } else if (auto* backfill = std::get_if<protocol::Backfill>(&*decoded)) {
+      session.backfill(*backfill);
     } else if (auto* l = std::get_if<protocol::PluginLog>(&*decoded)) {
       log(p, "[" + printable(l->level, 16) + "] " + printable(l->message), false);
     }
@@ -341,11 +385,14 @@ class PluginHost::Impl {
 
   void bad_line(Plugin& p, const std::string& line, const muster::Error& error) {
     ++metrics_.plugin_bad_lines;
-    log(p, "skipped a line: " + error.message + ": " + printable(line, 120), false);
-    // An op we cannot read is still answered on its id when it has one, so the
-    // plugin's outbox does not wait for it forever.
     auto parsed = muster::parse_limited(line, protocol::kMaxFrameDepth, protocol::kMaxFrameBytes);
     const nlohmann::json j = parsed ? std::move(*parsed) : nlohmann::json();
+    // The line may be an op carrying hotline notes or a resident's phone: the log says
+    // what kind of line it was and why it was skipped, never what it held.
+    log(p, "skipped a line: " + skip_reason(error.message, j) + " (" + line_summary(j, line.size()) + ")", false,
+        LogLevel::warn);
+    // An op we cannot read is still answered on its id when it has one, so the
+    // plugin's outbox does not wait for it forever.
     if (j.is_object() && j.value("t", "") == "op" && j.contains("id") && j["id"].is_string()) {
       protocol::Ack ack{j["id"].get<std::string>(), false, error, nullptr};
       write(p, protocol::encode(protocol::ServerFrame{ack}) + "\n");
@@ -358,139 +405,40 @@ class PluginHost::Impl {
     write(p, protocol::encode(protocol::ServerFrame{protocol::ErrorFrame{code, message}}) + "\n");
   }
 
-  void subscribe(Plugin& p, const std::vector<std::string>& scopes) {
-    const UserRecord* user = engine_.directory().user(p.spec.user);
-    if (!user || user->disabled) {
-      error_line(p, "unauthorized", p.spec.user + " is not an enabled muster user");
-      return;
-    }
-    for (const auto& scope : scopes) {
-      if (!domain::valid_scope(scope) || !domain::can_see(user->actor(), scope)) {
-        error_line(p, "unauthorized", "subscribe: scope " + scope + " is not visible to " + p.spec.user);
-        return;
-      }
-    }
-    p.scopes.clear();
-    p.sent.clear();
-    for (const auto& scope : scopes) {
-      if (p.sent.count(scope)) continue;
-      p.scopes.push_back(scope);
-      auto durable = p.durable.find(scope);
-      p.sent[scope] = std::min(durable == p.durable.end() ? 0 : durable->second, engine_.head(scope));
-    }
-    p.subscribed = true;
-    p.caught_up = false;
-    p.behind = true;
-    pump(p);
-  }
-
-  void save_cursors(Plugin& p, const protocol::Cursors& cursors) {
-    std::map<std::string, std::int64_t> moved;
-    for (const auto& [scope, seq] : cursors) {
-      auto sent = p.sent.find(scope);
-      if (sent == p.sent.end() || seq > sent->second) {
-        error_line(p, "bad_frame", "cursor: " + scope + " " + std::to_string(seq) + " was not delivered");
-        continue;
-      }
-      auto durable = p.durable.find(scope);
-      if (durable == p.durable.end() || seq > durable->second) moved[scope] = seq;
-    }
-    if (moved.empty()) return;
-    try {
-      // At once, not with the next housekeeping: after a crash the plugin must not be
-      // fed again what it has acknowledged.
-      muster::store::Transaction tx(log_.db());
-      const std::string now = muster::format_utc(muster::SystemClock().now_ms());
-      for (const auto& [scope, seq] : moved) log_.save_cursor(p.spec.user, kDevice, scope, seq, now);
-      tx.commit();
-    } catch (const muster::store::SqliteError& e) {
-      log(p, std::string("cannot save its cursors (it will be fed them again): ") + e.what(), true);
-      return;
-    }
-    for (const auto& [scope, seq] : moved) p.durable[scope] = seq;
-  }
-
-  // ------------------------------------------------------------ the feed
-
-  // Reads the plugin's next events from the log while its window has room: the log is
-  // its queue, so a plugin that does not read holds no memory of ours.
-  void pump(Plugin& p) {
-    if (p.generation == 0 || !p.subscribed) return;
-    std::string out;
-    try {
-      bool more = true;
-      while (more && p.in_flight + out.size() < limits_.feed_window) {
-        more = false;
-        for (const auto& scope : p.scopes) {
-          auto& sent = p.sent[scope];
-          if (sent >= engine_.head(scope)) continue;
-          auto rows = log_.read_scope(scope, sent, kFeedChunk);
-          for (auto& [seq, frame] : rows) {
-            out += frame;
-            out += '\n';
-            sent = seq;
-          }
-          metrics_.plugin_events_sent += static_cast<std::int64_t>(rows.size());
-          if (!rows.empty() && sent < engine_.head(scope)) more = true;
-          if (p.in_flight + out.size() >= limits_.feed_window) break;
-        }
-      }
-    } catch (const muster::store::SqliteError& e) {
-      log(p, std::string("cannot read its feed from the log: ") + e.what(), true);
-    }
-    p.behind = std::any_of(p.scopes.begin(), p.scopes.end(),
-                           [&](const std::string& scope) { return p.sent[scope] < engine_.head(scope); });
-    if (!p.behind && !p.caught_up) {
-      out += protocol::encode(protocol::ServerFrame{protocol::CaughtUp{}});
-      out += '\n';
-      p.caught_up = true;
-    }
-    if (!out.empty()) write(p, std::move(out));
-  }
-
   void write(Plugin& p, std::string data) {
     if (p.generation == 0) return;
     p.in_flight += data.size();
     supervisor_->write(p.index, p.generation, std::move(data));
   }
 
-  void log(Plugin& p, const std::string& text, bool always) {
+  void log(Plugin& p, const std::string& text, bool always, LogLevel level = LogLevel::info) {
     const auto verdict = always ? LogLimiter::Verdict::log : p.limiter.allow(SteadyClock::now());
     if (verdict == LogLimiter::Verdict::drop) return;
+    const std::string who = "plugin " + printable(p.spec.name, 100) + ": ";
     if (const int n = p.limiter.take_suppressed(); n > 0) {
-      std::cerr << "musterd: plugin " << p.spec.name << ": (" << n << " more lines were not logged)\n";
+      log_warn(who + "(" + std::to_string(n) + " more lines were not logged)");
     }
-    std::cerr << "musterd: plugin " << p.spec.name << ": " << text << '\n';
+    log_line(level, who + text);
     if (verdict == LogLimiter::Verdict::log_and_say_stopping) {
-      std::cerr << "musterd: plugin " << p.spec.name << ": too much to log: its next lines are counted, not logged, for "
-                << std::chrono::duration_cast<std::chrono::seconds>(LogLimiter::kWindow).count() << " s\n";
+      log_warn(who + "too much to log: its next lines are counted, not logged, for " +
+               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(LogLimiter::kWindow).count()) + " s");
     }
   }
 
   asio::io_context& io_;
+  Hub& hub_;
   PluginLimits limits_;
-  LogStore& log_;
-  Engine& engine_;
   Metrics& metrics_;
-  Submit submit_;
-  std::vector<Plugin> plugins_;
+  std::vector<std::unique_ptr<Plugin>> plugins_;
   std::unique_ptr<PluginSupervisor> supervisor_;
-  std::unordered_map<std::uint64_t, std::pair<std::size_t, std::uint64_t>> origins_;  // -> plugin, generation
-  std::uint64_t next_origin_ = 1;
 };
 
-PluginHost::PluginHost(asio::io_context& io, std::vector<PluginSpec> plugins, PluginLimits limits, LogStore& log,
-                       Engine& engine, Metrics& metrics, Submit submit)
-    : impl_(std::make_unique<Impl>(io, std::move(plugins), limits, log, engine, metrics, std::move(submit))) {}
+PluginHost::PluginHost(asio::io_context& io, Hub& hub, std::vector<PluginSpec> plugins, PluginLimits limits)
+    : impl_(std::make_unique<Impl>(io, hub, std::move(plugins), limits)) {}
 
 PluginHost::~PluginHost() = default;
 
 void PluginHost::start() { impl_->start(); }
 void PluginHost::stop() { impl_->stop(); }
-bool PluginHost::owns(std::uint64_t origin) { return (origin & kOriginBit) != 0; }
-void PluginHost::on_committed(const Batch& batch) { impl_->on_committed(batch); }
-void PluginHost::on_unavailable(const std::vector<Submission>& batch, const muster::Error& error) {
-  impl_->on_unavailable(batch, error);
-}
 
 }  // namespace musterd

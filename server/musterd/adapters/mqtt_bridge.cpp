@@ -1,4 +1,4 @@
-#include "musterd/mqtt_bridge.hpp"
+#include "musterd/adapters/mqtt_bridge.hpp"
 
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <deque>
-#include <iostream>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -15,6 +14,8 @@
 #include "muster/base/json_parse.hpp"
 #include "muster/protocol/frame.hpp"
 #include "muster/protocol/topics.hpp"
+#include "musterd/core/log.hpp"
+#include "musterd/core/subscriber.hpp"
 
 namespace musterd {
 
@@ -26,8 +27,10 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::uint64_t kOriginBit = std::uint64_t{1} << 62;
 constexpr int kReplayChunk = 256;
+constexpr std::size_t kReplayWindow = 256 * 1024;  // a user's frames waiting for Paho
+constexpr auto kMarkSavePeriod = std::chrono::seconds(1);
+constexpr const char* kDevice = "mqtt";  // the device of MQTT users' receipts
 constexpr const char* kMarkKey = "mqtt_published_gseq";
 constexpr auto kMinBackoff = std::chrono::milliseconds(250);
 constexpr auto kMaxBackoff = std::chrono::seconds(10);
@@ -48,75 +51,167 @@ mqtt::create_options paho_options(int max_in_flight) {
 
 }  // namespace
 
-class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_listener {
+class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_listener, public CommitListener {
+  struct Direct {
+    std::string topic;
+    std::string payload;
+    std::int64_t after = 0;  // held back until the events up to this gseq are handed to Paho
+    std::string user;        // whose session's backlog it counts in ("" for none)
+  };
+
  public:
-  Impl(asio::io_context& io, MqttOptions options, LogStore& log, Engine& engine, Metrics& metrics, Submit submit)
+  Impl(asio::io_context& io, Hub& hub, MqttOptions options)
       : io_(io),
+        hub_(hub),
         options_(std::move(options)),
-        log_(log),
-        engine_(engine),
-        metrics_(metrics),
-        submit_(std::move(submit)),
+        log_(hub.log()),
+        engine_(hub.engine()),
+        metrics_(hub.metrics()),
         client_(options_.url, options_.client_id, paho_options(options_.max_in_flight)),
         retry_(io),
-        pump_retry_(io) {
+        pump_retry_(io),
+        mark_timer_(io) {
     client_.set_callback(*this);
     const std::string mark = log_.meta(kMarkKey);
     confirmed_ = mark.empty() ? 0 : std::stoll(mark);
     saved_mark_ = confirmed_;
     sent_ = confirmed_;
+    for (const auto& [scope, seq] : log_.scope_heads_through(confirmed_)) published_[scope] = seq;
+    hub_.add_listener(this);
   }
 
-  void start() { connect(); }
+  void start() {
+    connect();
+    save_mark_periodically();
+  }
 
   void stop() {
     stopping_ = true;
     retry_.cancel();
     pump_retry_.cancel();
-    housekeeping();
+    mark_timer_.cancel();
+    save_mark();
     try {
       if (client_.is_connected()) client_.disconnect(std::chrono::seconds(2))->wait_for(std::chrono::seconds(3));
     } catch (const mqtt::exception& e) {
-      std::cerr << "musterd: mqtt: disconnect: " << e.what() << '\n';
+      log_warn(std::string("mqtt: disconnect: ") + e.what());
     }
   }
 
-  void on_committed(const Batch& batch) {
-    for (const auto& d : batch.decisions) {
-      if (!owns(d.origin)) continue;
-      auto it = origins_.find(d.origin);
-      if (it == origins_.end()) continue;
-      // Like over WebSocket, a client gets an op's events before its ack.
-      direct_.push_back(Direct{protocol::ack_topic(options_.prefix, it->second), d.ack, engine_.last_gseq()});
-      origins_.erase(it);
-    }
+  // New events are in the log: they go out to their topics.
+  void on_committed(const Batch&) override {
     metrics_.mqtt_outbox_depth = engine_.last_gseq() - confirmed_;
     pump();
   }
 
-  void on_unavailable(const std::vector<Submission>& batch, const muster::Error& error) {
-    for (const auto& s : batch) {
-      auto it = origins_.find(s.origin);
-      if (it == origins_.end()) continue;
-      protocol::Ack ack{s.op.id, false, error, nullptr};
-      publish_direct(protocol::ack_topic(options_.prefix, it->second), protocol::encode(protocol::ServerFrame{ack}));
-      origins_.erase(it);
+ private:
+  // One MQTT user: its session, answered on its ack topic.
+  class UserPort final : public SessionPort {
+   public:
+    UserPort(Impl& bridge, std::string user, SessionRules rules)
+        : bridge_(bridge), user_(std::move(user)), subscriber_(bridge.hub_, *this, std::move(rules)) {}
+
+    Subscriber& subscriber() { return subscriber_; }
+
+    // Like over WebSocket, a client gets an op's events before its ack: the ack waits
+    // until the events committed with it are handed to the broker.
+    void send(FrameKind kind, const std::string& frame) override {
+      queued_ += frame.size();
+      bridge_.queue_direct(Direct{protocol::ack_topic(bridge_.options_.prefix, user_), frame,
+                                  kind == FrameKind::ack ? bridge_.engine_.last_gseq() : 0, user_});
     }
-    pump();
+    std::size_t backlog() const override { return queued_; }
+    void resume_when_drained() override { waiting_ = true; }
+    // There is no connection to close: the user is told why, and the session ends.
+    void close(CloseReason reason, const std::string& text) override {
+      if (reason != CloseReason::stopping) {
+        const char* code = reason == CloseReason::bad_hello ? "bad_frame"
+                           : reason == CloseReason::storage ? "unavailable"
+                                                            : "unauthorized";
+        send(FrameKind::reply, protocol::encode(protocol::ServerFrame{protocol::ErrorFrame{code, text}}));
+      }
+      bridge_.drop_user(user_);
+    }
+    std::int64_t delivered_elsewhere(const std::string& scope) const override {
+      auto it = bridge_.published_.find(scope);
+      return it == bridge_.published_.end() ? 0 : it->second;
+    }
+
+    // One of its frames was handed to Paho.
+    void taken(std::size_t bytes) {
+      queued_ -= std::min(bytes, queued_);
+      if (waiting_ && queued_ < kReplayWindow / 2) {
+        waiting_ = false;
+        asio::post(bridge_.io_, [&bridge = bridge_, user = user_] {
+          if (UserPort* p = bridge.find_user(user)) p->subscriber_.pump();
+        });
+      }
+    }
+
+   private:
+    Impl& bridge_;
+    std::string user_;
+    std::size_t queued_ = 0;
+    bool waiting_ = false;
+    Subscriber subscriber_;  // last: it goes first, while the port is whole
+  };
+
+  UserPort& user_port(const std::string& user) {
+    auto& slot = users_[user];
+    if (!slot) {
+      SessionRules rules;
+      rules.transport = "mqtt";
+      rules.credentials = false;  // the broker checked the password; the topic names the user
+      rules.hello_again = true;   // a client that reconnects to the broker says hello again
+      rules.live = false;         // live events reach clients through the event topics
+      rules.replay_window = kReplayWindow;
+      rules.replay_chunk = kReplayChunk;
+      slot = std::make_unique<UserPort>(*this, user, std::move(rules));
+      slot->subscriber().authenticate_as(user, kDevice);
+    }
+    return *slot;
   }
 
-  void housekeeping() {
+  UserPort* find_user(const std::string& user) {
+    auto it = users_.find(user);
+    return it == users_.end() ? nullptr : it->second.get();
+  }
+
+  // Later, not while its own call is on the stack.
+  void drop_user(const std::string& user) {
+    asio::post(io_, [this, user] {
+      auto it = users_.find(user);
+      if (it == users_.end()) return;
+      // Frames already queued for it still go out; they count for no session now.
+      for (auto& d : direct_) {
+        if (d.user == user) d.user.clear();
+      }
+      users_.erase(it);
+    });
+  }
+
+  void save_mark() {
     metrics_.mqtt_outbox_depth = engine_.last_gseq() - confirmed_;
     if (confirmed_ == saved_mark_) return;
     try {
       log_.set_meta(kMarkKey, std::to_string(confirmed_));
       saved_mark_ = confirmed_;
     } catch (const muster::store::SqliteError& e) {
-      std::cerr << "musterd: mqtt: cannot save the published mark (will retry): " << e.what() << '\n';
+      log_warn(std::string("mqtt: cannot save the published mark (will retry): ") + e.what());
     }
   }
 
- private:
+  // The mark may lag: after a crash, events past it go out again and clients drop them
+  // by seq. Saving it on every PUBACK would cost a commit each.
+  void save_mark_periodically() {
+    if (stopping_) return;
+    save_mark();
+    mark_timer_.expires_after(kMarkSavePeriod);
+    mark_timer_.async_wait([this](const std::error_code& ec) {
+      if (!ec) save_mark_periodically();
+    });
+  }
+
   // ------------------------------------------------------------ Paho's threads: post only
 
   void connected(const std::string&) override {
@@ -166,8 +261,8 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
   void on_connect_failed(int rc) {
     if (stopping_) return;
     if (!warned_) {
-      std::cerr << "musterd: mqtt: cannot connect to " << options_.url << " (code " << rc
-                << "); events queue in the log and go out when it is back\n";
+      log_warn("mqtt: cannot connect to " + options_.url + " (code " + std::to_string(rc) +
+               "); events queue in the log and go out when it is back");
       warned_ = true;
     }
     schedule_reconnect();
@@ -187,12 +282,12 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
     warned_ = false;
     backoff_ = kMinBackoff;
     metrics_.mqtt_connected = 1;
-    std::cerr << "musterd: mqtt: connected to " << options_.url << '\n';
+    log_info("mqtt: connected to " + options_.url);
     try {
       client_.subscribe(options_.prefix + "/op/+", 1);
       client_.subscribe(options_.prefix + "/req/+", 1);
     } catch (const mqtt::exception& e) {
-      std::cerr << "musterd: mqtt: subscribe: " << e.what() << '\n';
+      log_error(std::string("mqtt: subscribe: ") + e.what());
     }
     // Whatever was in flight when we lost the broker goes out again from the mark.
     in_flight_.clear();
@@ -206,7 +301,7 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
     connected_ = false;
     metrics_.mqtt_connected = 0;
     if (stopping_) return;
-    std::cerr << "musterd: mqtt: lost the broker" << (cause.empty() ? "" : ": " + cause) << "; reconnecting\n";
+    log_warn("mqtt: lost the broker" + (cause.empty() ? "" : ": " + cause) + "; reconnecting");
     schedule_reconnect();
   }
 
@@ -244,94 +339,41 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
   }
 
   void on_message(const std::string& topic, const std::string& payload) {
+    if (stopping_) return;
     auto route = protocol::parse_client_topic(options_.prefix, topic);
     if (!route) return;
-    const std::string& user = route->user;
-    auto reply = [&](const std::string& frame) { publish_direct(protocol::ack_topic(options_.prefix, user), frame); };
-    auto error = [&](const std::string& code, const std::string& message) {
-      ++metrics_.bad_frames;
-      reply(protocol::encode(protocol::ServerFrame{protocol::ErrorFrame{code, message}}));
-    };
+    UserPort& port = user_port(route->user);
+    Subscriber& session = port.subscriber();
     if (payload.size() > options_.max_frame_bytes) {
-      error("too_large", "frames are at most " + std::to_string(options_.max_frame_bytes) + " bytes");
+      session.error("too_large", "frames are at most " + std::to_string(options_.max_frame_bytes) + " bytes");
       return;
     }
+    const bool op_topic = route->kind == protocol::TopicRoute::Kind::op;
     auto decoded = protocol::decode_client_frame(payload);
     if (!decoded) {
       // An op we cannot read is still answered on its id when it has one, so the
-      // sender's outbox does not wait for it forever.
+      // sender's outbox does not wait for it forever: on a topic shared by all of a
+      // user's answers, an error frame could not be told apart.
       auto parsed = muster::parse_limited(payload, protocol::kMaxFrameDepth, protocol::kMaxFrameBytes);
       const nlohmann::json j = parsed ? std::move(*parsed) : nlohmann::json();
-      if (route->kind == protocol::TopicRoute::Kind::op && j.is_object() && j.contains("id") && j["id"].is_string()) {
+      if (op_topic && j.is_object() && j.contains("id") && j["id"].is_string()) {
         ++metrics_.bad_frames;
         protocol::Ack ack{j["id"].get<std::string>(), false, decoded.error(), nullptr};
-        reply(protocol::encode(protocol::ServerFrame{ack}));
+        port.send(FrameKind::ack, protocol::encode(protocol::ServerFrame{ack}));
       } else {
-        error("bad_frame", decoded.error().message);
+        session.bad_frame(decoded.error().message);
       }
       return;
     }
-    auto& frame = *decoded;
-    if (route->kind == protocol::TopicRoute::Kind::op) {
-      auto* op = std::get_if<protocol::OpFrame>(&frame);
-      if (!op) {
-        error("bad_frame", "only op frames go to the op topic");
-        return;
-      }
-      const std::uint64_t origin = kOriginBit | next_origin_++;
-      origins_[origin] = user;
-      submit_(Submission{std::move(op->op), user, "mqtt", origin});
+    const bool is_op = std::holds_alternative<protocol::OpFrame>(*decoded);
+    if (op_topic != is_op) {
+      session.bad_frame(op_topic ? "only op frames go to the op topic" : "this frame does not go to the req topic");
       return;
     }
-    const UserRecord* rec = engine_.directory().user(user);
-    if (!rec || rec->disabled) {
-      error("unauthorized", user + " is not an enabled muster user");
-      return;
-    }
-    if (auto* hello = std::get_if<protocol::Hello>(&frame)) {
-      on_hello(*rec, *hello);
-    } else if (auto* backfill = std::get_if<protocol::Backfill>(&frame)) {
-      if (!domain::can_see(rec->actor(), backfill->scope) || !domain::valid_scope(backfill->scope)) {
-        error("bad_frame", "backfill: scope " + backfill->scope + " is not visible to " + user);
-        return;
-      }
-      replays_.push_back(Replay{user, {{backfill->scope, std::max<std::int64_t>(backfill->from - 1, 0)}}, 0});
-      pump();
-    } else if (auto* cursor = std::get_if<protocol::CursorFrame>(&frame)) {
-      save_cursors(user, cursor->cursors);
-    } else if (auto* query = std::get_if<protocol::Query>(&frame)) {
-      reply(protocol::encode(protocol::ServerFrame{engine_.query(user, *query)}));
-    } else if (std::holds_alternative<protocol::Ping>(frame)) {
-      reply(protocol::encode(protocol::ServerFrame{protocol::Pong{}}));
-    } else {
-      error("bad_frame", "this frame does not go to the req topic");
-    }
+    session.on_frame(std::move(*decoded));
   }
 
-  void on_hello(const UserRecord& rec, const protocol::Hello& hello) {
-    Replay r{rec.name, engine_.replay_start(rec, hello.cursors), 0};
-    protocol::Welcome w{rec.name, rec.roles.names(), rec.area, "", {}, engine_.policy().timezone};
-    for (const auto& [scope, from] : r.scopes) w.scopes.push_back(scope);
-    publish_direct(protocol::ack_topic(options_.prefix, rec.name), protocol::encode(protocol::ServerFrame{w}));
-    replays_.push_back(std::move(r));
-    pump();
-  }
-
-  void save_cursors(const std::string& user, const protocol::Cursors& cursors) {
-    try {
-      muster::store::Transaction tx(log_.db());
-      const std::string now = muster::format_utc(muster::SystemClock().now_ms());
-      for (const auto& [scope, seq] : cursors) {
-        if (seq <= engine_.head(scope)) log_.save_cursor(user, "mqtt", scope, seq, now);
-      }
-      tx.commit();
-    } catch (const muster::store::SqliteError& e) {
-      std::cerr << "musterd: mqtt: cannot save cursors: " << e.what() << '\n';
-    }
-  }
-
-  // Sends what is waiting, within the in-flight limit: replies first, then replays,
-  // then the outbox of events in gseq order.
+  // Sends what is waiting, within the in-flight limit: replies first, then the outbox of events in gseq order.
   void pump() {
     if (!connected_ || pumping_) return;
     pumping_ = true;
@@ -339,11 +381,9 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
       while (connected_ && total_in_flight() < options_.max_in_flight) {
         if (!direct_.empty() && direct_.front().after <= sent_) {
           if (!publish(direct_.front().topic, direct_.front().payload, kDirect)) break;
+          Direct taken = std::move(direct_.front());
           direct_.pop_front();
-          continue;
-        }
-        if (direct_.empty() && !replays_.empty()) {
-          advance_replay();
+          if (UserPort* p = taken.user.empty() ? nullptr : find_user(taken.user)) p->taken(taken.payload.size());
           continue;
         }
         if (sent_ >= engine_.last_gseq()) break;
@@ -359,38 +399,19 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
             break;
           }
           sent_ = row.gseq;
+          auto& published = published_[row.scope];
+          published = std::max(published, row.seq);
         }
         if (refused) break;
       }
     } catch (const muster::store::SqliteError& e) {
-      std::cerr << "musterd: mqtt: cannot read the log: " << e.what() << '\n';
+      log_error(std::string("mqtt: cannot read the log: ") + e.what());
     }
     pumping_ = false;
   }
 
-  void advance_replay() {
-    Replay& r = replays_.front();
-    const std::string topic = protocol::ack_topic(options_.prefix, r.user);
-    while (r.index < r.scopes.size()) {
-      auto& [scope, after] = r.scopes[r.index];
-      auto rows = log_.read_scope(scope, after, kReplayChunk);
-      if (rows.empty()) {
-        ++r.index;
-        continue;
-      }
-      for (auto& [seq, frame] : rows) {
-        direct_.push_back(Direct{topic, std::move(frame), 0});
-        after = seq;
-      }
-      metrics_.events_replayed += static_cast<std::int64_t>(rows.size());
-      return;  // one chunk at a time: the direct queue drains before the next
-    }
-    direct_.push_back(Direct{topic, protocol::encode(protocol::ServerFrame{protocol::CaughtUp{}}), 0});
-    replays_.pop_front();
-  }
-
-  void publish_direct(const std::string& topic, const std::string& payload) {
-    direct_.push_back(Direct{topic, payload, 0});
+  void queue_direct(Direct d) {
+    direct_.push_back(std::move(d));
     pump();
   }
 
@@ -433,22 +454,17 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
 
   int total_in_flight() const { return static_cast<int>(in_flight_.size()) + direct_in_flight_; }
 
-  struct Replay {
-    std::string user;
-    std::vector<std::pair<std::string, std::int64_t>> scopes;  // scope, last seq sent
-    std::size_t index = 0;
-  };
-
   asio::io_context& io_;
+  Hub& hub_;
   MqttOptions options_;
   LogStore& log_;
   Engine& engine_;
   Metrics& metrics_;
-  Submit submit_;
   mqtt::async_client client_;
   asio::steady_timer retry_;
   asio::steady_timer pump_retry_;  // after Paho refused a publish while connected
   bool pump_retry_pending_ = false;
+  asio::steady_timer mark_timer_;
   std::chrono::milliseconds backoff_ = kMinBackoff;
 
   bool connected_ = false;
@@ -461,30 +477,17 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
   std::map<std::uint64_t, SteadyClock::time_point> in_flight_;  // gseq -> sent at
   std::set<std::int64_t> confirmed_ahead_;                       // PUBACKs beyond the mark
   int direct_in_flight_ = 0;
-  struct Direct {
-    std::string topic;
-    std::string payload;
-    std::int64_t after = 0;  // held back until the events up to this gseq are handed to Paho
-  };
   std::deque<Direct> direct_;
-  std::deque<Replay> replays_;
-  std::unordered_map<std::uint64_t, std::string> origins_;  // op origin -> user
-  std::uint64_t next_origin_ = 1;
+  std::unordered_map<std::string, std::int64_t> published_;  // scope -> last seq handed to Paho
+  std::unordered_map<std::string, std::unique_ptr<UserPort>> users_;
 };
 
-MqttBridge::MqttBridge(asio::io_context& io, MqttOptions options, LogStore& log, Engine& engine, Metrics& metrics,
-                       Submit submit)
-    : impl_(std::make_unique<Impl>(io, std::move(options), log, engine, metrics, std::move(submit))) {}
+MqttBridge::MqttBridge(asio::io_context& io, Hub& hub, MqttOptions options)
+    : impl_(std::make_unique<Impl>(io, hub, std::move(options))) {}
 
 MqttBridge::~MqttBridge() = default;
 
 void MqttBridge::start() { impl_->start(); }
 void MqttBridge::stop() { impl_->stop(); }
-bool MqttBridge::owns(std::uint64_t origin) { return (origin & kOriginBit) != 0; }
-void MqttBridge::on_committed(const Batch& batch) { impl_->on_committed(batch); }
-void MqttBridge::on_unavailable(const std::vector<Submission>& batch, const muster::Error& error) {
-  impl_->on_unavailable(batch, error);
-}
-void MqttBridge::housekeeping() { impl_->housekeeping(); }
 
 }  // namespace musterd

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,10 +25,10 @@
 #include "muster/domain/policy.hpp"
 #include "muster/domain/state.hpp"
 #include "muster/protocol/frame.hpp"
-#include "musterd/directory.hpp"
-#include "musterd/dispatcher.hpp"
-#include "musterd/hotline_vault.hpp"
-#include "musterd/log_store.hpp"
+#include "musterd/core/directory.hpp"
+#include "musterd/core/dispatcher.hpp"
+#include "musterd/core/hotline_vault.hpp"
+#include "musterd/core/log_store.hpp"
 
 namespace musterd {
 
@@ -37,6 +38,14 @@ struct Submission {
   std::string user;
   std::string device;
   std::uint64_t origin = 0;  // opaque to the engine: the adapter's session id
+};
+
+// A device's delivery receipt for one scope: it has applied events up to `seq`.
+struct Receipt {
+  std::string user;
+  std::string device;
+  std::string scope;
+  std::int64_t seq = 0;
 };
 
 struct Decision {
@@ -73,7 +82,7 @@ struct HotlinePurge {
 inline constexpr const char* kHotlinePurgeMeta = "hotline_purge_done";
 // The directory.db setting where `musterd hotline purge` leaves its request for a
 // serving process ({"id","older_than_days","requested_at"}): the serving process is
-// log.db's one writer, so it carries the purge out (see ws_server.cpp).
+// log.db's one writer, so it carries the purge out (see Hub::run_hotline_purge_request).
 inline constexpr const char* kHotlinePurgeRequestSetting = "hotline_purge_request";
 
 class Engine {
@@ -103,10 +112,11 @@ class Engine {
   // plugin host. A plugin account without grants may send messages to nobody.
   void set_grants(const std::string& user, muster::domain::Grants grants) { grants_[user] = std::move(grants); }
 
-  // Decides every submission in order and commits them all in one transaction.
-  // Nothing is acknowledged unless it is durable: on a storage failure the result is
-  // Errc::unavailable, nothing of the batch is kept and the state is reloaded.
-  muster::Result<Batch> commit(const std::vector<Submission>& batch);
+  // Decides every submission in order and commits them all in one transaction, with
+  // the receipts (a receipt never moves a stored one back). Nothing is acknowledged
+  // unless it is durable: on a storage failure the result is Errc::unavailable,
+  // nothing of the batch is kept and the state is reloaded.
+  muster::Result<Batch> commit(const std::vector<Submission>& batch, const std::vector<Receipt>& receipts = {});
 
   // Makes the server's own moves that are due by now (offer time-outs, escalations,
   // reminders, notice re-sends) and commits them in one transaction: a Batch without
@@ -117,8 +127,10 @@ class Engine {
   // scope, and in the old one's too when it moved). Never the phone. Errors as for
   // commit(); the registry is then published again by the next tick.
   muster::Result<Batch> tick();
-  // The next deadline the timer wheel holds, for tests and metrics.
+  // How many deadlines the timer wheel holds, for tests and metrics.
   std::size_t timers() const { return wheel_.size(); }
+  // The earliest of them: tick() has nothing to do before it (but the registry).
+  std::optional<muster::UnixMs> next_deadline() const { return wheel_.next_deadline(); }
 
   // Deletes the sealed notes of every call logged more than `older_than_days` days ago
   // (by the clock) and records it: one hotline.purged {call, older_than_days, before}
@@ -129,7 +141,8 @@ class Engine {
   // request id), unavailable (storage).
   muster::Result<HotlinePurge> purge_hotline_notes(int older_than_days, const std::string& request);
 
-  // Answers a read (`query` frame) from the server's knowledge.
+  // Answers a read (`query` frame) from the server's knowledge: the handler of its name
+  // (core/queries/queries.hpp), as `user`.
   muster::protocol::QueryResult query(const std::string& user, const muster::protocol::Query& q) const;
 
   std::int64_t head(const std::string& scope) const;
@@ -153,15 +166,7 @@ class Engine {
   void reschedule(const muster::domain::ObjectRef& ref, muster::UnixMs after);
   void copy_to_holders(const muster::domain::Event& event, std::vector<std::string> involved,
                        const std::string& now_text, std::vector<Delivery>& out);
-  muster::protocol::QueryResult notice_status(const muster::domain::Actor& actor,
-                                              const muster::protocol::Query& q) const;
-  // household.contact {household}: the registry's row with the phone, for those who
-  // manage the household's area.
-  muster::protocol::QueryResult household_contact(const muster::domain::Actor& actor,
-                                                  const muster::protocol::Query& q) const;
   void publish_registry(const std::string& op, const std::string& now_text, std::vector<Delivery>& out);
-  muster::protocol::QueryResult hotline_show(const muster::domain::Actor& actor,
-                                             const muster::protocol::Query& q) const;
   // Seals an accepted hotline.log's notes into log.db (inside the op's transaction).
   void keep_hotline_notes(const muster::domain::Op& op, const std::string& now_text);
 

@@ -1,4 +1,4 @@
-#include "musterd/household_csv.hpp"
+#include "musterd/core/household_csv.hpp"
 
 #include <map>
 #include <optional>

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "muster/base/result.hpp"
+#include "muster/base/time.hpp"
 #include "muster/domain/context.hpp"
 #include "muster/store/sqlite.hpp"
 
@@ -87,8 +88,9 @@ std::string join_skills(const std::vector<std::string>& skills);
 
 class DirectoryStore {
  public:
-  // Opens (and creates/migrates when writable) DIR/directory.db.
-  static DirectoryStore open(const std::string& data_dir, bool writable);
+  // Opens (and creates/migrates when writable) DIR/directory.db. `clock` stamps what
+  // it writes (a user's creation, a household's update); it must outlive the store.
+  static DirectoryStore open(const std::string& data_dir, bool writable, const muster::Clock& clock);
 
   // Adds the area and all its ancestors; existing ones are kept.
   void add_area(const std::string& path);
@@ -122,9 +124,10 @@ class DirectoryStore {
   void set_setting(const std::string& key, const std::string& value);
 
  private:
-  explicit DirectoryStore(muster::store::Db db) : db_(std::move(db)) {}
+  DirectoryStore(muster::store::Db db, const muster::Clock& clock) : db_(std::move(db)), clock_(&clock) {}
   muster::Status insert_user(const UserRecord& user);  // inside a transaction
   muster::store::Db db_;
+  const muster::Clock* clock_;
 };
 
 }  // namespace musterd

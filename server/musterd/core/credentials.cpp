@@ -1,4 +1,4 @@
-#include "musterd/credentials.hpp"
+#include "musterd/core/credentials.hpp"
 
 #include <openssl/evp.h>
 #include <sodium.h>

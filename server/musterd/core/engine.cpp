@@ -1,4 +1,4 @@
-#include "musterd/engine.hpp"
+#include "musterd/core/engine.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "muster/base/ulid.hpp"
+#include "musterd/core/queries/queries.hpp"
 
 namespace musterd {
 
@@ -23,40 +24,6 @@ std::string ack_frame(const std::string& id, const muster::Error* error, const n
   if (error) ack.error = *error;
   ack.state = state;
   return protocol::encode(protocol::ServerFrame{ack});
-}
-
-// On a conflict the client rolls back to the server's view: send it the object.
-nlohmann::json current_state(const domain::State& state, const domain::Op& op) {
-  for (const char* key : {"task", "notice", "shift", "round"}) {
-    auto it = op.body.find(key);
-    if (it == op.body.end() || !it->is_string()) continue;
-    const auto& id = it->get_ref<const std::string&>();
-    if (std::string(key) == "round") {
-      if (auto r = state.headcount.rounds.find(id); r != state.headcount.rounds.end()) return domain::to_json(r->second);
-    } else if (std::string(key) == "task") {
-      if (auto t = state.tasks.find(id); t != state.tasks.end()) return domain::to_json(t->second);
-    } else if (std::string(key) == "shift") {
-      if (auto sh = state.shifts.find(id); sh != state.shifts.end()) return domain::to_json(sh->second);
-    } else if (auto n = state.notices.find(id); n != state.notices.end()) {
-      return domain::to_json(n->second);
-    }
-  }
-  return nullptr;
-}
-
-protocol::QueryResult query_error(const protocol::Query& q, Errc code, std::string message) {
-  protocol::QueryResult r;
-  r.id = q.id;
-  r.ok = false;
-  r.error = make_error(code, std::move(message));
-  return r;
-}
-
-std::vector<std::string> holders(const domain::Task& t) {
-  std::vector<std::string> out;
-  if (!t.offered_to.empty()) out.push_back(t.offered_to);
-  if (!t.assignee.empty() && t.assignee != t.offered_to) out.push_back(t.assignee);
-  return out;
 }
 
 std::string timer_key(const domain::ObjectRef& ref) { return ref.first + ":" + ref.second; }
@@ -121,7 +88,7 @@ std::vector<std::pair<std::string, std::int64_t>> Engine::replay_start(const Use
   return out;
 }
 
-muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch) {
+muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch, const std::vector<Receipt>& receipts) {
   Batch out;
   out.decisions.reserve(batch.size());
   const muster::UnixMs now = clock_.now_ms();
@@ -142,6 +109,7 @@ muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch) {
       seen.emplace(s.op.id, out.decisions.size());
       out.decisions.push_back(decide(s, out.events, now, now_text));
     }
+    for (const auto& r : receipts) log_.save_cursor(r.user, r.device, r.scope, r.seq, now_text);
     tx.commit();
   } catch (const muster::store::SqliteError& e) {
     // The state already holds this batch's effects: rebuild it from what is durable.
@@ -215,33 +183,32 @@ domain::ObjectRef Engine::append(domain::Draft draft, const std::string& op, con
   e.body = std::move(draft.body);
   del.frame = protocol::encode_event(e);
   log_.append_event(e, del.frame);
-  const bool task_in_area = e.kind.rfind("task.", 0) == 0 && e.scope.rfind("area:", 0) == 0;
+  const bool copied = domain::copied_to_holders(e);
   std::vector<std::string> involved;
-  if (task_in_area) {
-    if (auto t = state_.tasks.find(e.body.value("task", "")); t != state_.tasks.end()) involved = holders(t->second);
+  if (copied) {
+    if (auto t = state_.tasks.find(e.body.value("task", "")); t != state_.tasks.end()) {
+      involved = domain::task_holders(t->second);
+    }
   }
   auto ref = domain::fold(state_, e);
   const domain::Event event = e;
   out.push_back(std::move(del));
-  if (task_in_area && ref.first == "task") copy_to_holders(event, involved, now_text, out);
+  if (copied && ref.first == "task") copy_to_holders(event, involved, now_text, out);
   return ref;
 }
 
-// Whoever holds a task or has it on offer hears of every change to it, even if the
-// task's area is not one they see (offer dispatch reaches volunteers of the areas
-// above it, and those on duty there): a copy with the task's state in their inbox.
+// The domain says which events reach a task's holders and what they say
+// (domain::holder_copy); the directory says who cannot see them otherwise.
 void Engine::copy_to_holders(const domain::Event& event, std::vector<std::string> involved,
                              const std::string& now_text, std::vector<Delivery>& out) {
   const domain::Task& t = state_.tasks.at(event.body.value("task", event.body.value("id", "")));
-  for (auto& name : holders(t)) involved.push_back(std::move(name));
+  for (auto& name : domain::task_holders(t)) involved.push_back(std::move(name));
   std::sort(involved.begin(), involved.end());
   involved.erase(std::unique(involved.begin(), involved.end()), involved.end());
   for (const auto& name : involved) {
     const UserRecord* u = directory_->user(name);
     if (!u || domain::can_see(u->actor(), event.scope)) continue;
-    nlohmann::json body = event.body;
-    body["snapshot"] = domain::to_json(t);
-    append(domain::Draft{domain::user_scope(name), event.kind, std::move(body)}, event.op, event.actor, now_text, out);
+    append(domain::holder_copy(event, t, name), event.op, event.actor, now_text, out);
   }
 }
 
@@ -313,7 +280,7 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, muster:
   }
   if (!drafts) {
     const auto& err = drafts.error();
-    d.ack = ack_frame(s.op.id, &err, err.code == Errc::conflict ? current_state(state_, s.op) : nlohmann::json());
+    d.ack = ack_frame(s.op.id, &err, err.code == Errc::conflict ? domain::conflict_state(state_, s.op) : nlohmann::json());
     log_.record_op(s.op.id, s.user, s.device, s.op.kind, false, d.ack, now_text);
     return d;
   }
@@ -339,124 +306,13 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, muster:
 protocol::QueryResult Engine::query(const std::string& user, const protocol::Query& q) const {
   const UserRecord* u = directory_->user(user);
   if (!u || u->disabled) return query_error(q, Errc::forbidden, user + " is disabled");
-  if (q.name == "notice.status") return notice_status(u->actor(), q);
-  if (q.name == "household.contact") return household_contact(u->actor(), q);
-  if (q.name == "hotline.show") return hotline_show(u->actor(), q);
-  return query_error(q, Errc::invalid, "unknown query '" + q.name + "'");
-}
-
-protocol::QueryResult Engine::notice_status(const domain::Actor& actor, const protocol::Query& q) const {
-  protocol::QueryResult r;
-  r.id = q.id;
-  auto fail = [&q](Errc code, std::string message) { return query_error(q, code, std::move(message)); };
-  auto id_it = q.args.find("notice");
-  if (id_it == q.args.end() || !id_it->is_string()) return fail(Errc::invalid, "notice.status needs args.notice");
-  const std::string id = id_it->get<std::string>();
-  auto it = state_.notices.find(id);
-  if (it == state_.notices.end() || it->second.area.empty() ||
-      !domain::can_see(actor, domain::area_scope(it->second.area))) {
-    return fail(Errc::not_found, "no notice " + id);
-  }
-  const domain::Notice& n = it->second;
-  if (n.author != actor.name && !domain::manages(actor, n.area)) {
-    return fail(Errc::forbidden, "only the author or a lead of " + n.area + " may see who acknowledged");
-  }
-  // Grouped by the recipients' home areas ("building", the default), or rolled up to
-  // the areas just below the notice's ("area").
-  const std::string by = q.args.value("by", "building");
-  if (by != "building" && by != "area") return fail(Errc::invalid, "by must be building or area");
-  const bool missing_only = q.args.value("missing", false);
-  const Audience audience = notice_audience(n, *directory_);
-  struct Tally {
-    int recipients = 0;
-    int acked = 0;
-    std::vector<std::string> missing;
-  };
-  std::map<std::string, Tally> groups;
-  const std::size_t child_depth = domain::area_lineage(n.area).size() + 1;
-  for (const auto& [area, who] : audience.by_area) {
-    std::string key = area;
-    if (by == "area") {
-      auto lineage = domain::area_lineage(area);
-      key = lineage.size() >= child_depth ? lineage[child_depth - 1] : n.area;
-    }
-    Tally& t = groups[key];
-    t.recipients += static_cast<int>(who.acked.size() + who.missing.size());
-    t.acked += static_cast<int>(who.acked.size());
-    t.missing.insert(t.missing.end(), who.missing.begin(), who.missing.end());
-  }
-  nlohmann::json areas = nlohmann::json::array();
-  for (auto& [area, t] : groups) {
-    if (missing_only && t.missing.empty()) continue;
-    std::sort(t.missing.begin(), t.missing.end());
-    areas.push_back({{"area", area}, {"recipients", t.recipients}, {"acked", t.acked}, {"missing", t.missing}});
-  }
-  r.body = {{"notice", n.id},
-            {"area", n.area},
-            {"text", n.text},
-            {"ack", n.ack_required},
-            {"by", by},
-            {"recipients", audience.recipients},
-            {"acked", audience.acked},
-            {"missing", audience.missing},
-            {"chased", n.chased},
-            {"by_area", areas}};
-  return r;
-}
-
-protocol::QueryResult Engine::household_contact(const domain::Actor& actor, const protocol::Query& q) const {
-  protocol::QueryResult r;
-  r.id = q.id;
-  auto fail = [&q](Errc code, std::string message) { return query_error(q, code, std::move(message)); };
-  auto id_it = q.args.find("household");
-  if (id_it == q.args.end() || !id_it->is_string()) return fail(Errc::invalid, "household.contact needs args.household");
-  const std::string id = id_it->get<std::string>();
-  const HouseholdRecord* h = directory_->household(id);
-  if (!h) return fail(Errc::not_found, "no household " + id);
-  if (!domain::manages(actor, h->area)) {
-    return fail(Errc::forbidden, "only leads, coordinators and admins of " + h->area + " see a household's phone");
-  }
-  r.body = {{"household", h->id}, {"area", h->area},   {"address", h->address},
-            {"members", h->members}, {"phone", h->phone}, {"updated", h->updated}};
-  return r;
+  const domain::Actor actor = u->actor();
+  return answer_query(QueryContext{actor, state_, *directory_, log_, vault_.get()}, q);
 }
 
 void Engine::keep_hotline_notes(const domain::Op& op, const std::string& now_text) {
   const SealedNote sealed = vault_->seal(*hotline_notes_of(op));
   log_.save_hotline_note(op.id, StoredNote{sealed.nonce, sealed.box, now_text});
-}
-
-protocol::QueryResult Engine::hotline_show(const domain::Actor& actor, const protocol::Query& q) const {
-  protocol::QueryResult r;
-  r.id = q.id;
-  auto fail = [&q](Errc code, std::string message) { return query_error(q, code, std::move(message)); };
-  // The role before anything else: someone without it learns nothing, not even
-  // whether the call exists.
-  if (!actor.roles.has(domain::Role::hotline)) {
-    return fail(Errc::forbidden, "only hotline users may read calls; " + actor.name + " is not one");
-  }
-  auto id_it = q.args.find("call");
-  if (id_it == q.args.end() || !id_it->is_string()) return fail(Errc::invalid, "hotline.show needs args.call");
-  const std::string id = id_it->get<std::string>();
-  auto it = state_.calls.find(id);
-  if (it == state_.calls.end()) return fail(Errc::not_found, "no call " + id);
-  const domain::Call& call = it->second;
-  nlohmann::json notes = nullptr;
-  try {
-    if (auto stored = log_.hotline_note(id)) {
-      if (!vault_) return fail(Errc::unavailable, "the hotline key is not loaded, so the notes cannot be opened");
-      auto text = vault_->open(SealedNote{stored->nonce, stored->box});
-      if (!text) {
-        return fail(Errc::unavailable, "the notes of call " + id +
-                                           " do not open with this server's hotline.key (was the key replaced?)");
-      }
-      notes = std::move(*text);
-    }
-  } catch (const muster::store::SqliteError& e) {
-    return fail(Errc::unavailable, std::string("storage failed: ") + e.what());
-  }
-  r.body = {{"call", domain::to_json(call)}, {"notes", notes}, {"notes_purged", call.notes_purged}};
-  return r;
 }
 
 muster::Result<HotlinePurge> Engine::purge_hotline_notes(int older_than_days, const std::string& request) {

@@ -1,4 +1,4 @@
-#include "musterd/plugin_supervisor.hpp"
+#include "musterd/adapters/plugin_supervisor.hpp"
 
 #include <uv.h>
 

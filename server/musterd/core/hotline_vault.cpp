@@ -1,4 +1,4 @@
-#include "musterd/hotline_vault.hpp"
+#include "musterd/core/hotline_vault.hpp"
 
 #include <fcntl.h>
 #include <sodium.h>

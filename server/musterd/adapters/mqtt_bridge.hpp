@@ -6,7 +6,11 @@
 //   <prefix>/ev/<scope>  every event of the log, QoS 1, in gseq order
 //
 // The topic's <user> is the identity: the broker authenticated the connection and its
-// ACL lets each user publish only to its own op and req topics.
+// ACL lets each user publish only to its own op and req topics. Each user is one
+// Subscriber (core/subscriber.hpp) with this bridge as its port: hello, replay,
+// backfill, receipts, ops and queries follow the same rules as on every transport.
+// Live events do not go through the session: every event goes once to its scope's
+// topic, and the broker fans it out; receipts may name what was handed to the broker.
 //
 // The outbox: every event is in the log before anything is sent, and the log position
 // the broker has confirmed (PUBACK) is kept in log.db (`mqtt_published_gseq`). On
@@ -15,21 +19,18 @@
 // seq. While the broker is away nothing blocks: ops keep arriving over WebSocket and the
 // outbox (last_gseq − mark) grows.
 //
-// Thread: the server's loop thread owns the bridge and makes every Paho call. Paho's
+// Thread: the server's loop thread owns the bridge, with the Hub, and makes every Paho call. Paho's
 // callbacks run on Paho's threads and only post to the loop: Paho is never called from
 // inside its own callbacks.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 
 #include <asio/io_context.hpp>
 
-#include "musterd/engine.hpp"
-#include "musterd/log_store.hpp"
-#include "musterd/metrics.hpp"
+#include "musterd/core/hub.hpp"
 
 namespace musterd {
 
@@ -45,11 +46,7 @@ struct MqttOptions {
 
 class MqttBridge {
  public:
-  // Hands an op to the group commit. The bridge gets the decision back in on_committed.
-  using Submit = std::function<void(Submission)>;
-
-  MqttBridge(asio::io_context& io, MqttOptions options, LogStore& log, Engine& engine, Metrics& metrics,
-             Submit submit);
+  MqttBridge(asio::io_context& io, Hub& hub, MqttOptions options);
   ~MqttBridge();
   MqttBridge(const MqttBridge&) = delete;
   MqttBridge& operator=(const MqttBridge&) = delete;
@@ -58,15 +55,6 @@ class MqttBridge {
   void start();
   // Saves the confirmed mark and disconnects (waits at most a few seconds).
   void stop();
-
-  // True for the origins this bridge gave its submissions.
-  static bool owns(std::uint64_t origin);
-  // After each group commit: acks for MQTT ops go to their users; new events go out.
-  void on_committed(const Batch& batch);
-  // The commit failed: every MQTT op of the batch is answered `unavailable`.
-  void on_unavailable(const std::vector<Submission>& batch, const muster::Error& error);
-  // Periodic: persists the confirmed mark if it moved.
-  void housekeeping();
 
  private:
   class Impl;

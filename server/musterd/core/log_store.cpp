@@ -1,4 +1,4 @@
-#include "musterd/log_store.hpp"
+#include "musterd/core/log_store.hpp"
 
 #include <filesystem>
 
@@ -92,12 +92,14 @@ LogStore::LogStore(Db db)
       upsert_cursor_(db_.prepare(
           "INSERT INTO cursors(user, device, scope, seq, updated) VALUES (?1,?2,?3,?4,?5) "
           "ON CONFLICT(user, device, scope) DO UPDATE SET seq = max(seq, excluded.seq), updated = excluded.updated")),
-      read_after_(db_.prepare("SELECT gseq, scope, frame FROM events WHERE gseq > ?1 ORDER BY gseq LIMIT ?2")) {}
+      read_after_(db_.prepare("SELECT gseq, scope, seq, frame FROM events WHERE gseq > ?1 ORDER BY gseq LIMIT ?2")) {}
 
 std::vector<LogStore::LoggedEvent> LogStore::read_after(std::int64_t after_gseq, int limit) {
   std::vector<LoggedEvent> out;
   read_after_.bind(1, after_gseq).bind(2, limit);
-  while (read_after_.step()) out.push_back({read_after_.int64(0), read_after_.text(1), read_after_.text(2)});
+  while (read_after_.step()) {
+    out.push_back({read_after_.int64(0), read_after_.text(1), read_after_.int64(2), read_after_.text(3)});
+  }
   return out;
 }
 
@@ -173,6 +175,14 @@ void LogStore::for_each_event(const std::function<void(const muster::domain::Eve
 std::map<std::string, std::int64_t> LogStore::scope_heads() {
   std::map<std::string, std::int64_t> out;
   auto s = db_.prepare("SELECT scope, max(seq) FROM events GROUP BY scope");
+  while (s.step()) out[s.text(0)] = s.int64(1);
+  return out;
+}
+
+std::map<std::string, std::int64_t> LogStore::scope_heads_through(std::int64_t gseq) {
+  std::map<std::string, std::int64_t> out;
+  auto s = db_.prepare("SELECT scope, max(seq) FROM events WHERE gseq <= ?1 GROUP BY scope");
+  s.bind(1, gseq);
   while (s.step()) out[s.text(0)] = s.int64(1);
   return out;
 }

@@ -1,4 +1,4 @@
-#include "musterd/directory.hpp"
+#include "musterd/core/directory.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -127,12 +127,12 @@ std::optional<std::optional<domain::Actor>> Directory::find_user(std::string_vie
   return std::optional<domain::Actor>{u->actor()};
 }
 
-DirectoryStore DirectoryStore::open(const std::string& data_dir, bool writable) {
+DirectoryStore DirectoryStore::open(const std::string& data_dir, bool writable, const muster::Clock& clock) {
   std::string path = (std::filesystem::path(data_dir) / "directory.db").string();
   muster::store::OpenOptions options;
   options.create = writable;
   options.read_only = !writable;
-  DirectoryStore store(Db::open(path, options));
+  DirectoryStore store(Db::open(path, options), clock);
   if (writable) muster::store::migrate(store.db_, kMigrations);
   return store;
 }
@@ -171,7 +171,7 @@ Status DirectoryStore::insert_user(const UserRecord& u) {
       .bind(4, u.area)
       .bind(5, u.password_hash)
       .bind(6, u.disabled ? 1 : 0)
-      .bind(7, muster::format_utc(muster::SystemClock().now_ms()))
+      .bind(7, muster::format_utc(clock_->now_ms()))
       .bind(8, u.broker_hash)
       .bind(9, join_skills(u.skills))
       .run();
@@ -220,7 +220,7 @@ std::optional<UserRecord> DirectoryStore::user(const std::string& name) {
 muster::Result<HouseholdImport> DirectoryStore::import_households(const std::vector<HouseholdRecord>& households,
                                                                  bool with_phone) {
   HouseholdImport counts;
-  const std::string now = muster::format_utc(muster::SystemClock().now_ms());
+  const std::string now = muster::format_utc(clock_->now_ms());
   Transaction tx(db_);
   auto find = db_.prepare("SELECT area, address, members, phone FROM households WHERE id = ?1");
   auto insert = db_.prepare(

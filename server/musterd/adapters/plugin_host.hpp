@@ -5,12 +5,16 @@
 //   start / restart   -> init {config, user, area, scopes, areas, cursors}
 //   subscribe         -> the events of those scopes after the stored cursors, in seq
 //                        order per scope, then caught_up, then live
+//   backfill          -> a scope's events from `from` again, then caught_up
 //   op                -> decided by the Engine as the plugin's user (device "plugin"),
 //                        in the same group commit as everyone's ops -> ack
-//   cursor            -> stored in log.db (cursors: user, device "plugin", scope) at once;
-//                        the next run's feed starts after it
+//   cursor            -> stored in log.db (cursors: user, device "plugin", scope) with
+//                        the next group commit; the next run's feed starts after it
 //   log               -> the server's log, prefixed with the plugin's name
 //   a bad line        -> reported in the server's log, answered with an error line
+//
+// Each run of a plugin is one Subscriber (core/subscriber.hpp) with its stdin as the
+// port: subscribe, backfill, cursor and op follow the rules of every transport.
 //
 // Thread: PluginHost lives on the server's Asio loop thread with the Engine and the
 // LogStore. The child processes and their pipes belong to a PluginSupervisor, which
@@ -18,10 +22,9 @@
 // the host writes goes to it through its queue.
 //
 // Memory stays bounded whatever a plugin does: its feed is read from the log (log.db
-// is the spill) only while less than PluginLimits::feed_window bytes wait for it, like
-// a replaying WebSocket session; the supervisor pauses the reads of a plugin that
-// floods or does not read what it is sent. A hung plugin costs the server nothing but
-// its cursor.
+// is the spill) only while less than PluginLimits::feed_window bytes wait for it, as
+// for every session; the supervisor pauses the reads of a plugin that floods or does
+// not read what it is sent. A hung plugin costs the server nothing but its cursor.
 #pragma once
 
 #include <cstdint>
@@ -34,10 +37,8 @@
 #include <nlohmann/json.hpp>
 
 #include "muster/base/result.hpp"
-#include "musterd/engine.hpp"
-#include "musterd/log_store.hpp"
-#include "musterd/metrics.hpp"
-#include "musterd/plugin_supervisor.hpp"
+#include "musterd/adapters/plugin_supervisor.hpp"
+#include "musterd/core/hub.hpp"
 
 namespace musterd {
 
@@ -58,11 +59,7 @@ muster::Result<PluginSpec> load_plugin_spec(const std::string& path, const std::
 
 class PluginHost {
  public:
-  // Hands an op to the group commit; the host gets the decision back in on_committed.
-  using Submit = std::function<void(Submission)>;
-
-  PluginHost(asio::io_context& io, std::vector<PluginSpec> plugins, PluginLimits limits, LogStore& log,
-             Engine& engine, Metrics& metrics, Submit submit);
+  PluginHost(asio::io_context& io, Hub& hub, std::vector<PluginSpec> plugins, PluginLimits limits);
   ~PluginHost();
   PluginHost(const PluginHost&) = delete;
   PluginHost& operator=(const PluginHost&) = delete;
@@ -71,13 +68,6 @@ class PluginHost {
   void start();
   // Closes the plugins' pipes (they see EOF) and stops supervising them.
   void stop();
-
-  // True for the origins the host gave its submissions.
-  static bool owns(std::uint64_t origin);
-  // After each group commit: acks for plugin ops; new events for the subscribers.
-  void on_committed(const Batch& batch);
-  // The commit failed: every plugin op of the batch is answered `unavailable`.
-  void on_unavailable(const std::vector<Submission>& batch, const muster::Error& error);
 
  private:
   class Impl;

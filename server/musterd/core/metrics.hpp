@@ -24,7 +24,7 @@ struct Metrics {
   std::int64_t commits = 0;
   std::int64_t commit_ops = 0;           // ops in those commits (batch size = commit_ops / commits)
   double commit_seconds_sum = 0;         // time spent committing
-  std::int64_t slow_consumers_closed = 0;
+  std::int64_t sessions_fell_behind = 0;  // live sessions that fell back to reading the log (a full window)
   std::int64_t pending_ops = 0;          // ops waiting for the next commit (the server's inbound queue)
   std::int64_t log_events = 0;           // events in the log
   std::int64_t last_gseq = 0;

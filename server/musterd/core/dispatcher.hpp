@@ -20,7 +20,7 @@
 #include "muster/base/time.hpp"
 #include "muster/domain/policy.hpp"
 #include "muster/domain/state.hpp"
-#include "musterd/directory.hpp"
+#include "musterd/core/directory.hpp"
 
 namespace musterd {
 

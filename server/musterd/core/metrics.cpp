@@ -1,4 +1,4 @@
-#include "musterd/metrics.hpp"
+#include "musterd/core/metrics.hpp"
 
 #include <sstream>
 
@@ -26,8 +26,8 @@ std::string Metrics::prometheus() const {
   metric("muster_commits_total", "counter", "Group commits.", commits);
   metric("muster_commit_ops_total", "counter", "Ops decided in group commits.", commit_ops);
   metric("muster_commit_seconds_total", "counter", "Time spent in group commits.", commit_seconds_sum);
-  metric("muster_slow_consumers_closed_total", "counter", "Connections closed for not reading.",
-         slow_consumers_closed);
+  metric("muster_sessions_fell_behind_total", "counter",
+         "Times a live session's send window was full and it went back to reading the log.", sessions_fell_behind);
   metric("muster_inbound_queue_depth", "gauge", "Ops waiting for the next commit.", pending_ops);
   metric("muster_log_events", "gauge", "Events in the log.", log_events);
   metric("muster_timer_events_total", "counter", "Events the server made on its own: offers, escalations, reminders.",

@@ -57,6 +57,8 @@ class LogStore {
   // --- reads ---
   void for_each_event(const std::function<void(const muster::domain::Event&)>& fn);
   std::map<std::string, std::int64_t> scope_heads();  // scope -> last seq
+  // The same, counting only the events up to `gseq`.
+  std::map<std::string, std::int64_t> scope_heads_through(std::int64_t gseq);
   std::int64_t last_gseq();
   std::optional<StoredOp> find_op(const std::string& id);
   // Up to `limit` event frames of `scope` with seq > after, in seq order.
@@ -64,10 +66,11 @@ class LogStore {
                                                                int limit);
   std::optional<TokenRecord> find_token(const std::string& digest);
   std::int64_t count_events();
-  // Up to `limit` events with gseq > after, in gseq order: {gseq, scope, frame}.
+  // Up to `limit` events with gseq > after, in gseq order: {gseq, scope, seq, frame}.
   struct LoggedEvent {
     std::int64_t gseq;
     std::string scope;
+    std::int64_t seq;
     std::string frame;
   };
   std::vector<LoggedEvent> read_after(std::int64_t after_gseq, int limit);

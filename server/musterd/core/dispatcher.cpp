@@ -1,4 +1,4 @@
-#include "musterd/dispatcher.hpp"
+#include "musterd/core/dispatcher.hpp"
 
 #include <algorithm>
 #include <map>

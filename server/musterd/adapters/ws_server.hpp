@@ -1,0 +1,54 @@
+// The WebSocket transport: WebSocket++ on standalone Asio, plus GET /healthz and
+// GET /metrics on the same port. Each connection is one Subscriber (core/subscriber.hpp)
+// with this adapter as its port: it decodes frames, hands them over, and sends what
+// the Subscriber gives it. No rule of the protocol lives here; what does:
+//   - the frame size limit (WebSocket++ closes with 1009 beyond it);
+//   - the Origin allow-list for browsers;
+//   - the hello deadline: a connection that has not logged in within
+//     hello_timeout_ms is closed with 1008;
+//   - the send window, read from WebSocket++'s buffered amount; WebSocket++ tells no
+//     one when it drains, so a session waiting for room looks again every 2 ms.
+//
+// Thread: the Asio loop thread, with the Hub.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/io_context.hpp>
+
+#include "muster/base/result.hpp"
+#include "musterd/core/hub.hpp"
+
+namespace musterd {
+
+struct WsOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::size_t max_frame_bytes = 256 * 1024;        // larger frames close the connection with 1009
+  std::size_t max_send_buffer = 16 * 1024 * 1024;  // live events wait in the log beyond this
+  std::vector<std::string> allowed_origins;        // browsers' Origin header must be one of these
+  int hello_timeout_ms = 10000;                    // log in within this or be closed (1008)
+};
+
+class WsServer {
+ public:
+  WsServer(asio::io_context& io, Hub& hub, WsOptions options);
+  ~WsServer();
+  WsServer(const WsServer&) = delete;
+  WsServer& operator=(const WsServer&) = delete;
+
+  // Binds and starts accepting. Errors: unavailable (the address is bad or taken).
+  muster::Status listen();
+  // Stops accepting; the Hub ends the sessions.
+  void stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace musterd
