@@ -1,4 +1,4 @@
-// The catch-up figure: the real client (muster_client_lib's sync driver, SyncSession
+// The catch-up figure: the real client (the client core's sync driver, SyncSession
 // and ClientStore, as `muster sync` runs them) replaying a log it has never seen into
 // a fresh replica, timed from connect and hello to caught up and committed.
 #include <filesystem>
@@ -6,6 +6,7 @@
 
 #include "bench.hpp"
 #include "muster_client/sync_driver.hpp"
+#include "muster_client/transports/make_connection.hpp"
 
 namespace bench {
 
@@ -31,7 +32,8 @@ int cmd_catchup(const muster::Args& a) {
       muster::client::DriveOptions options;
       options.timeout = std::chrono::seconds(300);
       const auto start = SteadyClock::now();
-      auto result = muster::client::drive(store, id, muster::sync::Credentials{}, options);
+      auto result =
+          muster::client::drive(muster::client::make_connection, store, id, muster::sync::Credentials{}, options);
       seconds = seconds_since(start);
       if (!result.status.ok()) throw std::runtime_error("sync failed: " + result.status.error().message);
       events = result.report.events;

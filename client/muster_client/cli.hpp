@@ -9,13 +9,15 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <vector>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "muster/base/args.hpp"
 #include "muster/base/timezone.hpp"
 #include "muster/base/ulid.hpp"
 #include "muster/sync/client_store.hpp"
+#include "muster_client/connection.hpp"
 #include "muster_client/sync_driver.hpp"
 
 namespace muster::client {
@@ -30,7 +32,8 @@ std::string now_text();
 
 class Cli {
  public:
-  explicit Cli(const Args& args) : a_(args), json_(args.flag("json")) {}
+  Cli(const Args& args, ConnectionFactory connect)
+      : a_(args), json_(args.flag("json")), connect_(std::move(connect)) {}
 
   int run();
 
@@ -82,6 +85,7 @@ class Cli {
 
   const Args& a_;
   bool json_;
+  ConnectionFactory connect_;  // the transports (main.cpp)
   std::unique_ptr<sync::ClientStore> store_;
   std::optional<Zone> zone_;
   std::string zone_missing_;  // the zone that could not be loaded, if zone_ is UTC instead

@@ -329,7 +329,7 @@ int Cli::login() {
                                                      : host_name() + "-" + ids_.next(SystemClock().now_ms()).substr(16);
   DriveOptions options;
   options.timeout = timeout(30);
-  auto r = drive(store(), id, sync::Credentials{password}, options);
+  auto r = drive(connect_, store(), id, sync::Credentials{password}, options);
   if (!r.status.ok() && r.report.pushed == 0 && r.report.events == 0 && !store().identity()) {
     return fail(exit_for(r.status), "login failed: " + r.status.error().message);
   }
@@ -363,7 +363,7 @@ int Cli::status() {
   const auto pending = store().outbox_size();
   bool online = false;
   if (id) {
-    if (auto probe = make_connection(store(), *id, std::nullopt)) {
+    if (auto probe = connect_(store(), *id, std::nullopt)) {
       online = (*probe)->connect(timeout(2)).ok();
       (*probe)->close();
     }
@@ -399,7 +399,7 @@ int Cli::sync_cmd() {
   if (!id) return fail(kUsage, "not logged in: run muster login first");
   DriveOptions options;
   options.timeout = timeout(30);
-  return print_sync(drive(store(), *id, {}, options), false);
+  return print_sync(drive(connect_, store(), *id, {}, options), false);
 }
 
 // ---------------------------------------------------------------- tasks
@@ -587,7 +587,7 @@ int Cli::notice_status() {
     args["by"] = *by;
   }
   options.query = protocol::Query{ids_.next(SystemClock().now_ms()), "notice.status", args};
-  auto r = drive(store(), *id, {}, options);
+  auto r = drive(connect_, store(), *id, {}, options);
   if (!r.status.ok()) return fail(exit_for(r.status), r.status.error().message);
   if (!r.query_result) return fail(kUnreachable, "the server did not answer");
   const auto& q = *r.query_result;
@@ -657,7 +657,7 @@ int Cli::watch() {
     DriveOptions options;
     options.stay_live = true;
     options.keep_going = keep_going;
-    auto r = drive(store(), *id, {}, options, print);
+    auto r = drive(connect_, store(), *id, {}, options, print);
     for (const auto& rej : r.report.rejected) {
       std::cerr << "rejected " << rej.op_id << ' ' << rej.kind << ": " << to_string(rej.error.code) << ": "
                 << rej.error.message << '\n';
@@ -674,11 +674,11 @@ int Cli::watch() {
   return kOk;
 }
 
-int run_command(const std::vector<std::string>& words) {
+int run_command(const std::vector<std::string>& words, const ConnectionFactory& connect) {
   auto parsed = Args::parse(words, {"json", "password-stdin", "mine", "ack", "help", "missing"});
   if (!parsed) return usage(parsed.error().message);
   try {
-    Cli cli(*parsed);
+    Cli cli(*parsed, connect);
     return cli.run();
   } catch (const store::SqliteError& e) {
     return fail(kRejected, std::string("local database error: ") + e.what());

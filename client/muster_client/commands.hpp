@@ -5,8 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "muster_client/connection.hpp"
+
 namespace muster::client {
 
-int run_command(const std::vector<std::string>& words);
+// Runs one command; every connection to the server is made with `connect`.
+int run_command(const std::vector<std::string>& words, const ConnectionFactory& connect);
 
 }  // namespace muster::client

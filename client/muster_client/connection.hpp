@@ -1,9 +1,10 @@
 // What the sync driver needs from a transport: a blocking, frame-oriented connection
-// to the server. WebSocket (ws://) and MQTT (mqtt://) implement it; the SyncSession on
-// top is the same for both.
+// to the server. WebSocket (ws://) and MQTT (mqtt://) implement it in transports/, a
+// target of their own; the SyncSession on top is the same for both.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,12 +34,10 @@ class Connection {
 // an mqtt:// server (the broker authenticates every connection with it).
 inline constexpr const char* kMqttPasswordKey = "mqtt_password";
 
-// A connection for the identity's server address: ws://HOST:PORT or mqtt://HOST:PORT
-// (Errc::invalid for anything else). Over MQTT the broker authenticates each connection
-// with the user's password: `password` if given (at login), else the one kept in the
-// store under kMqttPasswordKey. Over WebSocket the password travels in the hello and
-// neither is used here.
-Result<std::unique_ptr<Connection>> make_connection(sync::ClientStore& store, const sync::Identity& identity,
-                                                    const std::optional<std::string>& password);
+// Makes the connection for an identity's server address, with the password given at
+// login (else nullopt). The core is handed one and never names a transport: main.cpp
+// passes make_connection (transports/make_connection.hpp).
+using ConnectionFactory = std::function<Result<std::unique_ptr<Connection>>(
+    sync::ClientStore& store, const sync::Identity& identity, const std::optional<std::string>& password)>;
 
 }  // namespace muster::client

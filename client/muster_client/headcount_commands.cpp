@@ -257,7 +257,7 @@ int Cli::headcount_household() {
   DriveOptions options;
   options.timeout = timeout(30);
   options.query = protocol::Query{ids_.next(SystemClock().now_ms()), "household.contact", Json{{"household", household}}};
-  auto r = drive(store(), *id, {}, options);
+  auto r = drive(connect_, store(), *id, {}, options);
   if (!r.status.ok()) return fail(exit_for(r.status), r.status.error().message);
   if (!r.query_result) return fail(kUnreachable, "the server did not answer");
   const auto& q = *r.query_result;

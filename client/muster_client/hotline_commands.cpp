@@ -152,7 +152,7 @@ int Cli::hotline_show() {
   DriveOptions options;
   options.timeout = timeout(30);
   options.query = protocol::Query{ids_.next(SystemClock().now_ms()), "hotline.show", Json{{"call", *call_id}}};
-  auto r = drive(store(), *id, {}, options);
+  auto r = drive(connect_, store(), *id, {}, options);
   if (!r.status.ok()) return fail(exit_for(r.status), r.status.error().message);
   if (!r.query_result) return fail(kUnreachable, "the server did not answer");
   const auto& q = *r.query_result;

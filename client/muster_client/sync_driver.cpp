@@ -1,7 +1,5 @@
 #include "muster_client/sync_driver.hpp"
 
-#include "muster_client/connection.hpp"
-
 namespace muster::client {
 
 namespace {
@@ -12,12 +10,13 @@ constexpr milliseconds kIdle{50};
 constexpr milliseconds kOutboxPoll{500};
 }  // namespace
 
-DriveResult drive(sync::ClientStore& store, const sync::Identity& identity, const sync::Credentials& credentials,
-                  const DriveOptions& options, const std::function<void(const domain::Event&)>& on_event) {
+DriveResult drive(const ConnectionFactory& connect, sync::ClientStore& store, const sync::Identity& identity,
+                  const sync::Credentials& credentials, const DriveOptions& options,
+                  const std::function<void(const domain::Event&)>& on_event) {
   DriveResult result;
   const auto deadline = SteadyClock::now() + options.timeout;
   SystemClock clock;
-  auto made = make_connection(store, identity, credentials.password);
+  auto made = connect(store, identity, credentials.password);
   if (!made) {
     result.status = made.error();
     return result;

@@ -9,6 +9,7 @@
 
 #include "muster/base/result.hpp"
 #include "muster/sync/sync_session.hpp"
+#include "muster_client/connection.hpp"
 
 namespace muster::client {
 
@@ -28,7 +29,9 @@ struct DriveResult {
   std::optional<protocol::QueryResult> query_result;
 };
 
-DriveResult drive(sync::ClientStore& store, const sync::Identity& identity, const sync::Credentials& credentials,
-                  const DriveOptions& options, const std::function<void(const domain::Event&)>& on_event = {});
+// Makes its connection with `connect` (handing it the password of `credentials`).
+DriveResult drive(const ConnectionFactory& connect, sync::ClientStore& store, const sync::Identity& identity,
+                  const sync::Credentials& credentials, const DriveOptions& options,
+                  const std::function<void(const domain::Event&)>& on_event = {});
 
 }  // namespace muster::client

@@ -16,8 +16,6 @@
 //      to her building's lead only
 //   7. `musterd policy` and a policy.json with a typo
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -37,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.hpp"
+#include "muster/store/sqlite.hpp"
 #include "muster_fixture.hpp"
 
 namespace mt = muster::testing;
@@ -127,34 +126,13 @@ struct Logged {
 
 // The events of `kind` in the server's log, in gseq order (read-only; the server may be running).
 std::vector<Logged> logged(const mt::ServerFixture& server, const std::string& kind) {
-  const std::string path = server.data_dir() + "/log.db";
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    throw std::runtime_error("cannot open " + path + ": " + message);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT scope, frame FROM events WHERE kind = ?1 ORDER BY gseq", -1, &stmt, nullptr) !=
-      SQLITE_OK) {
-    const std::string message = sqlite3_errmsg(db);
-    sqlite3_close(db);
-    throw std::runtime_error("cannot read " + path + ": " + message);
-  }
-  sqlite3_bind_text(stmt, 1, kind.c_str(), -1, SQLITE_TRANSIENT);
+  muster::store::OpenOptions options;
+  options.read_only = true;
+  auto db = muster::store::Db::open(server.data_dir() + "/log.db", options);
+  auto s = db.prepare("SELECT scope, frame FROM events WHERE kind = ?1 ORDER BY gseq");
+  s.bind(1, kind);
   std::vector<Logged> out;
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    auto text = [&](int col) {
-      const auto* p = sqlite3_column_text(stmt, col);
-      return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
-    };
-    out.push_back({text(0), json::parse(text(1))});
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  if (rc != SQLITE_DONE) throw std::runtime_error("error reading " + path);
+  while (s.step()) out.push_back({s.text(0), json::parse(s.text(1))});
   return out;
 }
 

@@ -1,4 +1,4 @@
-// The client's MQTT transport (client/muster_client/mqtt_connection.hpp) against a real
+// The client's MQTT transport (client/muster_client/transports/mqtt_connection.hpp) against a real
 // Mosquitto on 127.0.0.1 with a password file and an ACL, and a second Paho client in
 // the test playing the server: it reads the op and req topics and publishes to the ack
 // and event topics. No musterd: this pins down routing, credentials, subscriptions,
@@ -35,8 +35,8 @@
 #include "harness.hpp"
 #include "muster/protocol/topics.hpp"
 #include "muster/sync/client_store.hpp"
-#include "muster_client/connection.hpp"
-#include "muster_client/mqtt_connection.hpp"
+#include "muster_client/transports/make_connection.hpp"
+#include "muster_client/transports/mqtt_connection.hpp"
 
 namespace mt = muster::testing;
 namespace protocol = muster::protocol;

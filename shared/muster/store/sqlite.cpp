@@ -141,6 +141,8 @@ std::int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(db
 
 int Db::changes() const { return sqlite3_changes(db_); }
 
+void Db::set_busy_timeout(int ms) { sqlite3_busy_timeout(db_, ms); }
+
 int Db::user_version() {
   Stmt stmt = prepare("PRAGMA user_version");
   if (!stmt.step()) throw SqliteError(SQLITE_ERROR, "sqlite: PRAGMA user_version returned no row");
@@ -272,8 +274,8 @@ Transaction::~Transaction() {
   if (done_) return;
   // Some errors (SQLITE_FULL, SQLITE_IOERR, ...) already rolled back; ROLLBACK would
   // then fail, and a destructor has nowhere to report that.
-  if (sqlite3_get_autocommit(db_->handle()) == 0) {
-    sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  if (sqlite3_get_autocommit(db_->db_) == 0) {
+    sqlite3_exec(db_->db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
 }
 
@@ -284,8 +286,8 @@ void Transaction::commit() {
   } catch (...) {
     // A failed COMMIT (e.g. SQLITE_BUSY) leaves the transaction open; leaving it
     // open would make the next BEGIN on this connection fail too.
-    if (sqlite3_get_autocommit(db_->handle()) == 0) {
-      sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    if (sqlite3_get_autocommit(db_->db_) == 0) {
+      sqlite3_exec(db_->db_, "ROLLBACK", nullptr, nullptr, nullptr);
     }
     throw;
   }

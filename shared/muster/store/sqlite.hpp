@@ -71,9 +71,13 @@ class Db {
   std::int64_t last_insert_rowid() const;
   int changes() const;  // rows changed by the last statement
   int user_version();
-  sqlite3* handle() const { return db_; }
+  // How long a statement waits for another connection's lock before it fails with
+  // SQLITE_BUSY (OpenOptions::busy_timeout_ms at open).
+  void set_busy_timeout(int ms);
+  bool is_open() const { return db_ != nullptr; }  // false once moved from
 
  private:
+  friend class Transaction;
   explicit Db(sqlite3* db) : db_(db) {}
   sqlite3* db_ = nullptr;
 };

@@ -6,7 +6,6 @@
 #include "musterd/core/engine.hpp"
 
 #include <doctest/doctest.h>
-#include <sqlite3.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -515,7 +514,7 @@ TEST_CASE("a log locked by another writer makes the commit unavailable, and chan
   const std::string a = f.id();
   REQUIRE(f.one(sub("li", a, "task.create", create_body("gulou/antai/yili"))).ok);
   // The store waits 5 s for a lock by default; the test need not.
-  sqlite3_busy_timeout(f.log->db().handle(), 20);
+  f.log->db().set_busy_timeout(20);
 
   muster::store::OpenOptions options;
   options.busy_timeout_ms = 20;

@@ -359,7 +359,7 @@ TEST_CASE("Db and Stmt move") {
   Db db = Db::open(":memory:");
   db.exec("CREATE TABLE t(x)");
   Db moved = std::move(db);
-  CHECK(db.handle() == nullptr);  // NOLINT(bugprone-use-after-move)
+  CHECK_FALSE(db.is_open());  // NOLINT(bugprone-use-after-move)
   Stmt a = moved.prepare("SELECT count(*) FROM t");
   Stmt b = std::move(a);
   REQUIRE(b.step());

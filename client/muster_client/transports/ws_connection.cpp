@@ -1,4 +1,4 @@
-#include "muster_client/ws_connection.hpp"
+#include "muster_client/transports/ws_connection.hpp"
 
 #include <websocketpp/client.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>

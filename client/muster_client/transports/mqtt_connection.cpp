@@ -1,4 +1,4 @@
-#include "muster_client/mqtt_connection.hpp"
+#include "muster_client/transports/mqtt_connection.hpp"
 
 #include <mqtt/async_client.h>
 

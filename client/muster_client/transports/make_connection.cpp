@@ -1,7 +1,7 @@
-#include "muster_client/connection.hpp"
+#include "muster_client/transports/make_connection.hpp"
 
-#include "muster_client/mqtt_connection.hpp"
-#include "muster_client/ws_connection.hpp"
+#include "muster_client/transports/mqtt_connection.hpp"
+#include "muster_client/transports/ws_connection.hpp"
 
 namespace muster::client {
 
