@@ -1,0 +1,263 @@
+// Ops through the domain reducers (shared/muster/domain/state.hpp), as the server and a
+// client decide them, against a small fixed world: areas, a user of every role, a task,
+// a notice, a shift, a round over registered households, a hotline call, a message.
+//
+// The input is up to 16 lines, each one op as JSON:
+//   {"kind":"task.claim","body":{"task":"01J...1"},"as":"bob","minutes":5}
+// `kind` and `body` are the op's (a line without a string kind is skipped); the op id is
+// a fresh ULID, as the server guarantees (T1, T2 ... below are the world's ids); `as`
+// (optional) names whose success moves the world on, else the first actor's (in the
+// order of kActors) that succeeds; `minutes` (optional) lets time pass first.
+//
+// Every op is decided for every actor, with the server's directory, policy and grants
+// and with a client's (an unknown directory, no policy, no grants). Promises checked:
+// nothing crashes or throws; an error has a message; every accepted op's drafts have a
+// valid scope, a kind and an object body, fold into the state (each touches an object),
+// and folding a task or shift event a second time changes nothing more; head-count
+// tallies kept by the fold equal the tallies rebuilt from the marks, and every round's
+// status can be made.
+//
+// MUSTER_FUZZ_TRACE=1 build/fuzz/bin/op_fuzz FILE prints how each actor's op was decided
+// (to check that a seed does what it means to).
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../unit/domain/event_numbering.hpp"
+#include "fuzz_check.hpp"
+#include "muster/base/time.hpp"
+#include "muster/base/ulid.hpp"
+#include "muster/domain/policy.hpp"
+#include "muster/domain/state.hpp"
+
+namespace {
+
+using namespace muster::domain;
+using muster::UnixMs;
+
+constexpr UnixMs kStart = 1795420800000;  // 2026-11-23T08:00:00Z
+constexpr UnixMs kMinute = 60 * 1000;
+constexpr std::size_t kMaxLines = 16;
+
+const std::string kYili = "gulou/antai/yili";
+const std::string kB1 = "gulou/antai/yili/b1";
+const std::string kB3 = "gulou/antai/yili/b3";
+
+const std::vector<Actor> kActors{
+    {"root", Roles{Role::admin}, "gulou"},
+    {"zhou", Roles{Role::coordinator}, "gulou"},
+    {"li", Roles{Role::lead}, "gulou/antai"},
+    {"yan", Roles{Role::lead}, kYili},
+    {"bob", Roles{Role::volunteer}, kB1},
+    {"carol", Roles{Role::volunteer}, kB1},
+    {"erin", Roles{Role::volunteer}, kB3},
+    {"dave", Roles{Role::volunteer}, "gulou/gaolou"},
+    {"hana", Roles{Role::hotline}, kYili},
+    {"hu", Roles{Role::hotline, Role::lead}, kYili},
+    {"bridge", Roles{Role::plugin}, kYili},
+};
+
+class WorldDirectory final : public Directory {
+ public:
+  std::optional<bool> area_exists(std::string_view path) const override {
+    static const std::set<std::string, std::less<>> kAreas{"gulou",  "gulou/antai", kYili, kB1, kB3, "gulou/antai/yili/b5",
+                                                           "gulou/gaolou", "gulou/gaolou/g1"};
+    return kAreas.count(path) > 0;
+  }
+  std::optional<std::optional<Actor>> find_user(std::string_view name) const override {
+    for (const Actor& a : kActors) {
+      if (a.name == name) return std::make_optional(std::make_optional(a));
+    }
+    return std::make_optional(std::optional<Actor>{});
+  }
+};
+
+// A ULID from a counter: ids are fresh and ordered, like the clients'.
+std::string ulid(std::uint64_t n) {
+  static constexpr std::string_view kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  std::string tail(23, '0');
+  for (std::size_t i = tail.size(); i-- > 0 && n > 0; n >>= 5) tail[i] = kAlphabet[n & 31U];
+  return "01J" + tail;
+}
+
+struct World {
+  WorldDirectory directory;
+  UnknownDirectory unknown;
+  Policy policy = Policy::defaults();
+  Grants bridge_grants{{"li", "area:" + kYili}};
+  Grants no_grants;
+  State state;
+  muster_test::EventNumbering numbering;
+  std::uint64_t ops = 0;
+  UnixMs now = kStart;
+
+  Context server(const Actor& a) const {
+    return Context{a, now, directory, &policy, a.name == "bridge" ? &bridge_grants : &no_grants};
+  }
+  Context client(const Actor& a) const { return Context{a, now, unknown}; }
+
+  std::vector<Event> number(const std::vector<Draft>& drafts, const std::string& op, const std::string& actor) {
+    std::vector<Event> out;
+    for (const Draft& d : drafts) out.push_back(numbering.number(d, op, actor, now));
+    return out;
+  }
+
+  // The world's own moves, which must succeed.
+  std::string setup(const std::string& who, const std::string& kind, Json body) {
+    const Actor& a = *std::find_if(kActors.begin(), kActors.end(), [&](const Actor& x) { return x.name == who; });
+    const Op op{ulid(++ops), kind, std::move(body)};
+    auto r = apply(state, op, server(a));
+    FUZZ_CHECK(r.ok(), kind + ": " + r.error().message);
+    for (const Event& e : number(*r, op.id, who)) fold(state, e);
+    return op.id;
+  }
+  void household(const std::string& id, const std::string& area, const std::string& address, int members) {
+    Household h{id, area, address, members, muster::format_utc(now)};
+    const Draft d{area_scope(area), "household.registered", to_json(h)};
+    for (const Event& e : number({d}, ulid(++ops), "musterd")) fold(state, e);
+  }
+};
+
+const World& base_world() {
+  static const World world = [] {
+    World w;
+    w.household("b1-101", kB1, "1栋101", 3);
+    w.household("b1-102", kB1, "1栋102", 2);
+    w.household("b3-502", kB3, "3栋502", 2);
+    w.household("g1-101", "gulou/gaolou/g1", "高楼1栋101", 1);
+    w.now += kMinute;
+    // T1: an errand anyone may claim; T2: offered to bob; T3: claimed by carol.
+    w.setup("yan", "task.create", Json{{"kind", "errand"}, {"title", "代买 白菜2斤"}, {"area", kYili}, {"dispatch", "claim"}});
+    w.setup("li", "task.create", Json{{"kind", "doorknock"}, {"title", "上门核查"}, {"area", kB1}, {"assignee", "bob"}});
+    const std::string t3 =
+        w.setup("yan", "task.create", Json{{"kind", "generic"}, {"title", "搬运物资"}, {"area", kB1}, {"dispatch", "claim"}});
+    w.setup("carol", "task.claim", Json{{"task", t3}});
+    w.setup("yan", "notice.post", Json{{"area", kYili}, {"text", "核酸检测 明早8点"}, {"priority", "urgent"}, {"ack", true}});
+    const std::string shift = w.setup("yan", "shift.add",
+                                      Json{{"post", "3栋门岗"},
+                                           {"area", kYili},
+                                           {"start", muster::format_utc(w.now + 60 * kMinute)},
+                                           {"end", muster::format_utc(w.now + 180 * kMinute)},
+                                           {"seats", 2}});
+    w.setup("bob", "shift.signup", Json{{"shift", shift}});
+    const std::string round = w.setup("yan", "headcount.open", Json{{"area", kYili}, {"title", "全员核酸 第1轮"}});
+    w.setup("bob", "headcount.mark", Json{{"round", round}, {"household", "b1-101"}, {"status", "done"}, {"people", 3}});
+    w.setup("hana", "hotline.log",
+            Json{{"started", muster::format_utc(w.now - 30 * kMinute)},
+                 {"duration", 25},
+                 {"category", "焦虑"},
+                 {"risk", 4},
+                 {"followup", Json{{"brief", "回访3栋"}}}});
+    w.setup("bob", "message.send", Json{{"to", "carol"}, {"text", "我到3栋楼下了"}});
+    return w;
+  }();
+  return world;
+}
+
+std::string describe(const Op& op, const Actor& a) { return a.name + " " + op.kind + " " + op.body.dump(); }
+
+// Folds an accepted op's events into a copy of the state, checking each.
+void check_accepted(const World& w, const Op& op, const Actor& a, const std::vector<Draft>& drafts) {
+  World copy = w;
+  for (const Draft& d : drafts) {
+    FUZZ_CHECK(valid_scope(d.scope), describe(op, a) + "\nscope: " + d.scope);
+    FUZZ_CHECK(!d.kind.empty(), describe(op, a));
+    FUZZ_CHECK(d.body.is_object(), describe(op, a) + "\n" + d.kind + " " + d.body.dump());
+  }
+  for (const Event& e : copy.number(drafts, op.id, a.name)) {
+    const ObjectRef ref = fold(copy.state, e);
+    FUZZ_CHECK(!ref.first.empty() && !ref.second.empty(), describe(op, a) + "\nfolds nothing: " + e.kind + " " + e.body.dump());
+    if (ref.first == "task") {
+      const Json once = to_json(copy.state.tasks.at(ref.second));
+      fold(copy.state, e);
+      FUZZ_CHECK(to_json(copy.state.tasks.at(ref.second)) == once, describe(op, a) + "\nfolded twice: " + e.kind);
+    } else if (ref.first == "shift") {
+      const Json once = to_json(copy.state.shifts.at(ref.second));
+      fold(copy.state, e);
+      FUZZ_CHECK(to_json(copy.state.shifts.at(ref.second)) == once, describe(op, a) + "\nfolded twice: " + e.kind);
+    }
+  }
+}
+
+void check_headcount(const State& state) {
+  HeadcountBooks rebuilt = state.headcount;
+  rebuild_tallies(rebuilt);
+  for (const auto& [id, round] : state.headcount.rounds) {
+    const auto& again = rebuilt.rounds.at(id).tallies;
+    for (const auto& [area, tally] : round.tallies) {
+      auto it = again.find(area);
+      const bool zero = tally.counted == 0 && tally.people == 0;
+      FUZZ_CHECK((it == again.end() && zero) ||
+                     (it != again.end() && it->second.counted == tally.counted && it->second.people == tally.people),
+                 "round " + id + " " + area + ": kept " + std::to_string(tally.counted) + "/" +
+                     std::to_string(tally.people));
+    }
+    for (const auto& [area, tally] : again) {
+      const bool zero = tally.counted == 0 && tally.people == 0;
+      FUZZ_CHECK(zero || round.tallies.count(area) > 0, "round " + id + " " + area + ": not kept");
+    }
+    const Json status = round_status(state.headcount, round, true);
+    FUZZ_CHECK(status.is_object(), id);
+    for (const Actor& a : kActors) round_status(state.headcount, round, false, &a);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const bool trace = std::getenv("MUSTER_FUZZ_TRACE") != nullptr;
+  World w = base_world();
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  for (std::size_t lines = 0; !input.empty() && lines < kMaxLines; ++lines) {
+    const std::size_t nl = input.find('\n');
+    const std::string_view line = input.substr(0, nl);
+    input.remove_prefix(nl == std::string_view::npos ? input.size() : nl + 1);
+
+    const Json j = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) continue;
+    const auto kind = j.find("kind");
+    if (kind == j.end() || !kind->is_string()) continue;
+    const auto minutes = j.find("minutes");
+    if (minutes != j.end() && minutes->is_number_unsigned()) {
+      w.now += static_cast<UnixMs>(std::min<std::uint64_t>(minutes->get<std::uint64_t>(), 60 * 24 * 30)) * kMinute;
+    }
+    const auto as = j.find("as");
+    const std::string chosen = as != j.end() && as->is_string() ? as->get<std::string>() : std::string();
+    const auto body = j.find("body");
+    const Op op{ulid(++w.ops), kind->get<std::string>(), body == j.end() ? Json::object() : *body};
+
+    const Actor* mover = nullptr;
+    std::vector<Draft> moves;
+    for (const Actor& a : kActors) {
+      for (bool on_server : {true, false}) {
+        auto r = apply(w.state, op, on_server ? w.server(a) : w.client(a));
+        if (trace && on_server) {
+          std::fprintf(stderr, "%s %s %s: %s\n", op.id.c_str(), a.name.c_str(), op.kind.c_str(),
+                       r ? "ok" : (std::string(muster::to_string(r.error().code)) + " " + r.error().message).c_str());
+        }
+        if (!r) {
+          FUZZ_CHECK(!r.error().message.empty(), describe(op, a));
+          continue;
+        }
+        check_accepted(w, op, a, *r);
+        if (on_server && !mover && (chosen.empty() || chosen == a.name)) {
+          mover = &a;
+          moves = std::move(*r);
+        }
+      }
+    }
+    if (trace) std::fprintf(stderr, "-> %s\n", mover ? mover->name.c_str() : "no change");
+    if (mover) {
+      for (const Event& e : w.number(moves, op.id, mover->name)) fold(w.state, e);
+    }
+    check_headcount(w.state);
+  }
+  return 0;
+}
