@@ -2,22 +2,24 @@
 // client decide them, against a small fixed world: areas, a user of every role, a task,
 // a notice, a shift, a round over registered households, a hotline call, a message.
 //
-// The input is up to 16 lines, each one op as JSON:
-//   {"kind":"task.claim","body":{"task":"01J...1"},"as":"bob","minutes":5}
-// `kind` and `body` are the op's (a line without a string kind is skipped); the op id is
-// a fresh ULID, as the server guarantees (T1, T2 ... below are the world's ids); `as`
-// (optional) names whose success moves the world on, else the first actor's (in the
-// order of kActors) that succeeds; `minutes` (optional) lets time pass first.
+// The input is up to 16 lines. A line is either one op as JSON,
+//   {"kind":"task.claim","body":{"task":"01J00000000000000000000005"},"as":"bob","minutes":5}
+// whose id is a fresh ULID, as the server guarantees (the world's own ids are listed at
+// base_world()); `as` (optional) names whose success moves the world on, else the first
+// actor's in the order of kActors that succeeds; `minutes` (optional) lets time pass
+// first; a line without a string `kind` is skipped. Or a line is one event frame as the
+// server sends it, folded as a client folds it: the events the server makes on its own
+// (task.offered, shift.reminder, hotline.purged, ...) come only this way.
 //
 // Every op is decided for every actor, with the server's directory, policy and grants
 // and with a client's (an unknown directory, no policy, no grants). Promises checked:
-// nothing crashes or throws; an error has a message; every accepted op's drafts have a
-// valid scope, a kind and an object body, travel the wire (encoded as an event frame and
-// decoded again, as a client gets them), fold into the state (each touches an object, which
-// a replica can save as JSON and load back unchanged), and folding a task or shift event a
-// second time changes nothing more; head-count
-// tallies kept by the fold equal the tallies rebuilt from the marks, and every round's
-// status can be made.
+// nothing crashes or throws; an error has a message; an accepted op's drafts have a valid
+// scope, a kind and an object body, travel the wire (encoded as an event frame and decoded
+// again), fold into the state touching an object that a replica can save as JSON and load
+// back unchanged, and a task or shift event folded a second time changes nothing more. An
+// event frame may touch nothing, but what it touches must save and load back. After every
+// line the head-count tallies kept by the fold equal the tallies rebuilt from the marks,
+// and every round's status can be made.
 //
 // MUSTER_FUZZ_TRACE=1 build/fuzz/bin/op_fuzz FILE prints how each actor's op was decided
 // (to check that a seed does what it means to).
@@ -130,6 +132,17 @@ struct World {
   }
 };
 
+// The world's ids (op ids from a counter): households are ops 1-4, then
+//   T1 01J00000000000000000000005  errand in yili, open (dispatch claim)
+//   T2 01J00000000000000000000006  doorknock in b1, offered to bob (direct)
+//   T3 01J00000000000000000000007  generic in b1, claimed by carol (op 8)
+//   N  01J00000000000000000000009  urgent notice in yili asking for acknowledgement
+//   S  01J0000000000000000000000A  shift in yili from 09:01 to 11:01, 2 seats, bob signed up (op 11)
+//   R  01J0000000000000000000000C  round over yili, b1-101 marked by bob (op 13)
+//   C  01J0000000000000000000000E  call of risk 4 logged by hana, with a follow-up task C-f
+//   M  01J0000000000000000000000F  message from bob to carol
+// and the input's ops are 01J0000000000000000000000G, ...H, ...J, ... (Crockford base 32).
+// The time starts at 2026-11-23T08:01:00Z.
 const World& base_world() {
   static const World world = [] {
     World w;
@@ -270,6 +283,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const Json j = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) continue;
+    if (j.value("t", "") == "event") {
+      auto frame = muster::protocol::decode_server_frame(line);
+      const auto* ev = frame ? std::get_if<muster::protocol::EventFrame>(&*frame) : nullptr;
+      if (!ev) continue;
+      const ObjectRef ref = fold(w.state, ev->event);
+      if (trace) std::fprintf(stderr, "event %s -> %s %s\n", ev->event.kind.c_str(), ref.first.c_str(), ref.second.c_str());
+      if (!ref.first.empty()) check_saved(w.state, ref, "event " + std::string(line));
+      check_headcount(w.state);
+      continue;
+    }
     const auto kind = j.find("kind");
     if (kind == j.end() || !kind->is_string()) continue;
     const auto minutes = j.find("minutes");
