@@ -20,3 +20,19 @@ if(MUSTER_SANITIZE)
     add_compile_options(-Wno-tsan)  # GCC warns about Asio's atomic_thread_fence under TSan
   endif()
 endif()
+
+# The fuzz ring (tests/fuzz, scripts/fuzz): a build directory of its own, configured with
+# clang. Every library the fuzz targets link is instrumented for libFuzzer's coverage and
+# checked by ASan and UBSan (a UBSan report stops the run like a crash); only the fuzz
+# targets link libFuzzer itself (tests/fuzz/CMakeLists.txt).
+option(MUSTER_FUZZ "Build the libFuzzer targets of tests/fuzz (clang only)" OFF)
+if(MUSTER_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "MUSTER_FUZZ needs clang (libFuzzer): configure with CXX=clang++-14")
+  endif()
+  if(MUSTER_SANITIZE)
+    message(FATAL_ERROR "MUSTER_FUZZ brings its own sanitizers: leave MUSTER_SANITIZE empty")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
