@@ -181,34 +181,37 @@ const World& base_world() {
 
 std::string describe(const Op& op, const Actor& a) { return a.name + " " + op.kind + " " + op.body.dump(); }
 
-// The event as a client receives it: an event frame, decoded.
-Event over_the_wire(const Event& e, const std::string& what) {
+// The event as a client receives it: an event frame, decoded. `what()` describes the
+// case for a failure report (made only then: it is costly).
+template <class What>
+Event over_the_wire(const Event& e, const What& what) {
   const std::string frame = muster::protocol::encode_event(e);
   auto decoded = muster::protocol::decode_server_frame(frame);
-  FUZZ_CHECK(decoded.ok(), what + "\n" + frame + "\n" + decoded.error().message);
+  FUZZ_CHECK(decoded.ok(), what() + "\n" + frame + "\n" + decoded.error().message);
   const auto* ev = std::get_if<muster::protocol::EventFrame>(&*decoded);
-  FUZZ_CHECK(ev != nullptr, what + "\n" + frame);
-  FUZZ_CHECK(muster::protocol::encode_event(ev->event) == frame, what + "\n" + frame);
+  FUZZ_CHECK(ev != nullptr, what() + "\n" + frame);
+  FUZZ_CHECK(muster::protocol::encode_event(ev->event) == frame, what() + "\n" + frame);
   return ev->event;
 }
 
 // What the client's replica does with a touched object: to_json, then *_from_json on load.
-template <class T, class FromJson>
-void check_saved(const std::map<std::string, T>& book, const std::string& id, FromJson from_json, const std::string& what) {
+template <class T, class FromJson, class What>
+void check_saved(const std::map<std::string, T>& book, const std::string& id, FromJson from_json, const What& what) {
   auto it = book.find(id);
-  FUZZ_CHECK(it != book.end(), what + "\ntouches a missing object " + id);
+  FUZZ_CHECK(it != book.end(), what() + "\ntouches a missing object " + id);
   const Json saved = to_json(it->second);
   auto loaded = from_json(saved);
-  FUZZ_CHECK(loaded.has_value(), what + "\ndoes not load: " + saved.dump());
-  FUZZ_CHECK(to_json(*loaded) == saved, what + "\nsaved: " + saved.dump() + "\nloaded: " + to_json(*loaded).dump());
+  FUZZ_CHECK(loaded.has_value(), what() + "\ndoes not load: " + saved.dump());
+  FUZZ_CHECK(to_json(*loaded) == saved, what() + "\nsaved: " + saved.dump() + "\nloaded: " + to_json(*loaded).dump());
 }
 
-void check_saved(const State& s, const ObjectRef& ref, const std::string& what) {
+template <class What>
+void check_saved(const State& s, const ObjectRef& ref, const What& what) {
   const std::string& id = ref.second;
   if (ref.first == "task") return check_saved(s.tasks, id, task_from_json, what);
   if (ref.first == "notice") {
     auto it = s.notices.find(id);
-    FUZZ_CHECK(it != s.notices.end(), what + "\ntouches a missing notice " + id);
+    FUZZ_CHECK(it != s.notices.end(), what() + "\ntouches a missing notice " + id);
     if (it->second.area.empty()) return;  // acknowledged before its post arrived: saved apart
     return check_saved(s.notices, id, notice_from_json, what);
   }
@@ -218,22 +221,26 @@ void check_saved(const State& s, const ObjectRef& ref, const std::string& what) 
   if (ref.first == "round") return check_saved(s.headcount.rounds, id, round_from_json, what);
   if (ref.first == "mark") return check_saved(s.headcount.marks, id, mark_from_json, what);
   if (ref.first == "call") return check_saved(s.calls, id, call_from_json, what);
-  FUZZ_CHECK(false, what + "\ntouches an object of unknown type " + ref.first);
+  FUZZ_CHECK(false, what() + "\ntouches an object of unknown type " + ref.first);
 }
 
 // Folds an accepted op's events into a copy of the state, checking each.
 void check_accepted(const World& w, const Op& op, const Actor& a, const std::vector<Draft>& drafts) {
-  World copy = w;
+  struct {
+    State state;
+    muster_test::EventNumbering numbering;
+  } copy{w.state, w.numbering};
   for (const Draft& d : drafts) {
     FUZZ_CHECK(valid_scope(d.scope), describe(op, a) + "\nscope: " + d.scope);
     FUZZ_CHECK(!d.kind.empty(), describe(op, a));
     FUZZ_CHECK(d.body.is_object(), describe(op, a) + "\n" + d.kind + " " + d.body.dump());
   }
-  for (const Event& sent : copy.number(drafts, op.id, a.name)) {
-    const std::string what = describe(op, a) + "\n" + sent.kind + " " + sent.body.dump();
+  for (const Draft& d : drafts) {
+    const Event sent = copy.numbering.number(d, op.id, a.name, w.now);
+    auto what = [&] { return describe(op, a) + "\n" + sent.kind + " " + sent.body.dump(); };
     const Event e = over_the_wire(sent, what);
     const ObjectRef ref = fold(copy.state, e);
-    FUZZ_CHECK(!ref.first.empty() && !ref.second.empty(), what + "\nfolds nothing");
+    FUZZ_CHECK(!ref.first.empty() && !ref.second.empty(), what() + "\nfolds nothing");
     check_saved(copy.state, ref, what);
     if (ref.first == "task") {
       const Json once = to_json(copy.state.tasks.at(ref.second));
@@ -289,7 +296,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (!ev) continue;
       const ObjectRef ref = fold(w.state, ev->event);
       if (trace) std::fprintf(stderr, "event %s -> %s %s\n", ev->event.kind.c_str(), ref.first.c_str(), ref.second.c_str());
-      if (!ref.first.empty()) check_saved(w.state, ref, "event " + std::string(line));
+      if (!ref.first.empty()) check_saved(w.state, ref, [&] { return "event " + std::string(line); });
       check_headcount(w.state);
       continue;
     }
