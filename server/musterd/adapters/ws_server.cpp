@@ -22,7 +22,11 @@ namespace {
 // permessage-deflate stays off: WebSocket++ bounds the compressed size only.
 using Endpoint = websocketpp::server<websocketpp::config::asio>;
 
+// How often a session waiting for room looks at the send buffer: every 2 ms while the
+// peer reads, backing off to 250 ms while it does not, so a peer that stopped reading
+// costs a few wake-ups a second, not five hundred.
 constexpr auto kDrainPoll = std::chrono::milliseconds(2);
+constexpr auto kDrainPollMax = std::chrono::milliseconds(250);
 
 websocketpp::close::status::value close_code(CloseReason reason) {
   switch (reason) {
@@ -74,10 +78,12 @@ class WsServer::Impl {
     void resume_when_drained() override {
       if (drain_pending_) return;
       drain_pending_ = true;
-      drain_.expires_after(kDrainPoll);
-      drain_.async_wait([this](const std::error_code& ec) {
+      const std::size_t waiting = backlog();
+      drain_.expires_after(drain_poll_);
+      drain_.async_wait([this, waiting](const std::error_code& ec) {
         if (ec) return;
         drain_pending_ = false;
+        drain_poll_ = backlog() < waiting ? kDrainPoll : std::min(drain_poll_ * 2, kDrainPollMax);
         subscriber_.pump();
       });
     }
@@ -92,6 +98,7 @@ class WsServer::Impl {
     asio::steady_timer deadline_;  // hello
     asio::steady_timer drain_;     // waiting for room in the send buffer
     bool drain_pending_ = false;
+    std::chrono::milliseconds drain_poll_ = kDrainPoll;
     Subscriber subscriber_;        // last: it goes first, while the port is whole
   };
 

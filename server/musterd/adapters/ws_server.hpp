@@ -7,7 +7,8 @@
 //   - the hello deadline: a connection that has not logged in within
 //     hello_timeout_ms is closed with 1008;
 //   - the send window, read from WebSocket++'s buffered amount; WebSocket++ tells no
-//     one when it drains, so a session waiting for room looks again every 2 ms.
+//     one when it drains, so a session waiting for room looks again: every 2 ms while
+//     the peer reads, less often (up to every 250 ms) while it does not.
 //
 // Thread: the Asio loop thread, with the Hub.
 #pragma once
