@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -23,11 +25,14 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr const char* kUsageText = R"(usage: muster [--home DIR] COMMAND [--json]
-  login --server ws://HOST:PORT|mqtt://HOST:PORT --user NAME [--password-stdin]
-                                           over ws:// the server issues a device token;
-                                           over mqtt:// the broker checks the password on
+  login --server wss://HOST:PORT|mqtts://HOST:PORT --user NAME [--password-stdin] [--ca FILE]
+                                           over wss:// the server issues a device token;
+                                           over mqtts:// the broker checks the password on
                                            every connection, so it is kept in the home
-                                           (client.db, readable only by you)
+                                           (client.db, readable only by you). The server's
+                                           certificate must verify against --ca FILE (PEM,
+                                           kept for later commands) or the system's store.
+                                           ws:// and mqtt:// (no TLS): a trusted network only
   status                                   online/offline, pending outbox, last sync
   sync [--timeout S]                       push the outbox, pull missed events
   task new KIND --title T --area A [--assignee U] [--dispatch direct|offer|claim]
@@ -169,7 +174,13 @@ Result<std::optional<UnixMs>> Cli::time_option(const char* name) {
 }
 
 namespace {
-bool is_mqtt(const std::string& server) { return server.rfind("mqtt://", 0) == 0; }
+bool is_mqtt(const std::string& server) {
+  return server.rfind("mqtt://", 0) == 0 || server.rfind("mqtts://", 0) == 0;
+}
+bool is_tls(const std::string& server) {
+  return server.rfind("wss://", 0) == 0 || server.rfind("mqtts://", 0) == 0;
+}
+bool is_ws(const std::string& server) { return server.rfind("ws://", 0) == 0 || server.rfind("wss://", 0) == 0; }
 }  // namespace
 
 // Logged in once a welcome was stored: over WebSocket it carries our device token;
@@ -307,9 +318,19 @@ int Cli::run() {
 int Cli::login() {
   auto server = a_.get("server");
   auto user = a_.get("user");
-  if (!server || !user) return usage("login needs --server ws://HOST:PORT (or mqtt://HOST:PORT) and --user NAME");
-  if (server->rfind("ws://", 0) != 0 && !is_mqtt(*server)) {
-    return usage("the server address starts with ws:// or mqtt://");
+  if (!server || !user) return usage("login needs --server wss://HOST:PORT (or mqtts://HOST:PORT) and --user NAME");
+  if (!is_ws(*server) && !is_mqtt(*server)) {
+    return usage("the server address starts with wss:// or mqtts:// (ws:// or mqtt:// without TLS)");
+  }
+  // The CA the server's certificate must verify against, as an absolute path: later
+  // commands run from anywhere.
+  std::string ca;
+  if (auto given = a_.get("ca")) {
+    if (!is_tls(*server)) return usage("--ca is for wss:// and mqtts:// servers");
+    std::error_code ec;
+    ca = std::filesystem::absolute(*given, ec).string();
+    std::ifstream in(ca);
+    if (ec || given->empty() || !in) return usage("cannot read the CA file " + *given);
   }
   std::string password = a_.flag("password-stdin") ? read_secret("") : read_secret("password for " + *user + ": ");
   if (password.empty()) return usage("no password given");
@@ -329,7 +350,11 @@ int Cli::login() {
                                                      : host_name() + "-" + ids_.next(SystemClock().now_ms()).substr(16);
   DriveOptions options;
   options.timeout = timeout(30);
+  // The transport reads the CA from the store; a failed login puts the old one back.
+  const std::string previous_ca = store().config(kTlsCaKey);
+  store().set_config(kTlsCaKey, ca);
   auto r = drive(connect_, store(), id, sync::Credentials{password}, options);
+  if (!r.status.ok()) store().set_config(kTlsCaKey, previous_ca);
   if (!r.status.ok() && r.report.pushed == 0 && r.report.events == 0 && !store().identity()) {
     return fail(exit_for(r.status), "login failed: " + r.status.error().message);
   }

@@ -33,6 +33,10 @@ class Connection {
 // The ClientStore config key under which `muster login` keeps the user's password for
 // an mqtt:// server (the broker authenticates every connection with it).
 inline constexpr const char* kMqttPasswordKey = "mqtt_password";
+// The ClientStore config key under which `muster login --ca FILE` keeps the CA file
+// (an absolute path) that a wss:// or mqtts:// server's certificate must verify
+// against; "" means the system's store.
+inline constexpr const char* kTlsCaKey = "tls_ca";
 
 // Makes the connection for an identity's server address, with the password given at
 // login (else nullopt). The core is handed one and never names a transport: main.cpp

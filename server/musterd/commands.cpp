@@ -66,12 +66,17 @@ constexpr const char* kUsage = R"(usage:
       file without the phone column keeps the stored phones. A running musterd publishes
       the changes (never the phones) within a second.
   musterd serve --data DIR [--listen 127.0.0.1:8080] [--max-frame BYTES] [--allow-origin ORIGIN]...
+                [--tls-cert CHAIN.pem --tls-key KEY.pem]   (wss://; plain ws:// listens on
+                                      loopback only, unless --insecure-listen)
                 [--mqtt tcp://HOST:PORT [--mqtt-user U --mqtt-password-file F]]
                 [--plugin PATH --plugin-config FILE]...   (plugins/README.md)
                 [--clock-file F]      (tests and drills: the server's time is read from F)
                 [--log-level trace|debug|info|warn|error]   (default info; the log is stderr)
   musterd policy --data DIR          the dispatch policy in force: DIR/policy.json over the defaults
-  musterd broker-config --data DIR --out DIR [--listen HOST:PORT]   # then: mosquitto -c DIR/mosquitto.conf
+  musterd broker-config --data DIR --out DIR [--listen HOST:PORT]
+                [--tls-listen HOST:PORT --tls-cert CHAIN.pem --tls-key KEY.pem]
+      # then: mosquitto -c DIR/mosquitto.conf. The plain listener is for musterd (keep it on
+      # loopback); users connect to the TLS one (mqtts://).
   musterd hotline purge --older-than DAYS --data DIR [--wait S] [--clock-file F]
       deletes the sealed notes of calls logged more than DAYS ago and records it in the log
       (hotline.purged); while musterd serves DIR it asks the server to do it and waits
@@ -450,6 +455,10 @@ int cmd_serve(const muster::Args& a) {
     return usage("--listen port and --max-frame must be numbers");
   }
   options.ws.allowed_origins = a.all("allow-origin");
+  options.ws.tls_cert = a.get_or("tls-cert", "");
+  options.ws.tls_key = a.get_or("tls-key", "");
+  if (options.ws.tls_cert.empty() != options.ws.tls_key.empty()) return usage("--tls-cert and --tls-key go together");
+  options.ws.insecure_listen = a.flag("insecure-listen");
   if (auto url = a.get("mqtt")) {
     options.mqtt.url = *url;
     options.mqtt.user = a.get_or("mqtt-user", kBrokerAccount);
@@ -612,7 +621,7 @@ int cmd_hotline(const muster::Args& a) {
 
 int run_command(const std::vector<std::string>& words) {
   if (words.size() == 2 && words[0] == "plugin-exec") return plugin_exec(words[1]);
-  auto parsed = muster::Args::parse(words, {"password-stdin", "json", "help"});
+  auto parsed = muster::Args::parse(words, {"password-stdin", "json", "help", "insecure-listen"});
   if (!parsed) return usage(parsed.error().message);
   const muster::Args& a = *parsed;
   const std::string cmd = a.word(0);

@@ -23,7 +23,7 @@ int serve(ServeOptions options, LogStore& log, DirectoryStore& directory, Engine
     log_error(listening.error().message);
     return 1;
   }
-  log_info("serving " + options.data_dir + " on ws://" + options.ws.host + ':' + std::to_string(options.ws.port) +
+  log_info("serving " + options.data_dir + " on " + ws.scheme() + "://" + options.ws.host + ':' + std::to_string(options.ws.port) +
            " (" + std::to_string(metrics.log_events) + " events in the log)");
 
   std::unique_ptr<MqttBridge> bridge;

@@ -12,8 +12,10 @@
 
 namespace muster::client {
 
-// A connection for the identity's server address: ws://HOST:PORT (WsConnection) or
-// mqtt://HOST:PORT (MqttConnection); Errc::invalid for anything else. Over MQTT the
+// A connection for the identity's server address: ws:// or wss://HOST:PORT
+// (WsConnection), mqtt:// or mqtts://HOST:PORT (MqttConnection); Errc::invalid for
+// anything else. Over TLS the server's certificate must verify against the CA file kept
+// under kTlsCaKey, else the system's store. Over MQTT the
 // broker authenticates each connection with the user's password: `password` if given
 // (at login), else the one kept in the store under kMqttPasswordKey. Over WebSocket the
 // password travels in the hello and neither is used here.

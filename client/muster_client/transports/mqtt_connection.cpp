@@ -12,6 +12,7 @@
 #include "muster/base/json_parse.hpp"
 #include "muster/protocol/frame.hpp"
 #include "muster/protocol/topics.hpp"
+#include "muster_client/transports/tls.hpp"
 
 namespace muster::client {
 
@@ -23,7 +24,9 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr int kQos = 1;
 constexpr int kDefaultPort = 1883;
+constexpr int kDefaultTlsPort = 8883;
 constexpr std::string_view kScheme = "mqtt://";
+constexpr std::string_view kTlsScheme = "mqtts://";
 // How long send() waits for the broker's PUBACK, and a (re)subscription for its SUBACK.
 constexpr milliseconds kPublishTimeout{10000};
 constexpr milliseconds kSubscribeTimeout{10000};
@@ -57,9 +60,10 @@ std::string describe(const mqtt::exception& e) {
 
 class MqttConnection::Impl {
  public:
-  Impl(sync::Identity identity, std::string password)
+  Impl(sync::Identity identity, std::string password, std::string ca_file)
       : identity_(std::move(identity)),
         password_(std::move(password)),
+        ca_file_(std::move(ca_file)),
         prefix_(protocol::kDefaultTopicPrefix),
         ack_topic_(protocol::ack_topic(prefix_, identity_.user)),
         event_prefix_(prefix_ + "/ev/") {}
@@ -72,8 +76,10 @@ class MqttConnection::Impl {
     close();
     auto uri = broker_uri(identity_.server);
     if (!uri) {
-      return make_error(Errc::invalid, "bad server address '" + identity_.server + "' (use mqtt://HOST:PORT)");
+      return make_error(Errc::invalid,
+                        "bad server address '" + identity_.server + "' (use mqtts://HOST:PORT or mqtt://HOST:PORT)");
     }
+    const bool tls = uri->rfind("ssl://", 0) == 0;
     try {
       // No persistence argument: Paho keeps in-flight messages in memory only.
       client_ = std::make_unique<mqtt::async_client>(*uri, client_id(), mqtt::create_options(MQTTVERSION_3_1_1));
@@ -81,8 +87,16 @@ class MqttConnection::Impl {
       client_->start_consuming();
       // Paho's own limit is in whole seconds; ours (below) is the exact one.
       const std::chrono::seconds paho_timeout(std::max<long long>(1, (timeout.count() + 999) / 1000));
-      auto options = mqtt::connect_options_builder()
-                         .mqtt_version(MQTTVERSION_3_1_1)
+      auto builder = mqtt::connect_options_builder();
+      if (tls) {
+        // The chain against --ca FILE (else the system's store), and the host name.
+        mqtt::ssl_options ssl;
+        if (!ca_file_.empty()) ssl.set_trust_store(ca_file_);
+        ssl.set_enable_server_cert_auth(true);
+        ssl.set_verify(true);
+        builder.ssl(std::move(ssl));
+      }
+      auto options = builder.mqtt_version(MQTTVERSION_3_1_1)
                          .clean_session(false)
                          .user_name(identity_.user)
                          .password(password_)
@@ -100,6 +114,13 @@ class MqttConnection::Impl {
       const int rc = e.get_return_code();
       if (rc == kConnackBadUserNameOrPassword || rc == kConnackNotAuthorized) {
         return make_error(Errc::forbidden, "the broker refused user " + identity_.user);
+      }
+      if (tls) {
+        // Paho says only that the TLS connection failed: a handshake of our own names why.
+        const auto [host, port] = host_and_port(*uri);
+        if (std::string problem = tls_problem(host, port, ca_file_, timeout); !problem.empty()) {
+          return make_error(Errc::unavailable, "cannot reach the broker at " + identity_.server + ": " + problem);
+        }
       }
       return make_error(Errc::unavailable, "cannot reach the broker at " + identity_.server + ": " + describe(e));
     }
@@ -256,8 +277,16 @@ class MqttConnection::Impl {
     return subscribe(names, /*with_ack=*/false);
   }
 
+  // "ssl://HOST:PORT" -> HOST, PORT.
+  static std::pair<std::string, std::string> host_and_port(const std::string& uri) {
+    const std::string rest = uri.substr(uri.find("://") + 3);
+    const auto colon = rest.rfind(':');
+    return {rest.substr(0, colon), rest.substr(colon + 1)};
+  }
+
   sync::Identity identity_;
   std::string password_;
+  std::string ca_file_;  // mqtts://: "" is the system's store
   const std::string prefix_;
   const std::string ack_topic_;
   const std::string event_prefix_;
@@ -267,8 +296,8 @@ class MqttConnection::Impl {
   bool lost_ = false;
 };
 
-MqttConnection::MqttConnection(sync::Identity identity, std::string password)
-    : impl_(std::make_unique<Impl>(std::move(identity), std::move(password))) {}
+MqttConnection::MqttConnection(sync::Identity identity, std::string password, std::string ca_file)
+    : impl_(std::make_unique<Impl>(std::move(identity), std::move(password), std::move(ca_file))) {}
 MqttConnection::~MqttConnection() = default;
 Status MqttConnection::connect(std::chrono::milliseconds timeout) { return impl_->connect(timeout); }
 Status MqttConnection::send(const std::string& frame) { return impl_->send(frame); }
@@ -279,9 +308,10 @@ void MqttConnection::close() { impl_->close(); }
 std::string MqttConnection::client_id() const { return impl_->client_id(); }
 
 std::optional<std::string> MqttConnection::broker_uri(const std::string& server) {
-  if (server.compare(0, kScheme.size(), kScheme) != 0) return std::nullopt;
+  const bool tls = server.compare(0, kTlsScheme.size(), kTlsScheme) == 0;
+  if (!tls && server.compare(0, kScheme.size(), kScheme) != 0) return std::nullopt;
   std::string_view rest(server);
-  rest.remove_prefix(kScheme.size());
+  rest.remove_prefix(tls ? kTlsScheme.size() : kScheme.size());
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.empty() || rest.find_first_of("/?#@ \t") != std::string_view::npos) return std::nullopt;
   std::string_view host = rest;
@@ -302,7 +332,9 @@ std::optional<std::string> MqttConnection::broker_uri(const std::string& server)
     if (host.empty() || host.find(':') != std::string_view::npos || port.empty()) return std::nullopt;
   }
   if (!port.empty() && !valid_port(port)) return std::nullopt;
-  return "tcp://" + std::string(host) + ":" + (port.empty() ? std::to_string(kDefaultPort) : std::string(port));
+  const int default_port = tls ? kDefaultTlsPort : kDefaultPort;
+  return (tls ? "ssl://" : "tcp://") + std::string(host) + ":" +
+         (port.empty() ? std::to_string(default_port) : std::string(port));
 }
 
 }  // namespace muster::client

@@ -7,6 +7,8 @@
 //
 // Session: MQTT 3.1.1 with clean_session=false and client id "muster-<device>", so the
 // broker keeps the subscriptions and queues QoS 1 messages while the device is offline.
+// A broker written by `musterd broker-config` replaces the client id with the user name
+// (use_username_as_clientid): one session per user, which no other user can take.
 // The broker authenticates the connection (username = the muster user, password = the
 // user's password), so a hello goes out without "password" and "token". Paho keeps
 // nothing on disk: the client's outbox is the durable store, and a reconnecting client
@@ -31,9 +33,11 @@ namespace muster::client {
 
 class MqttConnection final : public Connection {
  public:
-  // identity.server is mqtt://HOST[:PORT] (1883 by default). `password` may be empty
-  // (the broker then refuses us unless it allows that).
-  MqttConnection(sync::Identity identity, std::string password);
+  // identity.server is mqtt://HOST[:PORT] (1883 by default) or mqtts://HOST[:PORT]
+  // (TLS, 8883 by default; the broker's certificate must verify against ca_file, PEM,
+  // or the system's store if it is "", and name HOST). `password` may be empty (the
+  // broker then refuses us unless it allows that).
+  MqttConnection(sync::Identity identity, std::string password, std::string ca_file = "");
   ~MqttConnection() override;
   MqttConnection(const MqttConnection&) = delete;
   MqttConnection& operator=(const MqttConnection&) = delete;
@@ -41,7 +45,7 @@ class MqttConnection final : public Connection {
   // Connects within `timeout` and subscribes (QoS 1) to the ack topic and to the event
   // topic of every scope in identity.scopes. Errc::invalid for a bad address,
   // Errc::forbidden if the broker refused the user name or password (CONNACK 4 or 5),
-  // Errc::unavailable otherwise. May be called again after close() or a lost connection.
+  // Errc::unavailable otherwise (naming the certificate problem if TLS refused it). May be called again after close() or a lost connection.
   Status connect(std::chrono::milliseconds timeout) override;
   // Publishes one frame at QoS 1 and waits (bounded) until the broker has it. A hello
   // is published without its "password" and "token" fields. Errc::invalid if the
@@ -56,7 +60,8 @@ class MqttConnection final : public Connection {
 
   // The Paho client id and broker URI this connection uses (for tests and messages).
   std::string client_id() const;
-  // "tcp://HOST:PORT", or nullopt if identity.server is not a valid mqtt:// address.
+  // "tcp://HOST:PORT" (mqtt://) or "ssl://HOST:PORT" (mqtts://), or nullopt if
+  // identity.server is not a valid address of either.
   static std::optional<std::string> broker_uri(const std::string& server);
 
  private:

@@ -1,5 +1,5 @@
 // A blocking WebSocket connection for the command-line client, over WebSocket++ and
-// standalone Asio. The Asio loop runs only inside connect/receive, on the calling
+// standalone Asio; wss:// over Asio's OpenSSL stream (transports/tls.hpp). The Asio loop runs only inside connect/receive, on the calling
 // thread: no background threads.
 #pragma once
 
@@ -15,13 +15,17 @@ namespace muster::client {
 
 class WsConnection final : public Connection {
  public:
-  explicit WsConnection(std::string url);
+  // url is ws://HOST:PORT[/path] or wss://HOST:PORT[/path]; over wss:// the server's
+  // certificate must verify against ca_file (PEM), or the system's store if it is "".
+  WsConnection(std::string url, std::string ca_file = "");
   ~WsConnection() override;
   WsConnection(const WsConnection&) = delete;
   WsConnection& operator=(const WsConnection&) = delete;
+  class Impl;  // ws_connection.cpp: one for ws://, one for wss://
 
-  // Opens ws://HOST:PORT[/path]. A close with 1008 (policy: authentication failed)
-  // is reported as Errc::forbidden.
+  // Opens the connection. A close with 1008 (policy: authentication failed) is
+  // reported as Errc::forbidden; a certificate that does not verify as
+  // Errc::unavailable naming the problem ("certificate verify failed: ...").
   Status connect(std::chrono::milliseconds timeout) override;
   Status send(const std::string& text) override;
   Result<std::optional<std::string>> receive(std::chrono::milliseconds timeout) override;
@@ -32,7 +36,6 @@ class WsConnection final : public Connection {
   std::string close_reason() const;
 
  private:
-  class Impl;
   std::string url_;
   std::unique_ptr<Impl> impl_;
 };

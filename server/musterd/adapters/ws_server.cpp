@@ -1,12 +1,19 @@
 #include "musterd/adapters/ws_server.hpp"
 
-#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/config/asio.hpp>
 #include <websocketpp/server.hpp>
 
+#include <asio/ssl/context.hpp>
 #include <asio/steady_timer.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <map>
+#include <type_traits>
 #include <unordered_map>
 
 #include "muster/protocol/frame.hpp"
@@ -20,7 +27,10 @@ using websocketpp::connection_hdl;
 namespace {
 
 // permessage-deflate stays off: WebSocket++ bounds the compressed size only.
-using Endpoint = websocketpp::server<websocketpp::config::asio>;
+using PlainConfig = websocketpp::config::asio;    // ws://
+using TlsConfig = websocketpp::config::asio_tls;  // wss://
+using Status = muster::Status;
+using muster::Errc;
 
 // How often a session waiting for room looks at the send buffer: every 2 ms while the
 // peer reads, backing off to 250 ms while it does not, so a peer that stopped reading
@@ -42,20 +52,92 @@ websocketpp::close::status::value close_code(CloseReason reason) {
   return websocketpp::close::status::internal_endpoint_error;
 }
 
+// OpenSSL's reason for the last failure ("no such file", "key values mismatch"), else
+// the error code's text.
+std::string openssl_reason(const std::error_code& ec) {
+  const unsigned long e = ERR_peek_last_error();
+  ERR_clear_error();
+  if (e != 0) {
+    if (const char* reason = ERR_reason_error_string(e)) return reason;
+  }
+  return ec.message();
+}
+
+// The TLS settings of wss://: TLS 1.2 or later, no compression, the chain and key from
+// PEM files, checked to belong together. Made once; every connection shares it.
+muster::Result<std::shared_ptr<asio::ssl::context>> make_tls_context(const WsOptions& options) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  std::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::no_compression |
+                       asio::ssl::context::single_dh_use,
+                   ec);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  for (const auto& [what, path] : {std::pair{"certificate", options.tls_cert}, std::pair{"key", options.tls_key}}) {
+    std::ifstream in(path);
+    if (!in) {
+      return muster::make_error(Errc::invalid, std::string("cannot read the TLS ") + what + ' ' + path + ": " +
+                                                   std::strerror(errno));
+    }
+  }
+  // The key first: the chain is then checked against it, by SSL_CTX_check_private_key.
+  ERR_clear_error();
+  ctx->use_private_key_file(options.tls_key, asio::ssl::context::pem, ec);
+  if (ec) {
+    return muster::make_error(Errc::invalid, "cannot load the TLS key " + options.tls_key +
+                                                 ": not a PEM private key (" + openssl_reason(ec) + ")");
+  }
+  ctx->use_certificate_chain_file(options.tls_cert, ec);
+  if (ec) {
+    return muster::make_error(Errc::invalid, "cannot load the TLS certificate " + options.tls_cert +
+                                                 ": not a PEM certificate chain, the server's first (" +
+                                                 openssl_reason(ec) + ")");
+  }
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    ERR_clear_error();
+    return muster::make_error(Errc::invalid, "the TLS key " + options.tls_key + " does not belong to the certificate " +
+                                                 options.tls_cert);
+  }
+  return ctx;
+}
+
+bool is_loopback(const asio::ip::address& a) {
+  return a.is_loopback() || (a.is_v6() && a.to_v6().is_v4_mapped() &&
+                             asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback());
+}
+
 }  // namespace
 
 class WsServer::Impl {
  public:
-  Impl(asio::io_context& io, Hub& hub, WsOptions options) : io_(io), hub_(hub), options_(std::move(options)) {}
+  virtual ~Impl() = default;
+  virtual Status listen() = 0;
+  virtual void stop() = 0;
+  virtual const char* scheme() const = 0;
+};
 
-  muster::Status listen();
-  void stop();
+namespace {
+
+// The server over one WebSocket++ config: PlainConfig or TlsConfig. Everything but
+// the TLS handshake's setup is the same code.
+template <class Config>
+class Server final : public WsServer::Impl {
+ public:
+  using Endpoint = websocketpp::server<Config>;
+  static constexpr bool kTls = std::is_same_v<Config, TlsConfig>;
+
+  Server(asio::io_context& io, Hub& hub, WsOptions options) : io_(io), hub_(hub), options_(std::move(options)) {}
+
+  Status listen() override;
+  void stop() override;
+  const char* scheme() const override { return kTls ? "wss" : "ws"; }
 
  private:
   // One WebSocket connection: the port of its Subscriber.
   class Connection final : public SessionPort {
    public:
-    Connection(Impl& server, connection_hdl hdl, SessionRules rules)
+    Connection(Server& server, connection_hdl hdl, SessionRules rules)
         : server_(server), hdl_(std::move(hdl)), deadline_(server.io_), drain_(server.io_),
           subscriber_(server.hub_, *this, std::move(rules)) {}
     ~Connection() override {
@@ -93,7 +175,7 @@ class WsServer::Impl {
     }
 
    private:
-    Impl& server_;
+    Server& server_;
     connection_hdl hdl_;
     asio::steady_timer deadline_;  // hello
     asio::steady_timer drain_;     // waiting for room in the send buffer
@@ -106,7 +188,7 @@ class WsServer::Impl {
   void on_http(connection_hdl hdl);
   void on_open(connection_hdl hdl);
   void on_close(connection_hdl hdl);
-  void on_message(connection_hdl hdl, const Endpoint::message_ptr& msg);
+  void on_message(connection_hdl hdl, const typename Endpoint::message_ptr& msg);
   Connection* find(connection_hdl hdl);
 
   asio::io_context& io_;
@@ -114,17 +196,27 @@ class WsServer::Impl {
   WsOptions options_;
   Endpoint endpoint_;
   std::map<connection_hdl, std::unique_ptr<Connection>, std::owner_less<connection_hdl>> connections_;
+  std::shared_ptr<asio::ssl::context> tls_;  // wss:// only
 };
 
-WsServer::WsServer(asio::io_context& io, Hub& hub, WsOptions options)
-    : impl_(std::make_unique<Impl>(io, hub, std::move(options))) {}
-WsServer::~WsServer() = default;
-muster::Status WsServer::listen() { return impl_->listen(); }
-void WsServer::stop() { impl_->stop(); }
-
-muster::Status WsServer::Impl::listen() {
-  using muster::Errc;
+template <class Config>
+Status Server<Config>::listen() {
   std::error_code ec;
+  const auto address = asio::ip::make_address(options_.host, ec);
+  if (ec) return muster::make_error(Errc::unavailable, "bad listen address '" + options_.host + "': " + ec.message());
+  if constexpr (kTls) {
+    auto ctx = make_tls_context(options_);
+    if (!ctx) return ctx.error();
+    tls_ = std::move(*ctx);
+    endpoint_.set_tls_init_handler([this](connection_hdl) { return tls_; });
+  } else {
+    if (!is_loopback(address) && !options_.insecure_listen) {
+      return muster::make_error(
+          Errc::invalid, "refusing to serve plain ws:// on " + options_.host +
+                             ": passwords and notes would cross the network in clear. Give --tls-cert FILE --tls-key "
+                             "FILE to serve wss://, or --insecure-listen if a TLS proxy in front of musterd does it");
+    }
+  }
   endpoint_.clear_access_channels(websocketpp::log::alevel::all);
   endpoint_.clear_error_channels(websocketpp::log::elevel::all);
   endpoint_.set_error_channels(websocketpp::log::elevel::fatal);
@@ -146,10 +238,9 @@ muster::Status WsServer::Impl::listen() {
   endpoint_.set_close_handler([this](connection_hdl h) { on_close(std::move(h)); });
   endpoint_.set_fail_handler([this](connection_hdl h) { on_close(std::move(h)); });
   endpoint_.set_message_handler(
-      [this](connection_hdl h, const Endpoint::message_ptr& m) { on_message(std::move(h), m); });
+      [this](connection_hdl h, const typename Endpoint::message_ptr& m) { on_message(std::move(h), m); });
 
-  asio::ip::tcp::endpoint where(asio::ip::make_address(options_.host, ec), options_.port);
-  if (ec) return muster::make_error(Errc::unavailable, "bad listen address '" + options_.host + "': " + ec.message());
+  asio::ip::tcp::endpoint where(address, options_.port);
   endpoint_.listen(where, ec);
   if (!ec) endpoint_.start_accept(ec);
   if (ec) {
@@ -160,13 +251,15 @@ muster::Status WsServer::Impl::listen() {
   return {};
 }
 
-void WsServer::Impl::stop() {
+template <class Config>
+void Server<Config>::stop() {
   std::error_code ignored;
   endpoint_.stop_listening(ignored);
   for (auto& [hdl, c] : connections_) c->deadline().cancel();
 }
 
-bool WsServer::Impl::on_validate(connection_hdl hdl) {
+template <class Config>
+bool Server<Config>::on_validate(connection_hdl hdl) {
   auto con = endpoint_.get_con_from_hdl(hdl);
   const std::string& origin = con->get_request_header("Origin");
   if (origin.empty()) return true;  // not a browser
@@ -177,7 +270,8 @@ bool WsServer::Impl::on_validate(connection_hdl hdl) {
   return false;
 }
 
-void WsServer::Impl::on_http(connection_hdl hdl) {
+template <class Config>
+void Server<Config>::on_http(connection_hdl hdl) {
   auto con = endpoint_.get_con_from_hdl(hdl);
   const std::string resource = con->get_resource();
   if (resource == "/healthz") {
@@ -197,7 +291,8 @@ void WsServer::Impl::on_http(connection_hdl hdl) {
   }
 }
 
-void WsServer::Impl::on_open(connection_hdl hdl) {
+template <class Config>
+void Server<Config>::on_open(connection_hdl hdl) {
   if (hub_.stopping()) {
     std::error_code ignored;
     endpoint_.close(hdl, websocketpp::close::status::going_away, "server stopping", ignored);
@@ -220,14 +315,16 @@ void WsServer::Impl::on_open(connection_hdl hdl) {
   ++hub_.metrics().connections_total;
 }
 
-void WsServer::Impl::on_close(connection_hdl hdl) {
+template <class Config>
+void Server<Config>::on_close(connection_hdl hdl) {
   auto it = connections_.find(hdl);
   if (it == connections_.end()) return;
   connections_.erase(it);
   --hub_.metrics().connections_open;
 }
 
-void WsServer::Impl::on_message(connection_hdl hdl, const Endpoint::message_ptr& msg) {
+template <class Config>
+void Server<Config>::on_message(connection_hdl hdl, const typename Endpoint::message_ptr& msg) {
   Connection* c = find(hdl);
   if (!c) return;
   if (msg->get_opcode() != websocketpp::frame::opcode::text) {
@@ -242,9 +339,24 @@ void WsServer::Impl::on_message(connection_hdl hdl, const Endpoint::message_ptr&
   c->subscriber().on_frame(std::move(*decoded));
 }
 
-WsServer::Impl::Connection* WsServer::Impl::find(connection_hdl hdl) {
+template <class Config>
+typename Server<Config>::Connection* Server<Config>::find(connection_hdl hdl) {
   auto it = connections_.find(hdl);
   return it == connections_.end() ? nullptr : it->second.get();
 }
+
+std::unique_ptr<WsServer::Impl> make_server(asio::io_context& io, Hub& hub, WsOptions options) {
+  if (!options.tls_cert.empty()) return std::make_unique<Server<TlsConfig>>(io, hub, std::move(options));
+  return std::make_unique<Server<PlainConfig>>(io, hub, std::move(options));
+}
+
+}  // namespace
+
+WsServer::WsServer(asio::io_context& io, Hub& hub, WsOptions options)
+    : impl_(make_server(io, hub, std::move(options))) {}
+WsServer::~WsServer() = default;
+muster::Status WsServer::listen() { return impl_->listen(); }
+void WsServer::stop() { impl_->stop(); }
+const char* WsServer::scheme() const { return impl_->scheme(); }
 
 }  // namespace musterd

@@ -1,5 +1,7 @@
 // The WebSocket transport: WebSocket++ on standalone Asio, plus GET /healthz and
-// GET /metrics on the same port. Each connection is one Subscriber (core/subscriber.hpp)
+// GET /metrics on the same port, as ws:// or, given a certificate and key, as wss://
+// (TLS 1.2 or later over Asio's OpenSSL stream; one code path, a template over
+// WebSocket++'s two configs). Each connection is one Subscriber (core/subscriber.hpp)
 // with this adapter as its port: it decodes frames, hands them over, and sends what
 // the Subscriber gives it. No rule of the protocol lives here; what does:
 //   - the frame size limit (WebSocket++ closes with 1009 beyond it);
@@ -33,6 +35,12 @@ struct WsOptions {
   std::size_t max_send_buffer = 16 * 1024 * 1024;  // live events wait in the log beyond this
   std::vector<std::string> allowed_origins;        // browsers' Origin header must be one of these
   int hello_timeout_ms = 10000;                    // log in within this or be closed (1008)
+  // PEM files: the certificate chain (the server's first) and its private key. Both
+  // given: wss:// and https:// only. Neither: plain ws://, on a loopback address unless
+  // insecure_listen (a TLS proxy in front, say).
+  std::string tls_cert;
+  std::string tls_key;
+  bool insecure_listen = false;
 };
 
 class WsServer {
@@ -42,13 +50,18 @@ class WsServer {
   WsServer(const WsServer&) = delete;
   WsServer& operator=(const WsServer&) = delete;
 
-  // Binds and starts accepting. Errors: unavailable (the address is bad or taken).
+  // Binds and starts accepting. Errors: invalid (the certificate or key does not load or
+  // they do not match; plain ws:// on an address other than loopback without
+  // insecure_listen), unavailable (the address is bad or taken).
   muster::Status listen();
+  // "ws" or "wss".
+  const char* scheme() const;
   // Stops accepting; the Hub ends the sessions.
   void stop();
 
+  class Impl;  // ws_server.cpp: one endpoint type for ws://, one for wss://
+
  private:
-  class Impl;
   std::unique_ptr<Impl> impl_;
 };
 
