@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "muster/protocol/topics.hpp"
 #include "musterd/core/credentials.hpp"
@@ -93,6 +94,18 @@ muster::Status write_auth_files(DirectoryStore& directory, const std::string& da
   return write_file(out / "acl", acl_file(directory), fs::perms::owner_read | fs::perms::owner_write);
 }
 
+// The plugin binding client ids to user names (server/broker_plugin), built next to musterd.
+muster::Result<fs::path> client_ids_plugin() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path plugin = exe.parent_path() / kClientIdsPlugin;
+  if (ec || !fs::exists(plugin, ec)) {
+    return make_error(Errc::not_found, "cannot find the broker plugin " + plugin.string() +
+                                           ": it is built with musterd and belongs in the same directory");
+  }
+  return plugin;
+}
+
 }  // namespace
 
 muster::Result<std::string> broker_account_password(const std::string& data_dir, bool create) {
@@ -111,6 +124,29 @@ muster::Status write_broker_config(DirectoryStore& directory, const BrokerConfig
   if (colon == std::string::npos) return make_error(Errc::invalid, "--listen takes HOST:PORT");
   const std::string host = options.listen.substr(0, colon);
   const std::string port = options.listen.substr(colon + 1);
+  const bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
+  std::string tls_host, tls_port;
+  fs::path cert, key;
+  if (tls) {
+    if (options.tls_cert.empty() || options.tls_key.empty()) {
+      return make_error(Errc::invalid, "--tls-cert and --tls-key go together");
+    }
+    const auto tls_colon = options.tls_listen.rfind(':');
+    if (tls_colon == std::string::npos) return make_error(Errc::invalid, "--tls-listen takes HOST:PORT");
+    tls_host = options.tls_listen.substr(0, tls_colon);
+    tls_port = options.tls_listen.substr(tls_colon + 1);
+    if (tls_port == port) return make_error(Errc::invalid, "--tls-listen and --listen need different ports");
+    // Mosquitto reads them when it starts: absolute paths, readable now.
+    for (const auto& [what, given, path] : {std::tuple{"certificate", options.tls_cert, &cert},
+                                           std::tuple{"key", options.tls_key, &key}}) {
+      std::error_code ec;
+      *path = fs::absolute(given, ec);
+      std::ifstream in(*path);
+      if (ec || !in) return make_error(Errc::invalid, std::string("cannot read the TLS ") + what + ' ' + given);
+    }
+  }
+  auto plugin = client_ids_plugin();
+  if (!plugin) return plugin.error();
   std::error_code ec;
   fs::create_directories(options.out_dir, ec);
   if (ec) return make_error(Errc::unavailable, "cannot create " + options.out_dir + ": " + ec.message());
@@ -121,8 +157,18 @@ muster::Status write_broker_config(DirectoryStore& directory, const BrokerConfig
        << "# Started as root, mosquitto would switch to this user: the one who owns these files.\n"
        << "user " << current_user() << "\n"
        << "per_listener_settings false\n"
-       << "listener " << port << ' ' << host << "\n"
-       << "allow_anonymous false\n"
+       << "# musterd's own connection (keep it on loopback).\n"
+       << "listener " << port << ' ' << host << "\n";
+  if (tls) {
+    conf << "# The clients' listener (mqtts://): TLS 1.2 or later.\n"
+         << "listener " << tls_port << ' ' << tls_host << "\n"
+         << "certfile " << cert.string() << "\n"
+         << "keyfile " << key.string() << "\n"
+         << "tls_version tlsv1.2\n";
+  }
+  conf << "allow_anonymous false\n"
+       << "# Client ids are USER or USER/DEVICE: nobody takes another user's session or the server's.\n"
+       << "plugin " << plugin->string() << "\n"
        << "password_file " << (out / "passwd").string() << "\n"
        << "acl_file " << (out / "acl").string() << "\n"
        << "pid_file " << (out / "mosquitto.pid").string() << "\n"

@@ -8,6 +8,16 @@
 // its op and req topics, read its ack topic and inbox) and per-user read entries for
 // the area and role scopes it can see; the server's own account reads and writes
 // muster/v1/#. Client ids (%c) are never trusted.
+//
+// Identities: a plugin (server/broker_plugin/client_ids.cpp, kClientIdsPlugin next to
+// musterd) lets user U connect only with the client id U or U/... ("wang/laptop-3"), so
+// connecting with the client id "musterd" or another user's id is refused (CONNACK not
+// authorised) and takes nobody's session; the server's account (user and client id
+// "musterd") is no muster user's (a muster user of that name gets no broker login).
+//
+// Listeners: the plain one (--listen, loopback by default) is for musterd itself; with
+// --tls-cert/--tls-key a TLS listener (--tls-listen, 0.0.0.0:8883 by default, TLS 1.2
+// or later) is for the clients (mqtts://).
 #pragma once
 
 #include <string>
@@ -18,11 +28,15 @@
 namespace musterd {
 
 inline constexpr const char* kBrokerAccount = "musterd";
+inline constexpr const char* kClientIdsPlugin = "muster_broker_ids.so";
 
 struct BrokerConfigOptions {
   std::string data_dir;
   std::string out_dir;
   std::string listen = "127.0.0.1:1883";
+  std::string tls_listen = "0.0.0.0:8883";  // with tls_cert and tls_key
+  std::string tls_cert;                     // PEM: the chain, the broker's certificate first
+  std::string tls_key;                      // PEM
 };
 
 // The server's broker password, kept in DATA/broker-password (mode 0600); made on first use.

@@ -398,10 +398,20 @@ int cmd_broker_config(const muster::Args& a) {
   if (!dir || !out) return usage("broker-config needs --data DIR and --out DIR");
   if (!data_dir_ready(*dir)) return usage(*dir + " is not a muster data dir (run musterd init first)");
   auto directory = DirectoryStore::open(*dir, true, wall_clock());
-  BrokerConfigOptions options{*dir, *out, a.get_or("listen", "127.0.0.1:1883")};
+  BrokerConfigOptions options;
+  options.data_dir = *dir;
+  options.out_dir = *out;
+  options.listen = a.get_or("listen", options.listen);
+  options.tls_listen = a.get_or("tls-listen", options.tls_listen);
+  options.tls_cert = a.get_or("tls-cert", "");
+  options.tls_key = a.get_or("tls-key", "");
   if (auto st = write_broker_config(directory, options); !st) return refused(st.error());
   std::cout << "wrote " << *out << "/mosquitto.conf, passwd and acl; run: mosquitto -c " << *out
             << "/mosquitto.conf\nthen: musterd serve --data " << *dir << " --mqtt tcp://" << options.listen << '\n';
+  if (!options.tls_cert.empty()) {
+    std::cout << "clients: muster login --server mqtts://HOST:" << options.tls_listen.substr(options.tls_listen.rfind(':') + 1)
+              << " (HOST as named in the certificate)\n";
+  }
   return 0;
 }
 

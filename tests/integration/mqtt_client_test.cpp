@@ -224,6 +224,8 @@ TEST_SUITE("integration") {
     CHECK(MqttConnection::broker_uri("mqtt://broker.example") == "tcp://broker.example:1883");
     CHECK(MqttConnection::broker_uri("mqtt://[::1]:1884") == "tcp://[::1]:1884");
     CHECK_FALSE(MqttConnection::broker_uri("ws://127.0.0.1:1884"));
+    CHECK(MqttConnection::broker_uri("mqtts://127.0.0.1:8884") == "ssl://127.0.0.1:8884");
+    CHECK(MqttConnection::broker_uri("mqtts://broker.example") == "ssl://broker.example:8883");
     CHECK_FALSE(MqttConnection::broker_uri("mqtt://"));
     CHECK_FALSE(MqttConnection::broker_uri("mqtt://host:0"));
     CHECK_FALSE(MqttConnection::broker_uri("mqtt://host:99999"));
@@ -235,7 +237,7 @@ TEST_SUITE("integration") {
     Broker broker;
     {
       MqttConnection c(alice(broker), kAlicePassword);
-      CHECK(c.client_id() == "muster-laptop-1");
+      CHECK(c.client_id() == "alice/laptop-1");
       auto st = c.connect(5s);
       REQUIRE_MESSAGE(st.ok(), status_text(st));
       c.close();

@@ -307,7 +307,7 @@ TEST_SUITE("mqtt") {
     start_bridged(server, broker);
 
     // A persistent session that subscribed before the outage.
-    auto sub = broker.subscribe("wang", kPassword, {kAreaTopic}, "wang-outage");
+    auto sub = broker.subscribe("wang", kPassword, {kAreaTopic}, "wang/outage");
     wait_subscribed(*sub);
 
     mt::ClientFixture lead("lin");
@@ -367,7 +367,7 @@ TEST_SUITE("mqtt") {
     start_bridged(server, broker);
 
     auto lead = ws_login(server.port(), "lin", "lin-desk");
-    auto first = broker.subscribe("wang", kPassword, {kAreaTopic}, "wang-phone");
+    auto first = broker.subscribe("wang", kPassword, {kAreaTopic}, "wang/phone");
     wait_subscribed(*first);
     const std::string id0 = new_id();
     send_ops_and_wait(*lead, {{id0, op_frame(id0, "task.create", create_body("task 0"))}}, 10s);
@@ -391,7 +391,7 @@ TEST_SUITE("mqtt") {
 
     // Through the broker's persistent session: the same client id comes back.
     {
-      auto again = broker.subscribe("wang", kPassword, {kAreaTopic}, "wang-phone");
+      auto again = broker.subscribe("wang", kPassword, {kAreaTopic}, "wang/phone");
       const bool all = wait_seqs(*again, kAreaScope, 2, last, 30s);
       std::set<std::int64_t> have;
       for (auto s : seqs(events_of(messages(*first), kAreaScope))) have.insert(s);
@@ -618,7 +618,7 @@ TEST_SUITE("mqtt") {
     mt::BrokerFixture broker(server);
     start_bridged(server, broker);
 
-    auto sub = broker.subscribe("wang", kPassword, {kAreaTopic}, "wang-crash");
+    auto sub = broker.subscribe("wang", kPassword, {kAreaTopic}, "wang/crash");
     wait_subscribed(*sub);
     mt::ClientFixture lead("lin");
     lead.login(server, "lin");
@@ -688,6 +688,7 @@ TEST_SUITE("mqtt") {
     CHECK(has_line(conf, "acl_file " + dir + "/acl"));
     CHECK(has_line(conf, "listener 42883 127.0.0.1"));
     CHECK(has_line(conf, "pid_file " + dir + "/mosquitto.pid"));
+    CHECK(has_line(conf, "plugin " + mt::binary_path("muster_broker_ids.so")));
     CHECK_FALSE(has_line(conf, "allow_anonymous true"));
 
     CHECK(has_line(acl, "pattern write muster/v1/op/%u"));
@@ -723,5 +724,59 @@ TEST_SUITE("mqtt") {
     CHECK(contains(passwd2, "\nlin:"));
     CHECK_FALSE(has_line(acl2, "user wang"));
     CHECK(has_line(acl2, "user lin"));
+  }
+
+  TEST_CASE("mqtt: nobody connects as the server's client id or another user's; the server keeps every op") {
+    mt::ServerFixture server;
+    server.add_user("wang", "volunteer", kArea);
+    server.add_user("li", "volunteer", kArea);
+    mt::BrokerFixture broker(server);
+    start_bridged(server, broker);
+
+    // wang's phone: a persistent session subscribed to its area, then offline.
+    {
+      auto phone = broker.subscribe("wang", kPassword, {kAreaTopic}, "wang/phone");
+      wait_subscribed(*phone);
+      phone->terminate();
+    }
+
+    // li tries the server's client id and wang's: refused (CONNACK 5) before taking a session.
+    const json ping{{"t", "ping"}};
+    for (const std::string id : {"musterd", "musterd/x", "wang/phone", "wang", "wan", "liwang"}) {
+      auto r = broker.publish("li", kPassword, req_topic("li"), ping.dump(), {"-i", id});
+      CHECK_MESSAGE(r.code != 0, id << ": " << describe(r));
+      CHECK_MESSAGE(contains(r.err + r.out, "not authorised"), id << ": " << describe(r));
+    }
+    // li's own ids are fine.
+    for (const std::string id : {"li", "li/tablet"}) {
+      auto r = broker.publish("li", kPassword, req_topic("li"), ping.dump(), {"-i", id});
+      CHECK_MESSAGE(r.code == 0, id << ": " << describe(r));
+    }
+    CHECK_MESSAGE(!contains(broker.log(), "already connected, closing old connection"), tail(broker.log()));
+    CHECK(metric(server, "muster_mqtt_connected") == 1);
+
+    // An op li sends now is taken and acked by the server, and the event it makes waits
+    // in wang's session for the phone.
+    mt::ClientFixture li("li");
+    auto login = li.run({"login", "--server", broker.mqtt_url(), "--user", "li", "--password-stdin"},
+                        std::string(kPassword) + "\n");
+    REQUIRE_MESSAGE(login.code == 0, describe(login));
+    const std::string op = new_task(li, "楼道灯不亮");
+    auto synced = li.run({"sync", "--timeout", "15"});
+    REQUIRE_MESSAGE(synced.code == 0, describe(synced));
+    CHECK_MESSAGE(contains(synced.out, "1 accepted"), describe(synced));
+
+    auto phone = broker.subscribe("wang", kPassword, {kAreaTopic}, "wang/phone");
+    const bool queued = mt::wait_until(
+        [&] {
+          for (const auto& m : messages(*phone, kAreaTopic)) {
+            if (contains(m.raw, "楼道灯不亮")) return true;
+          }
+          return false;
+        },
+        15s);
+    CHECK_MESSAGE(queued, tail(phone->out()) << tail(broker.log()));
+    CHECK(metric(server, "muster_mqtt_connected") == 1);
+    CHECK_MESSAGE(!contains(broker.log(), "already connected, closing old connection"), tail(broker.log()));
   }
 }

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -19,6 +20,37 @@ std::string describe(const std::vector<std::string>& args, const RunResult& r) {
   return o.str();
 }
 }  // namespace
+
+TestCerts::TestCerts() : dir_("muster-certs-") {
+  const std::string d = dir_.path();
+  auto openssl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), system_program("openssl"));
+    auto r = run(args, {}, std::nullopt, std::chrono::seconds(30));
+    if (r.code != 0) throw std::runtime_error("openssl failed: " + describe(args, r));
+  };
+  const std::vector<std::string> ec{"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"};
+  auto self_signed = [&](const std::string& name, const std::string& subject) {
+    std::vector<std::string> args{"req", "-x509"};
+    args.insert(args.end(), ec.begin(), ec.end());
+    args.insert(args.end(), {"-days", "2", "-subj", subject, "-keyout", d + "/" + name + ".key", "-out",
+                             d + "/" + name + ".pem"});
+    openssl(args);
+  };
+  auto signed_by_ca = [&](const std::string& name, const std::string& subject, const std::string& san) {
+    std::vector<std::string> args{"req"};
+    args.insert(args.end(), ec.begin(), ec.end());
+    args.insert(args.end(), {"-subj", subject, "-keyout", d + "/" + name + ".key", "-out", d + "/" + name + ".csr"});
+    openssl(args);
+    std::ofstream(d + "/" + name + ".ext") << "subjectAltName=" << san
+                                             << "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
+    openssl({"x509", "-req", "-in", d + "/" + name + ".csr", "-CA", ca(), "-CAkey", d + "/ca.key",
+             "-CAcreateserial", "-days", "2", "-extfile", d + "/" + name + ".ext", "-out", d + "/" + name + ".pem"});
+  };
+  self_signed("ca", "/CN=muster test CA");
+  self_signed("wrong-ca", "/CN=muster wrong CA");
+  signed_by_ca("server", "/CN=localhost", "IP:127.0.0.1,DNS:localhost");
+  signed_by_ca("other", "/CN=elsewhere.example", "DNS:elsewhere.example");
+}
 
 ServerFixture::ServerFixture() : dir_("musterd-"), port_(free_port()) {
   auto r = admin({"init"});
@@ -49,9 +81,14 @@ void ServerFixture::start(std::vector<std::string> extra_args) {
   std::vector<std::string> argv{binary_path("musterd"), "serve", "--data", dir_.path(), "--listen",
                                 "127.0.0.1:" + std::to_string(port_)};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  tls_ = std::find(extra_args.begin(), extra_args.end(), "--tls-cert") != extra_args.end();
   proc_ = std::make_unique<Process>(argv);
   const bool up = wait_until(
-      [&] { return !proc_->running() || http_get(port_, "/healthz", std::chrono::milliseconds(500)).has_value(); },
+      [&] {
+        if (!proc_->running()) return true;
+        if (tls_) return tcp_accepts(port_) && proc_->err().find(" serving ") != std::string::npos;
+        return http_get(port_, "/healthz", std::chrono::milliseconds(500)).has_value();
+      },
       std::chrono::seconds(10), std::chrono::milliseconds(50));
   if (!up || !proc_->running()) throw std::runtime_error("musterd did not come up: " + proc_->err());
 }
@@ -129,6 +166,16 @@ BrokerFixture::BrokerFixture(ServerFixture& server)
   start();
 }
 
+BrokerFixture::BrokerFixture(ServerFixture& server, const TestCerts& certs)
+    : dir_("mosquitto-"), data_dir_(server.data_dir()), port_(free_port()), tls_port_(free_port()) {
+  std::vector<std::string> args{"broker-config", "--out", out_dir(), "--listen", "127.0.0.1:" + std::to_string(port_),
+                                "--tls-listen", "127.0.0.1:" + std::to_string(tls_port_),
+                                "--tls-cert", certs.cert(), "--tls-key", certs.key()};
+  auto r = server.admin(args);
+  if (r.code != 0) throw std::runtime_error("musterd broker-config failed: " + describe(args, r));
+  start();
+}
+
 BrokerFixture::~BrokerFixture() {
   if (proc_ && proc_->running()) proc_->terminate(std::chrono::seconds(5));
 }
@@ -138,7 +185,9 @@ void BrokerFixture::start() {
   if (proc_) past_logs_ += proc_->err();
   proc_ = std::make_unique<Process>(
       std::vector<std::string>{system_program("mosquitto"), "-c", out_dir() + "/mosquitto.conf"});
-  const bool up = wait_until([&] { return !proc_->running() || tcp_accepts(port_); }, std::chrono::seconds(10),
+  const bool up = wait_until(
+      [&] { return !proc_->running() || (tcp_accepts(port_) && (tls_port_ < 0 || tcp_accepts(tls_port_))); },
+      std::chrono::seconds(10),
                              std::chrono::milliseconds(20));
   if (!up || !proc_->running()) throw std::runtime_error("mosquitto did not come up: " + proc_->err());
 }
@@ -174,7 +223,14 @@ std::unique_ptr<Process> BrokerFixture::subscribe(const std::string& user, const
   std::vector<std::string> argv{system_program("stdbuf"), "-oL", system_program("mosquitto_sub"),
                                 "-h", "127.0.0.1", "-p", std::to_string(port_), "-u", user, "-P", password,
                                 "-q", "1", "-v", "-d"};
-  if (!client_id.empty()) argv.insert(argv.end(), {"-i", client_id, "-c"});
+  // The broker takes only ids of the connecting user (USER or USER/...): without one,
+  // a fresh USER/sub-N on a clean session.
+  static int subscribers = 0;
+  if (!client_id.empty()) {
+    argv.insert(argv.end(), {"-i", client_id, "-c"});
+  } else {
+    argv.insert(argv.end(), {"-i", user + "/sub-" + std::to_string(++subscribers)});
+  }
   for (const auto& t : topics) argv.insert(argv.end(), {"-t", t});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   return std::make_unique<Process>(argv);
@@ -184,6 +240,10 @@ RunResult BrokerFixture::publish(const std::string& user, const std::string& pas
                                  const std::string& payload, std::vector<std::string> extra_args) const {
   std::vector<std::string> argv{system_program("mosquitto_pub"), "-h", "127.0.0.1", "-p", std::to_string(port_),
                                 "-u", user, "-P", password, "-q", "1", "-t", topic, "-m", payload};
+  static int publishers = 0;
+  if (std::find(extra_args.begin(), extra_args.end(), "-i") == extra_args.end()) {
+    argv.insert(argv.end(), {"-i", user + "/pub-" + std::to_string(++publishers)});
+  }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   return run(argv, {}, std::nullopt, std::chrono::seconds(10));
 }

@@ -11,6 +11,27 @@
 
 namespace muster::testing {
 
+// A throw-away certificate authority and certificates, made with the `openssl` program
+// in a fresh temp dir when constructed (throws if openssl fails): PEM files, EC P-256,
+// valid for two days from now.
+//   ca()             the CA that signed cert()
+//   cert(), key()    the server's, for IP:127.0.0.1 and DNS:localhost
+//   wrong_ca()       a CA that signed nothing here
+//   other_cert(), other_key()  signed by ca(), but only for DNS:elsewhere.example
+class TestCerts {
+ public:
+  TestCerts();
+  std::string ca() const { return dir_.path() + "/ca.pem"; }
+  std::string wrong_ca() const { return dir_.path() + "/wrong-ca.pem"; }
+  std::string cert() const { return dir_.path() + "/server.pem"; }
+  std::string key() const { return dir_.path() + "/server.key"; }
+  std::string other_cert() const { return dir_.path() + "/other.pem"; }
+  std::string other_key() const { return dir_.path() + "/other.key"; }
+
+ private:
+  TempDir dir_;
+};
+
 class ServerFixture {
  public:
   ServerFixture();  // `musterd init` in a fresh data dir; picks a free port
@@ -21,14 +42,16 @@ class ServerFixture {
                 const std::string& password = "password123");
   RunResult admin(std::vector<std::string> args, const std::optional<std::string>& stdin_text = std::nullopt);
 
-  void start(std::vector<std::string> extra_args = {});  // serve; waits for /healthz (throws if not up in 10 s)
+  // serve; waits for /healthz (throws if not up in 10 s). With --tls-cert among the
+  // arguments: wss://, and it waits for the port and the log's "serving" line instead.
+  void start(std::vector<std::string> extra_args = {});
   void kill9();                                          // SIGKILL and reap
   void stop();                                           // SIGTERM and reap
   bool running();
   pid_t pid() const;  // the serving process (-1 before start)
 
   int port() const { return port_; }
-  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return (tls_ ? "wss://127.0.0.1:" : "ws://127.0.0.1:") + std::to_string(port_); }
   const std::string& data_dir() const { return dir_.path(); }
   std::string log() const;  // the server's stderr so far
   // A metric's value from GET /metrics (nullopt if unreachable or absent).
@@ -37,6 +60,7 @@ class ServerFixture {
  private:
   TempDir dir_;
   int port_;
+  bool tls_ = false;
   std::unique_ptr<Process> proc_;
   std::string past_logs_;
 };
@@ -66,6 +90,9 @@ class ClientFixture {
 class BrokerFixture {
  public:
   explicit BrokerFixture(ServerFixture& server);  // broker-config, then start()
+  // With a TLS listener for clients too (broker-config --tls-listen 127.0.0.1:<free port>
+  // --tls-cert certs.cert() --tls-key certs.key()).
+  BrokerFixture(ServerFixture& server, const TestCerts& certs);
   ~BrokerFixture();
 
   void start();  // (again) with the same port and config; throws unless it accepts connections within 10 s
@@ -76,6 +103,7 @@ class BrokerFixture {
   int port() const { return port_; }
   std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }       // musterd serve --mqtt
   std::string mqtt_url() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }  // muster login --server
+  std::string mqtts_url() const { return "mqtts://127.0.0.1:" + std::to_string(tls_port_); }  // the TLS listener
   std::string out_dir() const { return dir_.path() + "/broker"; }  // mosquitto.conf, passwd, acl, mosquitto.pid
   std::string log() const;                                         // the broker's stderr so far
   // The password of the server's own broker account (kBrokerAccount "musterd").
@@ -83,12 +111,14 @@ class BrokerFixture {
 
   // `mosquitto_sub -h 127.0.0.1 -p PORT -u USER -P PASSWORD -q 1 -v -d -t TOPIC...`, running,
   // line-buffered (stdbuf -oL) so its output file is current; with a client id also
-  // `-i ID -c` (a persistent session). Its messages: mqtt_lines(out()); -d adds a line
+  // `-i ID -c` (a persistent session; the broker takes only USER or USER/...), without
+  // one `-i USER/sub-N`. Its messages: mqtt_lines(out()); -d adds a line
   // "Subscribed (mid: N): QOS…" for each SUBACK (see suback_count()).
   std::unique_ptr<Process> subscribe(const std::string& user, const std::string& password,
                                      const std::vector<std::string>& topics, const std::string& client_id = "",
                                      std::vector<std::string> extra_args = {}) const;
-  // `mosquitto_pub ... -q 1 -t TOPIC -m PAYLOAD` as USER; waits (10 s) for it to exit.
+  // `mosquitto_pub ... -q 1 -t TOPIC -m PAYLOAD` as USER (client id USER/pub-N unless
+  // extra_args has -i); waits (10 s) for it to exit.
   RunResult publish(const std::string& user, const std::string& password, const std::string& topic,
                     const std::string& payload, std::vector<std::string> extra_args = {}) const;
 
@@ -96,6 +126,7 @@ class BrokerFixture {
   TempDir dir_;
   std::string data_dir_;
   int port_;
+  int tls_port_ = -1;
   std::unique_ptr<Process> proc_;
   std::string past_logs_;
 };

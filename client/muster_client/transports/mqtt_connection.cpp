@@ -70,7 +70,7 @@ class MqttConnection::Impl {
 
   ~Impl() { close(); }
 
-  std::string client_id() const { return "muster-" + identity_.device; }
+  std::string client_id() const { return identity_.user + "/" + identity_.device; }
 
   Status connect(milliseconds timeout) {
     close();

@@ -5,10 +5,10 @@
 //   send: op frames -> <prefix>/op/<user>; every other frame -> <prefix>/req/<user>.
 //   receive: <prefix>/ack/<user> and <prefix>/ev/<scope> for each visible scope.
 //
-// Session: MQTT 3.1.1 with clean_session=false and client id "muster-<device>", so the
+// Session: MQTT 3.1.1 with clean_session=false and client id "<user>/<device>", so the
 // broker keeps the subscriptions and queues QoS 1 messages while the device is offline.
-// A broker written by `musterd broker-config` replaces the client id with the user name
-// (use_username_as_clientid): one session per user, which no other user can take.
+// A broker written by `musterd broker-config` accepts only ids that start with the
+// connecting user's name, so no other user can take this session.
 // The broker authenticates the connection (username = the muster user, password = the
 // user's password), so a hello goes out without "password" and "token". Paho keeps
 // nothing on disk: the client's outbox is the durable store, and a reconnecting client
