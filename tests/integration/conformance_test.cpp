@@ -119,7 +119,7 @@ class WsPeer final : public Peer {
 class MqttPeer final : public Peer {
  public:
   MqttPeer(const std::string& uri, const std::vector<std::string>& scopes)
-      : client_(uri, "bridge-conformance-" + std::to_string(++clients_)) {
+      : client_(uri, kUser + "/conformance-" + std::to_string(++clients_)) {  // the broker takes only USER/...
     client_.start_consuming();
     auto options = mqtt::connect_options_builder()
                        .mqtt_version(MQTTVERSION_3_1_1)
