@@ -729,7 +729,7 @@ TEST_SUITE("mqtt") {
   TEST_CASE("mqtt: nobody connects as the server's client id or another user's; the server keeps every op") {
     mt::ServerFixture server;
     server.add_user("wang", "volunteer", kArea);
-    server.add_user("li", "volunteer", kArea);
+    server.add_user("lin", "lead", "gulou/antai");
     mt::BrokerFixture broker(server);
     start_bridged(server, broker);
 
@@ -740,29 +740,29 @@ TEST_SUITE("mqtt") {
       phone->terminate();
     }
 
-    // li tries the server's client id and wang's: refused (CONNACK 5) before taking a session.
+    // lin tries the server's client id and wang's: refused (CONNACK 5) before taking a session.
     const json ping{{"t", "ping"}};
-    for (const std::string id : {"musterd", "musterd/x", "wang/phone", "wang", "wan", "liwang"}) {
-      auto r = broker.publish("li", kPassword, req_topic("li"), ping.dump(), {"-i", id});
+    for (const std::string id : {"musterd", "musterd/x", "wang/phone", "wang", "li", "linwang"}) {
+      auto r = broker.publish("lin", kPassword, req_topic("lin"), ping.dump(), {"-i", id});
       CHECK_MESSAGE(r.code != 0, id << ": " << describe(r));
       CHECK_MESSAGE(contains(r.err + r.out, "not authorised"), id << ": " << describe(r));
     }
-    // li's own ids are fine.
-    for (const std::string id : {"li", "li/tablet"}) {
-      auto r = broker.publish("li", kPassword, req_topic("li"), ping.dump(), {"-i", id});
+    // lin's own ids are fine.
+    for (const std::string id : {"lin", "lin/tablet"}) {
+      auto r = broker.publish("lin", kPassword, req_topic("lin"), ping.dump(), {"-i", id});
       CHECK_MESSAGE(r.code == 0, id << ": " << describe(r));
     }
     CHECK_MESSAGE(!contains(broker.log(), "already connected, closing old connection"), tail(broker.log()));
     CHECK(metric(server, "muster_mqtt_connected") == 1);
 
-    // An op li sends now is taken and acked by the server, and the event it makes waits
+    // An op lin sends now is taken and acked by the server, and the event it makes waits
     // in wang's session for the phone.
-    mt::ClientFixture li("li");
-    auto login = li.run({"login", "--server", broker.mqtt_url(), "--user", "li", "--password-stdin"},
+    mt::ClientFixture lin("lin");
+    auto login = lin.run({"login", "--server", broker.mqtt_url(), "--user", "lin", "--password-stdin"},
                         std::string(kPassword) + "\n");
     REQUIRE_MESSAGE(login.code == 0, describe(login));
-    const std::string op = new_task(li, "楼道灯不亮");
-    auto synced = li.run({"sync", "--timeout", "15"});
+    new_task(lin, "楼道灯不亮");
+    auto synced = lin.run({"sync", "--timeout", "15"});
     REQUIRE_MESSAGE(synced.code == 0, describe(synced));
     CHECK_MESSAGE(contains(synced.out, "1 accepted"), describe(synced));
 

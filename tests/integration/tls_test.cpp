@@ -58,6 +58,7 @@ TEST_SUITE("tls") {
     mt::TestCerts certs;
     mt::ServerFixture server;
     server.add_user("lin", "lead", "gulou/antai");
+    server.add_user("wang", "volunteer", kArea);
     server.start({"--tls-cert", certs.cert(), "--tls-key", certs.key()});
     REQUIRE(server.url().rfind("wss://127.0.0.1:", 0) == 0);
     CHECK_MESSAGE(contains(server.log(), "on " + server.url()), server.log());
@@ -139,6 +140,7 @@ TEST_SUITE("tls") {
   TEST_CASE("tls: mqtts:// through the broker's TLS listener with --ca; a wrong CA is refused, naming the problem") {
     mt::TestCerts certs;
     mt::ServerFixture server;
+    server.add_user("lin", "lead", "gulou/antai");
     server.add_user("wang", "volunteer", kArea);
     mt::BrokerFixture broker(server, certs);
     server.start({"--mqtt", broker.url()});
@@ -146,11 +148,11 @@ TEST_SUITE("tls") {
         mt::wait_until([&] { return server.metric("muster_mqtt_connected").value_or(0) == 1; }, 10s, 50ms);
     REQUIRE_MESSAGE(bridged, server.log());
 
-    mt::ClientFixture volunteer("wang");
-    auto ok = login(volunteer, broker.mqtts_url(), "wang", {"--ca", certs.ca()});
+    mt::ClientFixture lead("lin");
+    auto ok = login(lead, broker.mqtts_url(), "lin", {"--ca", certs.ca()});
     REQUIRE_MESSAGE(ok.code == 0, describe(ok) << broker.log());
-    CHECK(run_json(volunteer, {"status"})["server"] == broker.mqtts_url());
-    CHECK(task_accepted(volunteer, "送药到3号楼"));
+    CHECK(run_json(lead, {"status"})["server"] == broker.mqtts_url());
+    CHECK(task_accepted(lead, "送药到3号楼"));
 
     mt::ClientFixture wrong("wrong-ca");
     auto refused = login(wrong, broker.mqtts_url(), "wang", {"--ca", certs.wrong_ca()});
