@@ -181,6 +181,15 @@ bool is_tls(const std::string& server) {
   return server.rfind("wss://", 0) == 0 || server.rfind("mqtts://", 0) == 0;
 }
 bool is_ws(const std::string& server) { return server.rfind("ws://", 0) == 0 || server.rfind("wss://", 0) == 0; }
+// The host of a server address is this machine: 127.x.x.x, ::1 or localhost.
+bool is_loopback_address(const std::string& server) {
+  const auto start = server.find("://");
+  if (start == std::string::npos) return false;
+  std::string host = server.substr(start + 3);
+  if (!host.empty() && host.front() == '[') return host.rfind("[::1]", 0) == 0;
+  host = host.substr(0, host.find_first_of(":/"));
+  return host == "localhost" || host.rfind("127.", 0) == 0;
+}
 }  // namespace
 
 // Logged in once a welcome was stored: over WebSocket it carries our device token;
@@ -331,6 +340,11 @@ int Cli::login() {
     ca = std::filesystem::absolute(*given, ec).string();
     std::ifstream in(ca);
     if (ec || given->empty() || !in) return usage("cannot read the CA file " + *given);
+  }
+  if (!is_tls(*server) && !is_loopback_address(*server)) {
+    std::cerr << "muster: warning: " << server->substr(0, server->find("://") + 3)
+              << " is not encrypted: the password and everything after it cross the network in clear "
+                 "(use wss:// or mqtts://)\n";
   }
   std::string password = a_.flag("password-stdin") ? read_secret("") : read_secret("password for " + *user + ": ");
   if (password.empty()) return usage("no password given");

@@ -100,6 +100,15 @@ TEST_SUITE("tls") {
     CHECK(again.code == 3);
     CHECK(task_accepted(lead, "检查消防通道"));
 
+    // Plain ws:// beyond this machine works but says it is not encrypted (nothing listens
+    // on 192.0.2.1, TEST-NET-1: the login fails after the warning).
+    mt::ClientFixture plain("plain");
+    auto clear = plain.run({"login", "--server", "ws://192.0.2.1:8080", "--user", "lin", "--password-stdin",
+                            "--timeout", "1"},
+                           std::string(kPassword) + "\n");
+    CHECK_MESSAGE(contains(clear.err, "ws:// is not encrypted"), describe(clear));
+    CHECK_FALSE(contains(ok.err, "not encrypted"));
+
     // Bad input: --ca for a plain server, or a file that is not there.
     mt::ClientFixture bad("bad-ca");
     CHECK(login(bad, "ws://127.0.0.1:1", "lin", {"--ca", certs.ca()}).code == 1);
