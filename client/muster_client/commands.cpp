@@ -503,37 +503,9 @@ int Cli::task_list() {
     std::cout << "no tasks\n";
     return kOk;
   }
-  // One row per task; every column but the title has its width. To fit the terminal,
-  // the title is cut first, then the least needed columns go (area, since, kind);
-  // the id and the state never.
-  struct Column {
-    const char* head;
-    std::size_t width;
-    int drop_order;  // 0: never dropped; higher goes first
-  };
-  // Wide enough for the longest id and kind shown (a follow-up's "<call>-f", "hotline_followup").
-  std::size_t id_width = 28;
-  std::size_t kind_width = 10;
-  for (const auto* t : rows) {
-    id_width = std::max(id_width, t->id.size() + 2);
-    kind_width = std::max(kind_width, t->kind.size() + 1);
-  }
-  std::vector<Column> columns{{"ID", id_width, 0},      {"STATE", 12, 0},  {"PRI", 8, 0},     {"KIND", kind_width, 3},
-                              {"HOLDER", 14, 0},       {"SINCE", 18, 2},  {"NEXT", 24, 0},   {"AREA", 24, 4}};
-  constexpr std::size_t kMinTitle = 12;
-  const std::size_t term = terminal_columns();
-  auto fixed = [&columns] {
-    std::size_t w = 0;
-    for (const auto& c : columns) w += c.width;
-    return w;
-  };
-  while (term > 0 && fixed() + kMinTitle > term) {
-    auto drop = std::max_element(columns.begin(), columns.end(),
-                                 [](const Column& a, const Column& b) { return a.drop_order < b.drop_order; });
-    if (drop == columns.end() || drop->drop_order == 0) break;
-    columns.erase(drop);
-  }
-  const std::size_t title_width = term > fixed() + kMinTitle ? term - fixed() : (term > 0 ? kMinTitle : 40);
+  // One row per task; every column but the title is as wide as its widest cell. To fit
+  // the terminal, the title is cut first, then the least needed columns go (area, since,
+  // kind); the id, state, priority, holder and next step never.
   bool any_escalated = false;
   auto cell = [&](const domain::Task& t, const std::string& head) -> std::string {
     if (head == "ID") return t.id;
@@ -555,7 +527,12 @@ int Cli::task_list() {
     }
     if (head == "NEXT") {
       if (t.state == domain::TaskState::offered && !t.offer_expires.empty()) {
-        if (auto until = parse_utc(t.offer_expires)) return "offer to " + short_time(*until).substr(5);
+        // Offers last minutes: today's show the time alone.
+        if (auto until = parse_utc(t.offer_expires)) {
+          const std::string at = short_time(*until);
+          const bool today = at.substr(0, 10) == short_time(SystemClock().now_ms()).substr(0, 10);
+          return "offer to " + (today ? at.substr(11) : at.substr(5));
+        }
       }
       if (!t.due.empty() && !domain::is_final(t.state)) {
         if (auto due = parse_utc(t.due)) return "due " + short_time(*due).substr(5);
@@ -564,15 +541,43 @@ int Cli::task_list() {
     }
     return t.area;
   };
+  struct Column {
+    std::string head;
+    int drop_order;  // 0: never dropped; higher goes first
+    std::vector<std::string> cells{};
+    std::size_t width = 0;
+  };
+  std::vector<Column> columns{{"ID", 0},     {"STATE", 0}, {"PRI", 0},  {"KIND", 3},
+                              {"HOLDER", 0}, {"SINCE", 2}, {"NEXT", 0}, {"AREA", 4}};
+  for (auto& c : columns) {
+    c.width = display_width(c.head);
+    for (const auto* t : rows) {
+      c.cells.push_back(cell(*t, c.head));
+      c.width = std::max(c.width, display_width(c.cells.back()));
+    }
+    c.width += 2;
+  }
+  constexpr std::size_t kMinTitle = 16;
+  const std::size_t term = terminal_columns();
+  auto fixed = [&columns] {
+    std::size_t w = 0;
+    for (const auto& c : columns) w += c.width;
+    return w;
+  };
+  while (term > 0 && fixed() + kMinTitle > term) {
+    auto drop = std::max_element(columns.begin(), columns.end(),
+                                 [](const Column& a, const Column& b) { return a.drop_order < b.drop_order; });
+    if (drop == columns.end() || drop->drop_order == 0) break;
+    columns.erase(drop);
+  }
+  // Unknown width (a file, a pipe): titles are cut at 40 columns, as before.
+  constexpr std::size_t kTinyTitle = 8;  // below this even a cut title says nothing
+  const std::size_t title_width = term == 0 ? 40 : (term > fixed() + kTinyTitle ? term - fixed() : kTinyTitle);
   for (const auto& c : columns) std::cout << pad_to_width(c.head, c.width);
   std::cout << "TITLE\n";
-  for (const auto* t : rows) {
-    for (const auto& c : columns) {
-      const std::string text = cell(*t, c.head);
-      // The id column is as wide as the longest id; another cell is cut to leave a space.
-      std::cout << pad_to_width(std::string(c.head) == "ID" ? text : truncate_to_width(text, c.width - 1), c.width);
-    }
-    std::cout << truncate_to_width(t->title, title_width) << '\n';
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    for (const auto& c : columns) std::cout << pad_to_width(c.cells[i], c.width);
+    std::cout << truncate_to_width(rows[i]->title, title_width) << '\n';
   }
   if (any_escalated) std::cout << "! escalated to the leads (muster task show ID)\n";
   if (!pending.empty()) std::cout << "* not yet confirmed by the server (run muster sync)\n";
