@@ -55,6 +55,9 @@ class Cli {
   // A time for a table: "2026-11-25 08:00" in zone(), "2026-11-25 00:00Z" when zone()
   // stands in for a zone that could not be loaded.
   std::string short_time(UnixMs t);
+  // `text` (a server's or the local view's error message) with every RFC 3339 UTC time in
+  // it written in the server's zone, as everywhere else ("2026-11-25T06:00:00+08:00").
+  std::string local_times(const std::string& text);
   // Reads --NAME as a time in the server's zone; nullopt if absent; an error if malformed,
   // or if it is a local time while the server's zone could not be loaded.
   Result<std::optional<UnixMs>> time_option(const char* name);
@@ -79,6 +82,9 @@ class Cli {
   int headcount_status();
   int headcount_list();
   int headcount_household();
+  int inbox();  // inbox_commands.cpp
+  int inbox_ack(const sync::Identity& id);
+  std::vector<domain::InboxItem> inbox_items(const sync::Identity& id);
   int hotline();    // hotline_commands.cpp
   int hotline_list();
   int hotline_show();

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <regex>
 #include <thread>
 
 #include "muster/base/args.hpp"
@@ -33,7 +34,13 @@ constexpr const char* kUsageText = R"(usage: muster [--home DIR] COMMAND [--json
                                            certificate must verify against --ca FILE (PEM,
                                            kept for later commands) or the system's store.
                                            ws:// and mqtt:// (no TLS): a trusted network only
-  status                                   online/offline, pending outbox, last sync
+  status                                   online/offline, pending outbox, last sync,
+                                           items in your inbox
+  inbox                                    what needs you now (offers, your tasks,
+                                           escalations, reminders, gaps, notices to
+                                           acknowledge, unread messages, follow-ups),
+                                           each with the command that settles it
+  inbox ack ID                             dismiss an escalation, reminder or gap
   sync [--timeout S]                       push the outbox, pull missed events
   task new KIND --title T --area A [--assignee U] [--dispatch direct|offer|claim]
            [--skill S] [--due TIME] [--priority low|normal|high|urgent] [--detail KEY=VALUE]...
@@ -156,6 +163,22 @@ std::string Cli::short_time(UnixMs t) {
   return text;
 }
 
+std::string Cli::local_times(const std::string& text) {
+  // The reducers are shared with the server and speak UTC; only the client knows the zone.
+  static const std::regex kUtc(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z)");
+  std::string out;
+  std::size_t done = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kUtc); it != std::sregex_iterator(); ++it) {
+    const auto& m = *it;
+    const auto at = static_cast<std::size_t>(m.position(0));
+    out += text.substr(done, at - done);
+    auto t = parse_utc(m.str(0));
+    out += t ? format_local(*t, zone()) : m.str(0);
+    done = at + static_cast<std::size_t>(m.length(0));
+  }
+  return out + text.substr(done);
+}
+
 Result<std::optional<UnixMs>> Cli::time_option(const char* name) {
   auto text = a_.get(name);
   if (!text) return std::optional<UnixMs>{};
@@ -255,7 +278,7 @@ int Cli::submit(domain::Op op) {
     const auto& e = drafts.error();
     std::string hint = e.code == Errc::not_found ? " (run muster sync to refresh)" : "";
     return fail(e.code == Errc::invalid ? kUsage : kRejected,
-                std::string(to_string(e.code)) + ": " + e.message + hint);
+                std::string(to_string(e.code)) + ": " + local_times(e.message) + hint);
   }
   store().enqueue(op, SystemClock().now_ms());
   if (json_) {
@@ -270,7 +293,7 @@ int Cli::print_sync(const DriveResult& r, bool quiet_success) {
   const auto& rep = r.report;
   for (const auto& rej : rep.rejected) {
     std::cerr << "rejected " << rej.op_id << ' ' << rej.kind << ": " << to_string(rej.error.code) << ": "
-              << rej.error.message << '\n';
+              << local_times(rej.error.message) << '\n';
   }
   const auto pending = store().outbox_size();
   if (json_) {
@@ -311,6 +334,13 @@ int Cli::run() {
   }
   if (cmd == "login") return login();
   if (cmd == "status") return status();
+  // Every other command reads or writes this user's replica: in a home that never
+  // logged in, an empty list would look like "nothing for you" when it means "no you".
+  static const std::set<std::string> kCommands{"sync",      "task",    "notice", "msg",  "watch",
+                                               "roster",    "headcount", "hotline", "inbox"};
+  if (kCommands.count(cmd) && !store().identity()) {
+    return fail(kUsage, "not logged in here (home " + home() + "): run muster login --server URL --user NAME first");
+  }
   if (cmd == "sync") return sync_cmd();
   if (cmd == "task") return task();
   if (cmd == "notice") return notice();
@@ -319,6 +349,7 @@ int Cli::run() {
   if (cmd == "roster") return roster();
   if (cmd == "headcount") return headcount();
   if (cmd == "hotline") return hotline();
+  if (cmd == "inbox") return inbox();
   return usage("unknown command '" + cmd + "'");
 }
 
@@ -408,9 +439,11 @@ int Cli::status() {
     }
   }
   const std::string last = store().config("last_sync");
+  const std::size_t waiting = identity() ? inbox_items(*identity()).size() : 0;
   if (json_) {
     std::cout << Json{{"online", online},
                       {"pending", pending},
+                      {"inbox", waiting},
                       {"user", id ? id->user : ""},
                       {"server", id ? id->server : ""},
                       {"device", id ? id->device : ""},
@@ -425,10 +458,11 @@ int Cli::status() {
   }
   std::cout << id->user << " at " << id->server << ": " << (online ? "online" : "offline") << '\n'
             << pending << " op" << (pending == 1 ? "" : "s") << " waiting to be sent\n"
-            << "last sync: " << (last.empty() ? "never" : last) << '\n';
+            << "last sync: " << (last.empty() ? "never" : last) << '\n'
+            << waiting << (waiting == 1 ? " item" : " items") << " in your inbox (muster inbox)\n";
   for (const auto& r : store().rejections(5)) {
     std::cout << "recently rejected: " << r.op_id << ' ' << r.kind << ": " << to_string(r.error.code) << ": "
-              << r.error.message << '\n';
+              << local_times(r.error.message) << '\n';
   }
   return kOk;
 }
@@ -508,25 +542,83 @@ int Cli::task_list() {
     std::cout << "no tasks\n";
     return kOk;
   }
-  // Wide enough for the longest id and kind shown (a follow-up's "<call>-f", "hotline_followup").
-  std::size_t id_width = 28;
-  std::size_t kind_width = 10;
-  for (const auto* t : rows) {
-    id_width = std::max(id_width, t->id.size() + 2);
-    kind_width = std::max(kind_width, t->kind.size() + 1);
+  // One row per task; every column but the title is as wide as its widest cell. To fit
+  // the terminal, the title is cut first, then the least needed columns go (area, since,
+  // kind); the id, state, priority, holder and next step never.
+  bool any_escalated = false;
+  auto cell = [&](const domain::Task& t, const std::string& head) -> std::string {
+    if (head == "ID") return t.id;
+    if (head == "STATE") {
+      std::string state = std::string(domain::to_string(t.state)) + (pending.count(t.id) ? "*" : "");
+      if (!t.escalated.empty() && !domain::is_final(t.state)) {
+        state += "!";
+        any_escalated = true;
+      }
+      return state;
+    }
+    if (head == "PRI") return std::string(domain::to_string(t.priority));
+    if (head == "KIND") return t.kind;
+    if (head == "HOLDER") return !t.assignee.empty() ? t.assignee : (!t.offered_to.empty() ? "→" + t.offered_to : "-");
+    if (head == "SINCE") {
+      const std::string since_text = !t.since.empty() ? t.since : t.updated_at;
+      auto since = parse_utc(since_text);
+      return since ? short_time(*since) : since_text;
+    }
+    if (head == "NEXT") {
+      if (t.state == domain::TaskState::offered && !t.offer_expires.empty()) {
+        // Offers last minutes: today's show the time alone.
+        if (auto until = parse_utc(t.offer_expires)) {
+          const std::string at = short_time(*until);
+          const bool today = at.substr(0, 10) == short_time(SystemClock().now_ms()).substr(0, 10);
+          return "offer to " + (today ? at.substr(11) : at.substr(5));
+        }
+      }
+      if (!t.due.empty() && !domain::is_final(t.state)) {
+        if (auto due = parse_utc(t.due)) return "due " + short_time(*due).substr(5);
+      }
+      return "-";
+    }
+    return t.area;
+  };
+  struct Column {
+    std::string head;
+    int drop_order;  // 0: never dropped; higher goes first
+    std::vector<std::string> cells{};
+    std::size_t width = 0;
+  };
+  std::vector<Column> columns{{"ID", 0},     {"STATE", 0}, {"PRI", 0},  {"KIND", 3},
+                              {"HOLDER", 0}, {"SINCE", 2}, {"NEXT", 0}, {"AREA", 4}};
+  for (auto& c : columns) {
+    c.width = display_width(c.head);
+    for (const auto* t : rows) {
+      c.cells.push_back(cell(*t, c.head));
+      c.width = std::max(c.width, display_width(c.cells.back()));
+    }
+    c.width += 2;
   }
-  std::cout << pad_to_width("ID", id_width) << pad_to_width("STATE", 11) << pad_to_width("KIND", kind_width)
-            << pad_to_width("HOLDER", 14) << pad_to_width("SINCE", 22) << pad_to_width("AREA", 24) << "TITLE\n";
-  for (const auto* t : rows) {
-    std::string holder = !t->assignee.empty() ? t->assignee : (!t->offered_to.empty() ? "→" + t->offered_to : "-");
-    std::string state = std::string(domain::to_string(t->state)) + (pending.count(t->id) ? "*" : "");
-    const std::string since_text = !t->since.empty() ? t->since : t->updated_at;
-    auto since = parse_utc(since_text);
-    std::cout << pad_to_width(t->id, id_width) << pad_to_width(state, 11) << pad_to_width(t->kind, kind_width)
-              << pad_to_width(holder, 14) << pad_to_width(since ? short_time(*since) : since_text, 22)
-              << pad_to_width(t->area, 24)
-              << truncate_to_width(t->title, 40) << '\n';
+  constexpr std::size_t kMinTitle = 16;
+  const std::size_t term = terminal_columns();
+  auto fixed = [&columns] {
+    std::size_t w = 0;
+    for (const auto& c : columns) w += c.width;
+    return w;
+  };
+  while (term > 0 && fixed() + kMinTitle > term) {
+    auto drop = std::max_element(columns.begin(), columns.end(),
+                                 [](const Column& a, const Column& b) { return a.drop_order < b.drop_order; });
+    if (drop == columns.end() || drop->drop_order == 0) break;
+    columns.erase(drop);
   }
+  // Unknown width (a file, a pipe): titles are cut at 40 columns, as before.
+  constexpr std::size_t kTinyTitle = 8;  // below this even a cut title says nothing
+  const std::size_t title_width = term == 0 ? 40 : (term > fixed() + kTinyTitle ? term - fixed() : kTinyTitle);
+  for (const auto& c : columns) std::cout << pad_to_width(c.head, c.width);
+  std::cout << "TITLE\n";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    for (const auto& c : columns) std::cout << pad_to_width(c.cells[i], c.width);
+    std::cout << truncate_to_width(rows[i]->title, title_width) << '\n';
+  }
+  if (any_escalated) std::cout << "! escalated to the leads (muster task show ID)\n";
   if (!pending.empty()) std::cout << "* not yet confirmed by the server (run muster sync)\n";
   return kOk;
 }
@@ -664,6 +756,14 @@ int Cli::msg() {
   }
   if (verb != "list") return usage("unknown msg command '" + verb + "'");
   auto view = store().view();
+  // Shown is read: direct messages to this user leave the inbox once listed here.
+  if (auto id = store().identity()) {
+    std::vector<std::string> shown;
+    for (const auto& [mid, m] : view.messages) {
+      if (m.to == id->user && m.from != id->user) shown.push_back(mid);
+    }
+    store().mark("read", shown);
+  }
   if (json_) {
     Json out = Json::array();
     for (const auto& [mid, m] : view.messages) out.push_back(domain::to_json(m));
@@ -699,7 +799,7 @@ int Cli::watch() {
     auto r = drive(connect_, store(), *id, {}, options, print);
     for (const auto& rej : r.report.rejected) {
       std::cerr << "rejected " << rej.op_id << ' ' << rej.kind << ": " << to_string(rej.error.code) << ": "
-                << rej.error.message << '\n';
+                << local_times(rej.error.message) << '\n';
     }
     if (r.status.ok()) break;
     if (r.status.error().code == Errc::forbidden) return fail(kRejected, r.status.error().message);

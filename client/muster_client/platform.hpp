@@ -2,6 +2,7 @@
 // rest builds unchanged on Linux, macOS and Windows.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace muster::client {
@@ -20,6 +21,9 @@ void restrict_home_files(const std::string& home);
 std::string host_name();
 // Reads one line from stdin; when stdin is a terminal, prompts on stderr and hides the typing.
 std::string read_secret(const std::string& prompt);
+// The width of the terminal stdout writes to, in columns; else $COLUMNS if it is a
+// number; else 0 (unknown: output to a file or a pipe is not cut to a width).
+std::size_t terminal_columns();
 // Installs SIGINT/SIGTERM handlers that only set a flag; interrupted() reads it.
 void install_interrupt_handler();
 bool interrupted();

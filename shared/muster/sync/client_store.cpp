@@ -34,6 +34,13 @@ const std::vector<std::string> kMigrations{
         at TEXT NOT NULL
       ) WITHOUT ROWID;
     )sql",
+    // 2: the inbox: alerts the server made for this user, and what the user did with
+    // items outside the replica (kind "read": a direct message `msg list` showed; kind
+    // "ack": an alert dismissed with `inbox ack`)
+    R"sql(
+      CREATE TABLE alerts(id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE marks(kind TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY(kind, id)) WITHOUT ROWID;
+    )sql",
 };
 
 // Notices carry who acknowledged them only in the replica (the wire form does not).
@@ -113,7 +120,7 @@ void ClientStore::save_identity(const Identity& id) {
 }
 
 void ClientStore::reset_replica() {
-  db_.exec("DELETE FROM objects; DELETE FROM cursors; DELETE FROM rejections;");
+  db_.exec("DELETE FROM objects; DELETE FROM cursors; DELETE FROM rejections; DELETE FROM alerts; DELETE FROM marks;");
 }
 
 void ClientStore::enqueue(const domain::Op& op, UnixMs now) { enqueue(std::vector<domain::Op>{op}, now); }
@@ -251,6 +258,39 @@ void ClientStore::save_object(const domain::State& state, const domain::ObjectRe
     save_object_ = std::make_unique<store::Stmt>(db_.prepare("INSERT OR REPLACE INTO objects(type, id, json) VALUES (?1, ?2, ?3)"));
   }
   save_object_->bind(1, ref.first).bind(2, ref.second).bind(3, j.dump()).run();
+}
+
+void ClientStore::save_alert(const domain::Alert& alert) {
+  if (!save_alert_) {
+    save_alert_ = std::make_unique<store::Stmt>(db_.prepare("INSERT OR REPLACE INTO alerts(id, json) VALUES (?1, ?2)"));
+  }
+  save_alert_->bind(1, alert.id).bind(2, domain::to_json(alert).dump()).run();
+}
+
+domain::AlertBook ClientStore::alerts() {
+  domain::AlertBook out;
+  auto s = db_.prepare("SELECT json FROM alerts");
+  while (s.step()) {
+    if (auto a = domain::alert_from_json(Json::parse(s.text_view(0), nullptr, false))) out[a->id] = std::move(*a);
+  }
+  return out;
+}
+
+void ClientStore::mark(const std::string& kind, const std::vector<std::string>& ids) {
+  store::Transaction tx(db_);
+  auto insert = db_.prepare("INSERT OR IGNORE INTO marks(kind, id) VALUES (?1, ?2)");
+  for (const auto& id : ids) insert.bind(1, kind).bind(2, id).run();
+  tx.commit();
+}
+
+domain::InboxMarks ClientStore::inbox_marks() {
+  domain::InboxMarks out;
+  auto s = db_.prepare("SELECT kind, id FROM marks");
+  while (s.step()) {
+    if (s.text_view(0) == "read") out.read_messages.insert(s.text(1));
+    if (s.text_view(0) == "ack") out.acked_alerts.insert(s.text(1));
+  }
+  return out;
 }
 
 protocol::Cursors ClientStore::cursors() {

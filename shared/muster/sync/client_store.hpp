@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "muster/base/time.hpp"
+#include "muster/domain/alert.hpp"
+#include "muster/domain/inbox.hpp"
 #include "muster/domain/state.hpp"
 #include "muster/protocol/frame.hpp"
 #include "muster/store/sqlite.hpp"
@@ -89,6 +91,15 @@ class ClientStore {
   protocol::Cursors cursors();
   void save_cursor(const std::string& scope, std::int64_t seq);
 
+  // --- inbox (muster/domain/inbox.hpp) ---
+  // Keeps an alert the server made for this user (written by the sync, with its event).
+  void save_alert(const domain::Alert& alert);
+  domain::AlertBook alerts();
+  // Records what the user did outside the replica, in one transaction: kind "read" (the
+  // ids of direct messages shown) or "ack" (the ids of alerts dismissed).
+  void mark(const std::string& kind, const std::vector<std::string>& ids);
+  domain::InboxMarks inbox_marks();
+
   // The replica with every outbox op applied on top, as the user should see it.
   // Ops that no longer apply (the replica moved on) are skipped; the server will
   // reject them on sync. `pending` gets the ids of objects touched by outbox ops.
@@ -100,6 +111,7 @@ class ClientStore {
   // Prepared once: a catch-up writes one object per event.
   std::unique_ptr<store::Stmt> save_object_;
   std::unique_ptr<store::Stmt> save_cursor_;
+  std::unique_ptr<store::Stmt> save_alert_;
   bool scrub_due_ = false;
 };
 

@@ -137,6 +137,8 @@ std::vector<std::string> SyncSession::handle_event(domain::Event e) {
   begin();
   auto ref = domain::fold(state_, e);
   if (!ref.first.empty()) store_.save_object(state_, ref);
+  // What the server decided for this user, beyond its object's change, waits in the inbox.
+  if (auto alert = domain::alert_from_event(e)) store_.save_alert(*alert);
   cursor = e.seq;
   dirty_cursors_.insert(e.scope);
   ++report_.events;

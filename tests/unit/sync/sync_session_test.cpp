@@ -1228,3 +1228,36 @@ TEST_CASE("random ops, cut lines, lost frames and crashes: every client ends agr
   CHECK(total.accepted > 0);
   CHECK(total.rejected > 0);
 }
+
+TEST_CASE("the server's own events for this user are kept as alerts with the replica; marks are kept beside them") {
+  Offline c;
+  c.session->start();
+  feed(*c.session, welcome());
+  const std::string shift = ulid(7);
+  Json reminder{{"shift", shift}, {"post", "north gate"}, {"area", "gulou/antai/yili"},
+                {"start", "2026-11-23T10:00:00Z"}, {"end", "2026-11-23T18:00:00Z"}, {"user", "bob"}};
+  feed(*c.session, event("user:bob", 1, "shift.reminder", "musterd", reminder));
+  // An ordinary event is no alert.
+  feed(*c.session, event(kYili, 1, "task.created", "li", created_body(ulid(8))));
+  c.session->commit();
+
+  auto alerts = c.store.alerts();
+  REQUIRE(alerts.size() == 1);
+  const auto& a = alerts.begin()->second;
+  CHECK(a.id == ulid(5001));
+  CHECK(a.kind == "shift.reminder");
+  CHECK(a.scope == "user:bob");
+  CHECK(a.body == reminder);
+
+  c.store.mark("ack", {a.id});
+  c.store.mark("read", {ulid(9), ulid(10)});
+  c.store.mark("read", {ulid(9)});  // twice is once
+  const auto marks = c.store.inbox_marks();
+  CHECK(marks.acked_alerts == std::set<std::string>{a.id});
+  CHECK(marks.read_messages == std::set<std::string>{ulid(9), ulid(10)});
+
+  // Another user logging in here starts from nothing.
+  c.store.reset_replica();
+  CHECK(c.store.alerts().empty());
+  CHECK(c.store.inbox_marks().read_messages.empty());
+}
