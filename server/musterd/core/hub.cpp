@@ -289,10 +289,19 @@ void Hub::checkpoint_when_idle() {
 }
 
 void Hub::checkpoint_log() {
+  // TRUNCATE waits out the busy timeout for every reader (a backup's long read
+  // transaction, say): the loop must not stall on it, so it does not wait at all, and a
+  // later poll finishes the job. log.db runs with the default timeout (LogStore).
+  auto& db = log_.db();
+  db.set_busy_timeout(0);
+  struct Restore {
+    muster::store::Db& db;
+    ~Restore() { db.set_busy_timeout(muster::store::OpenOptions{}.busy_timeout_ms); }
+  } restore{db};
   try {
-    const std::int64_t changes = log_.db().total_changes();
-    if (!log_.db().checkpoint_truncate()) {
-      log_debug("log.db checkpoint: a reader holds part of the WAL; trying again later");
+    const std::int64_t changes = db.total_changes();
+    if (!db.checkpoint_truncate()) {
+      log_debug("log.db checkpoint: another connection is using the WAL; trying again later");
       return;
     }
     log_changes_checkpointed_ = changes;
