@@ -54,8 +54,9 @@ std::string password_file(DirectoryStore& directory, const std::string& server_p
   std::ostringstream o;
   o << kBrokerAccount << ':' << broker_password_hash(server_password) << '\n';
   for (const auto& u : directory.users()) {
-    // Disabled users and users whose password predates MQTT cannot log in to the broker.
-    if (u.disabled || u.broker_hash.empty() || u.name == kBrokerAccount) continue;
+    // Disabled users and users whose password predates MQTT cannot log in to the broker;
+    // nor can plugin accounts, which reach the server only through the plugin host.
+    if (u.disabled || u.broker_hash.empty() || u.name == kBrokerAccount || u.roles.has(domain::Role::plugin)) continue;
     o << u.name << ':' << u.broker_hash << '\n';
   }
   return o.str();

@@ -351,11 +351,17 @@ TEST_SUITE("integration") {
     CHECK(contains(server.admin({"area", "list"}).out, "gulou/antai/yili/b5"));
   }
 
-  TEST_CASE("operations: a plugin account cannot log in over WebSocket with its password") {
+  TEST_CASE("operations: a plugin account cannot log in over WebSocket or to the broker with its password") {
     mt::ServerFixture server;
     server.add_user("lin", "lead", kYili);
     server.add_user("bridge", "plugin", kYili);
     server.start();
+    {
+      mt::BrokerFixture broker(server);
+      CHECK_FALSE(contains(read_all(broker.out_dir() + "/passwd"), "bridge:"));
+      CHECK(broker.publish("bridge", kPassword, "muster/v1/req/bridge", R"({"t":"ping"})").code != 0);
+      CHECK(broker.publish("lin", kPassword, "muster/v1/req/lin", R"({"t":"ping"})").code == 0);
+    }
     const double failures = server.metric("muster_auth_failures_total").value_or(-1);
     mt::RawWs ws;
     REQUIRE(ws.connect(server.port()));
