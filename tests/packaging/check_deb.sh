@@ -55,6 +55,14 @@ for line in "User=muster" "ProtectSystem=strict" "NoNewPrivileges=yes" "ReadWrit
   grep -qxF "$line" "$work/musterd.service" || fail "musterd.service lacks: $line"
 done
 
+# systemd's own reading of the unit, against the packaged musterd (extracted here).
+if command -v systemd-analyze >/dev/null; then
+  dpkg-deb -x "$deb" "$work/files"
+  sed "s|^ExecStart=/usr/bin/musterd|ExecStart=$work/files/usr/bin/musterd|" "$work/musterd.service" >"$work/musterd-check.service"
+  systemd-analyze verify --man=no "$work/musterd-check.service" || fail "systemd-analyze verify musterd.service"
+  systemd-analyze security --offline=yes "$work/musterd-check.service" 2>/dev/null | tail -1
+fi
+
 # ---- a clean Debian 12 root
 [[ $(id -u) -eq 0 ]] || skip "making a chroot needs root"
 command -v debootstrap >/dev/null || skip "debootstrap is not installed (scripts/setup installs it)"
