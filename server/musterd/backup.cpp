@@ -59,6 +59,8 @@ int refused(const std::string& problem) {
 
 std::string errno_text() { return std::strerror(errno); }
 
+std::string calls(std::int64_t n) { return std::to_string(n) + (n == 1 ? " call" : " calls"); }
+
 // The lower-case hex SHA-256 of a file's bytes and its size, or an error.
 muster::Result<std::pair<std::string, std::uintmax_t>> digest_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -259,7 +261,7 @@ int cmd_backup(const muster::Args& a) {
               << ". Whoever holds both it and the backup reads every hotline note: store them apart.\n";
   } else {
     std::cout << "the hotline key is not in the backup";
-    if (notes > 0) std::cout << " (its log holds the sealed notes of " << notes << " calls, which only that key opens)";
+    if (notes > 0) std::cout << " (its log holds the sealed notes of " << calls(notes) << ", which only that key opens)";
     std::cout << ": keep a copy of " << hotline_key_path(*dir) << " apart from it, or use --key-out FILE\n";
   }
   return 0;
@@ -314,8 +316,8 @@ int cmd_restore(const muster::Args& a) {
     if (!bytes) return refused(bytes.error().message);
     key_bytes = std::move(*bytes);
   } else if (notes > 0) {
-    return refused("the backup's log holds the sealed notes of " + std::to_string(notes) +
-                   " calls: give the hotline key written with it (--key FILE); without it they can never be read");
+    return refused("the backup's log holds the sealed notes of " + calls(notes) +
+                   ": give the hotline key written with it (--key FILE); without it they can never be read");
   }
 
   auto created = prepare_empty_dir(target, "--data");

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -296,6 +297,51 @@ TEST_SUITE("integration") {
       mt::ClientFixture c("lin");
       c.login(restored, "lin");  // the directory came along
     }
+  }
+
+  TEST_CASE("operations: a log with sealed hotline notes is restored only with its key, and the notes read again") {
+    mt::ServerFixture server;
+    server.add_user("hana", "hotline", kYili);
+    server.start();
+    mt::ClientFixture hana("hana");
+    hana.login(server, "hana");
+    mt::TempDir work("muster-restore-");
+    const std::string notes_file = work.path() + "/notes.txt";
+    std::ofstream(notes_file) << "来电者说她已经三天没有合眼，想知道社区能不能帮忙联系心理医生。";
+    // A call that started yesterday (UTC; a day back is in the past in any zone).
+    const std::time_t yesterday = std::time(nullptr) - 24 * 60 * 60;
+    char started[32];
+    std::strftime(started, sizeof started, "%Y-%m-%dT%H:%M", std::gmtime(&yesterday));
+    auto logged = hana.run({"hotline", "log", "--started", started, "--duration", "25", "--category", "家庭矛盾",
+                            "--risk", "2", "--notes-file", notes_file});
+    REQUIRE_MESSAGE(logged.code == 0, describe(logged));
+    const std::string call = mt::queued_id(logged);
+    REQUIRE(mt::sync(hana, "hana") == 0);
+
+    const std::string backup = work.path() + "/backup";
+    auto made = server.admin({"backup", "--out", backup});
+    REQUIRE_MESSAGE(made.code == 0, describe(made));
+    CHECK(contains(made.out, "sealed notes of 1 call,"));
+    CHECK_FALSE(contains(read_all(backup + "/log.db"), "三天没有合眼"));
+
+    const std::string target = work.path() + "/restored";
+    auto r = mt::run({mt::binary_path("musterd"), "restore", backup, "--data", target});
+    CHECK(r.code == 2);
+    CHECK(contains(r.err, "--key"));
+    CHECK_FALSE(fs::exists(target));
+
+    // The key the server holds, copied as an admin would have kept it.
+    const std::string key = work.path() + "/hotline.key";
+    fs::copy_file(server.data_dir() + "/hotline.key", key);
+    fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+    server.stop();
+    mt::ServerFixture restored(mt::FromBackup{backup, {"--key", key}});
+    restored.start();
+    mt::ClientFixture again("hana-again");
+    again.login(restored, "hana");
+    auto shown = again.run({"hotline", "show", call});
+    CHECK_MESSAGE(shown.code == 0, describe(shown));
+    CHECK(contains(shown.out, "三天没有合眼"));
   }
 
   TEST_CASE("operations: data files are owner-only, and the WAL is truncated when idle and at stop") {
