@@ -22,7 +22,9 @@
 
 namespace muster::client {
 
-enum Exit { kOk = 0, kUsage = 1, kRejected = 2, kUnreachable = 3 };
+// README "The client": 4 is this device's own storage (its client.db or home cannot be
+// read or written), never something the server said.
+enum Exit { kOk = 0, kUsage = 1, kRejected = 2, kUnreachable = 3, kLocal = 4 };
 
 const char* usage_text();
 int usage(const std::string& problem);

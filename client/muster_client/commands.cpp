@@ -820,7 +820,9 @@ int run_command(const std::vector<std::string>& words, const ConnectionFactory& 
     Cli cli(*parsed, connect);
     return cli.run();
   } catch (const store::SqliteError& e) {
-    return fail(kRejected, std::string("local database error: ") + e.what());
+    return fail(kLocal, std::string("local database error: ") + e.what());
+  } catch (const std::filesystem::filesystem_error& e) {
+    return fail(kLocal, std::string("local file error: ") + e.what());
   } catch (const std::exception& e) {
     return fail(kRejected, e.what());
   }

@@ -55,8 +55,9 @@ std::string password_file(DirectoryStore& directory, const std::string& server_p
   std::ostringstream o;
   o << kBrokerAccount << ':' << broker_password_hash(server_password) << '\n';
   for (const auto& u : directory.users()) {
-    // Disabled users and users whose password predates MQTT cannot log in to the broker.
-    if (u.disabled || u.broker_hash.empty() || u.name == kBrokerAccount) continue;
+    // Disabled users and users whose password predates MQTT cannot log in to the broker;
+    // nor can plugin accounts, which reach the server only through the plugin host.
+    if (u.disabled || u.broker_hash.empty() || u.name == kBrokerAccount || u.roles.has(domain::Role::plugin)) continue;
     o << u.name << ':' << u.broker_hash << '\n';
   }
   return o.str();
@@ -94,16 +95,19 @@ muster::Status write_auth_files(DirectoryStore& directory, const std::string& da
   return write_file(out / "acl", acl_file(directory), fs::perms::owner_read | fs::perms::owner_write);
 }
 
-// The plugin binding client ids to user names (server/broker_plugin), built next to musterd.
+// The plugin binding client ids to user names (server/broker_plugin): next to musterd in
+// a build tree, in PREFIX/lib/muster/ once installed (bin/musterd -> ../lib/muster/).
 muster::Result<fs::path> client_ids_plugin() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  const fs::path plugin = exe.parent_path() / kClientIdsPlugin;
-  if (ec || !fs::exists(plugin, ec)) {
-    return make_error(Errc::not_found, "cannot find the broker plugin " + plugin.string() +
-                                           ": it is built with musterd and belongs in the same directory");
+  const fs::path beside = exe.parent_path() / kClientIdsPlugin;
+  const fs::path installed = exe.parent_path().parent_path() / "lib" / "muster" / kClientIdsPlugin;
+  for (const auto& plugin : {beside, installed}) {
+    if (!ec && fs::exists(plugin, ec)) return plugin;
   }
-  return plugin;
+  return make_error(Errc::not_found, "cannot find the broker plugin " + std::string(kClientIdsPlugin) + " beside " +
+                                         beside.parent_path().string() + " or in " +
+                                         installed.parent_path().string() + ": it is built and installed with musterd");
 }
 
 }  // namespace

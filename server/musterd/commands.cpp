@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -24,6 +25,7 @@
 #include "muster/base/timezone.hpp"
 #include "muster/base/ulid.hpp"
 #include "muster/domain/policy.hpp"
+#include "musterd/backup.hpp"
 #include "musterd/broker_config.hpp"
 #include "musterd/core/credentials.hpp"
 #include "musterd/core/directory.hpp"
@@ -45,7 +47,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage:
   musterd init --data DIR [--admin NAME [--area PATH] [--password-stdin]]
-  musterd user add NAME --role R[,R] --area PATH [--display TEXT] [--skills S[,S]] [--password-stdin] --data DIR
+  musterd user add NAME --role R[,R] --area PATH [--create-area] [--display TEXT] [--skills S[,S]] [--password-stdin] --data DIR
+      the area must exist (musterd area add PATH) unless --create-area
   musterd user skills NAME S[,S]... --data DIR      (an empty list "" clears them)
   musterd user passwd NAME [--password-stdin] --data DIR
   musterd user disable|enable NAME --data DIR
@@ -80,6 +83,11 @@ constexpr const char* kUsage = R"(usage:
   musterd hotline purge --older-than DAYS --data DIR [--wait S] [--clock-file F]
       deletes the sealed notes of calls logged more than DAYS ago and records it in the log
       (hotline.purged); while musterd serves DIR it asks the server to do it and waits
+  musterd backup --data DIR --out BACKUP_DIR [--key-out FILE]
+      a consistent copy of the data dir while musterd serves it or not (SQLite online backup),
+      into a new or empty directory; the hotline key only with --key-out, into a file of its own
+  musterd restore BACKUP_DIR --data NEWDIR [--key FILE]
+      checks the backup against its manifest and makes NEWDIR (new or empty) a data dir from it
 roles: admin coordinator lead volunteer hotline plugin
 )";
 
@@ -248,6 +256,19 @@ int cmd_user_import(const muster::Args& a, const std::string& dir, DirectoryStor
   return 0;
 }
 
+// A user's area must be one the directory has: a misspelt path would otherwise become
+// a new area nobody else is in. --create-area makes a new one on purpose.
+muster::Status check_user_area(DirectoryStore& directory, const std::string& area, bool create) {
+  if (!domain::valid_area_path(area)) return muster::make_error(muster::Errc::invalid, "invalid area path '" + area + "'");
+  const auto areas = directory.areas();
+  if (create || std::find(areas.begin(), areas.end(), area) != areas.end()) return {};
+  std::string known;
+  for (const auto& a : areas) known += (known.empty() ? "" : ", ") + a;
+  return muster::make_error(muster::Errc::not_found,
+                            "no area '" + area + "' (known: " + (known.empty() ? "none" : known) +
+                                "); add it first with musterd area add " + area + ", or pass --create-area");
+}
+
 int cmd_user(const muster::Args& a) {
   const std::string verb = a.word(1);
   auto dir = a.get("data");
@@ -280,6 +301,7 @@ int cmd_user(const muster::Args& a) {
     if (!roles) return usage("--role takes a comma-separated list of known roles");
     auto area = a.get("area");
     if (!area) return usage("user add needs --area PATH");
+    if (auto known = check_user_area(directory, *area, a.flag("create-area")); !known) return refused(known.error());
     auto skills = parse_skills(a.get_or("skills", ""));
     if (!skills) return usage("--skills takes a comma-separated list of one-word skills");
     bool generated = false;
@@ -631,7 +653,7 @@ int cmd_hotline(const muster::Args& a) {
 
 int run_command(const std::vector<std::string>& words) {
   if (words.size() == 2 && words[0] == "plugin-exec") return plugin_exec(words[1]);
-  auto parsed = muster::Args::parse(words, {"password-stdin", "json", "help", "insecure-listen"});
+  auto parsed = muster::Args::parse(words, {"password-stdin", "json", "help", "insecure-listen", "create-area"});
   if (!parsed) return usage(parsed.error().message);
   const muster::Args& a = *parsed;
   const std::string cmd = a.word(0);
@@ -652,6 +674,8 @@ int run_command(const std::vector<std::string>& words) {
     if (cmd == "import") return cmd_import(a);
     if (cmd == "serve") return cmd_serve(a);
     if (cmd == "hotline") return cmd_hotline(a);
+    if (cmd == "backup") return cmd_backup(a);
+    if (cmd == "restore") return cmd_restore(a);
   } catch (const std::exception& e) {
     // A serving process's last words go to its log; a one-shot command's to its user.
     if (cmd == "serve") {

@@ -57,6 +57,13 @@ ServerFixture::ServerFixture() : dir_("musterd-"), port_(free_port()) {
   if (r.code != 0) throw std::runtime_error("musterd init failed: " + r.err);
 }
 
+ServerFixture::ServerFixture(const FromBackup& from) : dir_("musterd-restored-"), port_(free_port()) {
+  std::vector<std::string> args{"restore", from.backup};
+  args.insert(args.end(), from.extra_args.begin(), from.extra_args.end());
+  auto r = admin(args);
+  if (r.code != 0) throw std::runtime_error("musterd restore failed: " + describe(args, r));
+}
+
 ServerFixture::~ServerFixture() {
   if (proc_ && proc_->running()) proc_->terminate(std::chrono::seconds(5));
 }
@@ -71,7 +78,8 @@ RunResult ServerFixture::admin(std::vector<std::string> args, const std::optiona
 
 void ServerFixture::add_user(const std::string& name, const std::string& roles, const std::string& area,
                              const std::string& password) {
-  std::vector<std::string> args{"user", "add", name, "--role", roles, "--area", area, "--password-stdin"};
+  // Tests set up their areas by naming them: --create-area.
+  std::vector<std::string> args{"user", "add", name, "--role", roles, "--area", area, "--create-area", "--password-stdin"};
   auto r = admin(args, password + "\n");
   if (r.code != 0) throw std::runtime_error("user add failed: " + describe(args, r));
 }

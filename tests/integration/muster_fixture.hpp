@@ -32,9 +32,17 @@ class TestCerts {
   TempDir dir_;
 };
 
+// A data dir made from a backup: `musterd restore BACKUP --data <fresh dir> EXTRA...`.
+struct FromBackup {
+  std::string backup;
+  std::vector<std::string> extra_args;
+};
+
 class ServerFixture {
  public:
   ServerFixture();  // `musterd init` in a fresh data dir; picks a free port
+  // `musterd restore` into a fresh data dir instead (throws if it fails); picks a free port.
+  explicit ServerFixture(const FromBackup& from);
   ~ServerFixture();
 
   // `musterd user add` (throws if it fails).

@@ -132,6 +132,7 @@ DirectoryStore DirectoryStore::open(const std::string& data_dir, bool writable, 
   muster::store::OpenOptions options;
   options.create = writable;
   options.read_only = !writable;
+  options.owner_only = writable;  // password hashes, phone numbers
   DirectoryStore store(Db::open(path, options), clock);
   if (writable) muster::store::migrate(store.db_, kMigrations);
   return store;

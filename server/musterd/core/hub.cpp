@@ -42,6 +42,7 @@ void Hub::stop() {
   if (stopping_) return;
   flush();
   stopping_ = true;
+  checkpoint_log();
   timers_->cancel();
   directory_job_->cancel();
   // end() may make an adapter drop its session: walk a copy.
@@ -83,6 +84,17 @@ void Hub::watch(Subscriber& s, const std::vector<std::string>& scopes) {
   for (const auto& scope : scopes) watchers_[scope].insert(s.id());
 }
 
+// A plugin's account is for the plugin host, which vouches for it (musterd serve --plugin):
+// its password or a token must not open a session as a person's client would. Said only
+// to whoever gave the right credentials.
+bool Hub::refuse_plugin_account(Subscriber& s, const UserRecord& user) {
+  if (!user.roles.has(muster::domain::Role::plugin)) return false;
+  ++metrics_.auth_failures;
+  s.login_failed(CloseReason::auth_failed,
+                 "plugin accounts log in only through the plugin host (musterd serve --plugin)");
+  return true;
+}
+
 void Hub::authenticate(Subscriber& s, protocol::Hello hello) {
   refresh_directory();
   if (hello.token) {
@@ -100,6 +112,7 @@ void Hub::authenticate(Subscriber& s, protocol::Hello hello) {
       s.login_failed(CloseReason::auth_failed, "authentication failed");
       return;
     }
+    if (refuse_plugin_account(s, *user)) return;
     s.logged_in(*user, hello.device, *hello.token, hello.cursors);
     return;
   }
@@ -123,6 +136,7 @@ void Hub::authenticate(Subscriber& s, protocol::Hello hello) {
           again->login_failed(CloseReason::auth_failed, "authentication failed");
           return;
         }
+        if (refuse_plugin_account(*again, *u)) return;
         const std::string token = new_token();
         try {
           log_.save_token(token_digest(token), u->name, hello.device, muster::format_utc(clock_.now_ms()));
@@ -261,7 +275,40 @@ void Hub::poll_directory() {
   if (stopping_) return;
   refresh_directory();
   if (purge_check_due_) run_hotline_purge_request();
+  checkpoint_when_idle();
   directory_job_->arm(options_.directory_poll, [this] { poll_directory(); });
+}
+
+// Idle: nothing written since the last poll and nothing waiting to be; worth it: written
+// since the last complete checkpoint.
+void Hub::checkpoint_when_idle() {
+  const std::int64_t changes = log_.db().total_changes();
+  const bool idle = changes == log_changes_seen_ && pending_.empty() && pending_receipts_.empty();
+  log_changes_seen_ = changes;
+  if (idle && changes != log_changes_checkpointed_) checkpoint_log();
+}
+
+void Hub::checkpoint_log() {
+  // TRUNCATE waits out the busy timeout for every reader (a backup's long read
+  // transaction, say): the loop must not stall on it, so it does not wait at all, and a
+  // later poll finishes the job. log.db runs with the default timeout (LogStore).
+  auto& db = log_.db();
+  db.set_busy_timeout(0);
+  struct Restore {
+    muster::store::Db& db;
+    ~Restore() { db.set_busy_timeout(muster::store::OpenOptions{}.busy_timeout_ms); }
+  } restore{db};
+  try {
+    const std::int64_t changes = db.total_changes();
+    if (!db.checkpoint_truncate()) {
+      log_debug("log.db checkpoint: another connection is using the WAL; trying again later");
+      return;
+    }
+    log_changes_checkpointed_ = changes;
+    ++metrics_.wal_checkpoints;
+  } catch (const muster::store::SqliteError& e) {
+    log_warn(std::string("log.db checkpoint failed: ") + e.what());
+  }
 }
 
 void Hub::refresh_directory() {

@@ -14,6 +14,10 @@
 //                 its version is read every `directory_poll`; a change gives the Engine
 //                 a new snapshot, ends the sessions of disabled users, publishes the
 //                 household registry and carries out a hotline purge request
+//   checkpoint    once the log has been written to and then left alone for a whole
+//                 `directory_poll`, and at stop, log.db's WAL is copied into the
+//                 database and truncated to zero bytes (SQLite's own checkpoints copy
+//                 but never shrink it: its size would stay that of the busiest minute)
 //
 // Thread: the loop thread, for everything. Other threads reach it only through
 // Loop::post (the adapters' callbacks) and Loop::offload (argon2id).
@@ -111,6 +115,9 @@ class Hub {
   void run_timers();
   void poll_directory();
   void run_hotline_purge_request();
+  void checkpoint_when_idle();
+  bool refuse_plugin_account(Subscriber& s, const UserRecord& user);
+  void checkpoint_log();
 
   Loop& loop_;
   Engine& engine_;
@@ -134,6 +141,8 @@ class Hub {
   std::int64_t directory_version_ = -1;
   bool purge_check_due_ = true;  // directory.db changed: look for a hotline purge request
   bool stopping_ = false;
+  std::int64_t log_changes_seen_ = 0;          // log.db's total changes at the last poll
+  std::int64_t log_changes_checkpointed_ = 0;  // … at the last complete checkpoint
 };
 
 }  // namespace musterd

@@ -67,6 +67,7 @@ Db open_log(const std::string& data_dir) {
   options.durability = muster::store::Durability::full;
   // A purge deletes sealed notes: overwrite them rather than leave them in free pages.
   options.secure_delete = true;
+  options.owner_only = true;  // every op, token digest and sealed note
   Db db = Db::open((std::filesystem::path(data_dir) / "log.db").string(), options);
   muster::store::migrate(db, kMigrations);
   return db;

@@ -24,6 +24,7 @@ std::string Metrics::prometheus() const {
   metric("muster_events_replayed_total", "counter", "Event frames sent while catching a client up.",
          events_replayed);
   metric("muster_commits_total", "counter", "Group commits.", commits);
+  metric("muster_wal_checkpoints_total", "counter", "Times log.db's WAL was copied in and truncated.", wal_checkpoints);
   metric("muster_commit_ops_total", "counter", "Ops decided in group commits.", commit_ops);
   metric("muster_commit_seconds_total", "counter", "Time spent in group commits.", commit_seconds_sum);
   metric("muster_sessions_fell_behind_total", "counter",

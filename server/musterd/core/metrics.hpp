@@ -22,6 +22,7 @@ struct Metrics {
   std::int64_t events_sent = 0;
   std::int64_t events_replayed = 0;
   std::int64_t commits = 0;
+  std::int64_t wal_checkpoints = 0;       // log.db's WAL truncated (when idle, and at stop)
   std::int64_t commit_ops = 0;           // ops in those commits (batch size = commit_ops / commits)
   double commit_seconds_sum = 0;         // time spent committing
   std::int64_t sessions_fell_behind = 0;  // live sessions that fell back to reading the log (a full window)

@@ -46,6 +46,9 @@ struct OpenOptions {
   // PRAGMA secure_delete=ON: deleted content is overwritten with zeros in the file
   // instead of lingering in free pages (confidential data: outboxes, sealed notes).
   bool secure_delete = false;
+  // The file (and its -wal and -shm) readable and writable by its owner only (0600):
+  // created so, and an existing one's mode is narrowed to it. Not for read_only.
+  bool owner_only = false;
 };
 
 class Stmt;
@@ -70,11 +73,25 @@ class Db {
 
   std::int64_t last_insert_rowid() const;
   int changes() const;  // rows changed by the last statement
+  std::int64_t total_changes() const;  // rows changed through this connection since it opened
   int user_version();
   // How long a statement waits for another connection's lock before it fails with
   // SQLITE_BUSY (OpenOptions::busy_timeout_ms at open).
   void set_busy_timeout(int ms);
   bool is_open() const { return db_ != nullptr; }  // false once moved from
+
+  // Copies the whole database, as one consistent snapshot, into a new file at
+  // `dest_path` (which must not exist; created 0600) with SQLite's online backup API.
+  // The copy is made in one step, under one read transaction: in WAL mode the writer
+  // goes on meanwhile. The copy is left a single file (journal_mode=DELETE) that passes
+  // PRAGMA quick_check. Throws SqliteError (the partial file is removed).
+  void backup_to(const std::string& dest_path);
+  // PRAGMA wal_checkpoint(TRUNCATE): copies the WAL into the database and truncates it
+  // to zero bytes if no reader is using it. Returns false when a reader kept part of
+  // it (the next checkpoint catches up); throws SqliteError on failure.
+  bool checkpoint_truncate();
+  // PRAGMA quick_check: "ok", or the problems it found.
+  std::string quick_check();
 
  private:
   friend class Transaction;

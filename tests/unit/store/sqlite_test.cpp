@@ -406,3 +406,82 @@ TEST_CASE("secure_delete overwrites deleted rows in the file") {
   CHECK(raw.find("keep") != std::string::npos);
   CHECK(raw.find(secret) == std::string::npos);
 }
+
+namespace {
+int file_mode(const std::string& path) {
+  std::error_code ec;
+  const auto perms = std::filesystem::status(path, ec).permissions();
+  return ec ? -1 : static_cast<int>(perms & std::filesystem::perms::mask);
+}
+}  // namespace
+
+TEST_CASE("owner_only: a new database and its -wal and -shm are 0600, an older 0644 one is narrowed") {
+  TempDir dir;
+  const std::string path = dir.sub("log.db");
+  OpenOptions options;
+  options.owner_only = true;
+  {
+    Db db = Db::open(path, options);
+    db.exec("CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+    CHECK(file_mode(path) == 0600);
+    CHECK(file_mode(path + "-wal") == 0600);
+    CHECK(file_mode(path + "-shm") == 0600);
+  }
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                                         std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+  REQUIRE(file_mode(path) == 0644);
+  Db again = Db::open(path, options);
+  CHECK(file_mode(path) == 0600);
+  CHECK(query_int(again, "SELECT x FROM t") == 1);
+}
+
+TEST_CASE("backup_to copies one snapshot into a new single file; it never replaces one") {
+  TempDir dir;
+  Db db = Db::open(dir.sub("log.db"));
+  db.exec("CREATE TABLE t(x); INSERT INTO t VALUES ('米'), ('药')");
+  // Another connection's open read transaction does not stop it.
+  Db reader = Db::open(dir.sub("log.db"));
+  reader.exec("BEGIN");
+  CHECK(query_int(reader, "SELECT count(*) FROM t") == 2);
+  db.backup_to(dir.sub("copy.db"));
+  reader.exec("COMMIT");
+  CHECK(file_mode(dir.sub("copy.db")) == 0600);
+  CHECK_FALSE(std::filesystem::exists(dir.sub("copy.db-wal")));
+  OpenOptions read_only;
+  read_only.read_only = true;
+  read_only.create = false;
+  Db copy = Db::open(dir.sub("copy.db"), read_only);
+  CHECK(query_text(copy, "PRAGMA journal_mode") == "delete");
+  CHECK(query_int(copy, "SELECT count(*) FROM t") == 2);
+  CHECK(copy.quick_check() == "ok");
+
+  db.exec("INSERT INTO t VALUES ('水')");
+  CHECK_THROWS_AS(db.backup_to(dir.sub("copy.db")), SqliteError);
+  CHECK(query_int(copy, "SELECT count(*) FROM t") == 2);  // untouched
+}
+
+TEST_CASE("checkpoint_truncate empties the WAL once nobody reads it") {
+  TempDir dir;
+  Db db = Db::open(dir.sub("log.db"));
+  db.exec("CREATE TABLE t(x)");
+  for (int i = 0; i < 50; ++i) db.exec("INSERT INTO t VALUES (randomblob(1000))");
+  REQUIRE(std::filesystem::file_size(dir.sub("log.db-wal")) > 0);
+  CHECK(db.checkpoint_truncate());
+  CHECK(std::filesystem::file_size(dir.sub("log.db-wal")) == 0);
+  CHECK(query_int(db, "SELECT count(*) FROM t") == 50);
+}
+
+TEST_CASE("checkpoint_truncate with no busy timeout does not wait for a reader, and finishes later") {
+  TempDir dir;
+  Db db = Db::open(dir.sub("log.db"));
+  db.set_busy_timeout(0);  // as the server's hub does around it
+  db.exec("CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+  Db reader = Db::open(dir.sub("log.db"));
+  reader.exec("BEGIN");
+  CHECK(query_int(reader, "SELECT count(*) FROM t") == 1);  // holds its snapshot
+  db.exec("INSERT INTO t VALUES (2)");
+  CHECK_FALSE(db.checkpoint_truncate());
+  reader.exec("COMMIT");
+  CHECK(db.checkpoint_truncate());
+  CHECK(std::filesystem::file_size(dir.sub("log.db-wal")) == 0);
+}
