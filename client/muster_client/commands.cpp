@@ -197,18 +197,8 @@ milliseconds Cli::timeout(int default_seconds) const {
 Result<std::string> Cli::resolve(const std::string& given, const std::string& type) {
   if (given.empty()) return make_error(Errc::invalid, type + " ID is missing");
   auto state = store().view();
-  std::vector<std::string> ids;
-  if (type == "task") {
-    for (const auto& [id, t] : state.tasks) ids.push_back(id);
-  } else if (type == "shift") {
-    for (const auto& [id, sh] : state.shifts) ids.push_back(id);
-  } else if (type == "round") {
-    for (const auto& [id, r] : state.headcount.rounds) ids.push_back(id);
-  } else if (type == "call") {
-    for (const auto& [id, c] : state.calls) ids.push_back(id);
-  } else {
-    for (const auto& [id, n] : state.notices) ids.push_back(id);
-  }
+  const auto* kind = domain::find_kind(type);
+  const std::vector<std::string> ids = kind ? kind->ids(state) : std::vector<std::string>{};
   if (std::find(ids.begin(), ids.end(), given) != ids.end() || is_ulid(given)) return given;
   std::string match;
   for (const auto& id : ids) {
