@@ -134,6 +134,7 @@ class Hub {
   std::int64_t directory_version_ = -1;
   bool purge_check_due_ = true;  // directory.db changed: look for a hotline purge request
   bool stopping_ = false;
+  std::uint64_t ticks_ = 0;  // how often the timers have ticked (run_timers)
 };
 
 }  // namespace musterd
