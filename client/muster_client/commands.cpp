@@ -408,11 +408,9 @@ int Cli::task() {
     if (auto v = a_.get("dispatch")) body["dispatch"] = *v;
     if (auto v = a_.get("priority")) body["priority"] = *v;
     if (auto v = a_.get("skill")) body["skill"] = *v;
-    if (auto v = a_.get("due")) {
-      auto t = parse_utc(*v);
-      if (!t) return usage("--due takes a time like 2026-11-24T18:00:00Z or 2026-11-24T18:00:00+08:00");
-      body["due"] = format_utc(*t);
-    }
+    auto due = time_option("due");  // local, as --start and the others are
+    if (!due) return usage(due.error().message);
+    if (*due) body["due"] = format_utc(**due);
     Json details = Json::object();
     for (const auto& kv : a_.all("detail")) {
       auto eq = kv.find('=');
