@@ -447,7 +447,7 @@ int Cli::task_list() {
     Json out = Json::array();
     for (const auto* t : rows) {
       Json j = domain::to_json(*t);
-      j["pending"] = pending.count(t->id) > 0;
+      j["pending"] = pending.count(t->id.str()) > 0;
       out.push_back(std::move(j));
     }
     std::cout << out.dump() << '\n';
@@ -461,17 +461,17 @@ int Cli::task_list() {
   std::size_t id_width = 28;
   std::size_t kind_width = 10;
   for (const auto* t : rows) {
-    id_width = std::max(id_width, t->id.size() + 2);
+    id_width = std::max(id_width, t->id.str().size() + 2);
     kind_width = std::max(kind_width, t->kind.size() + 1);
   }
   std::cout << pad_to_width("ID", id_width) << pad_to_width("STATE", 11) << pad_to_width("KIND", kind_width)
             << pad_to_width("HOLDER", 14) << pad_to_width("SINCE", 22) << pad_to_width("AREA", 24) << "TITLE\n";
   for (const auto* t : rows) {
     std::string holder = !t->assignee.empty() ? t->assignee : (!t->offered_to.empty() ? "→" + t->offered_to : "-");
-    std::string state = std::string(domain::to_string(t->state)) + (pending.count(t->id) ? "*" : "");
+    std::string state = std::string(domain::to_string(t->state)) + (pending.count(t->id.str()) ? "*" : "");
     const std::string since_text = !t->since.empty() ? t->since : t->updated_at;
     auto since = parse_utc(since_text);
-    std::cout << pad_to_width(t->id, id_width) << pad_to_width(state, 11) << pad_to_width(t->kind, kind_width)
+    std::cout << pad_to_width(t->id.str(), id_width) << pad_to_width(state, 11) << pad_to_width(t->kind, kind_width)
               << pad_to_width(holder, 14) << pad_to_width(since ? short_time(*since) : since_text, 22)
               << pad_to_width(t->area, 24)
               << truncate_to_width(t->title, 40) << '\n';
@@ -485,11 +485,11 @@ int Cli::task_show() {
   if (!task_id) return fail(task_id.error().code == Errc::invalid ? kUsage : kRejected, task_id.error().message);
   std::set<std::string> pending;
   auto view = store().view(&pending);
-  auto it = view.tasks.find(*task_id);
+  auto it = view.tasks.find(domain::TaskId(*task_id));
   if (it == view.tasks.end()) return fail(kRejected, "no task " + *task_id + " (not found)");
   const auto& t = it->second;
   Json j = domain::to_json(t);
-  j["pending"] = pending.count(t.id) > 0;
+  j["pending"] = pending.count(t.id.str()) > 0;
   if (json_) {
     std::cout << j.dump() << '\n';
     return kOk;

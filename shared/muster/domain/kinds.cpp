@@ -10,16 +10,22 @@ namespace {
 
 // A book's object as JSON, or null.
 template <typename Book>
-Json show_in(const Book& book, const std::string& id) {
+Json show_in(const Book& book, const typename Book::key_type& id) {
   auto it = book.find(id);
   return it == book.end() ? Json() : to_json(it->second);
+}
+
+std::string text_of(const std::string& id) { return id; }
+template <typename Tag>
+std::string text_of(const Id<Tag>& id) {
+  return id.str();
 }
 
 template <typename Book>
 std::vector<std::string> ids_in(const Book& book) {
   std::vector<std::string> out;
   out.reserve(book.size());
-  for (const auto& entry : book) out.push_back(entry.first);
+  for (const auto& entry : book) out.push_back(text_of(entry.first));
   return out;
 }
 
@@ -66,9 +72,9 @@ std::vector<ObjectKind> make_kinds() {
       {"task."},
       "task",
       [](const State& s, const Op& op, const Context& ctx) { return apply_task_op(s.tasks, op, ctx); },
-      [](State& s, const Event& e) { return touched("task", fold_task_event(s.tasks, e)); },
-      [](const State& s, const std::string& id) { return show_in(s.tasks, id); },
-      [](const State& s, const std::string& id) { return to_json(s.tasks.at(id)); },
+      [](State& s, const Event& e) { return touched("task", fold_task_event(s.tasks, e).str()); },
+      [](const State& s, const std::string& id) { return show_in(s.tasks, TaskId(id)); },
+      [](const State& s, const std::string& id) { return to_json(s.tasks.at(TaskId(id))); },
       [](State& s, const Json& j) {
         if (auto t = task_from_json(j)) s.tasks[t->id] = std::move(*t);
       },

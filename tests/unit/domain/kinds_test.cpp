@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -24,8 +25,8 @@ namespace {
 
 constexpr muster::UnixMs kHour = 60 * 60 * 1000;
 
-// The op kinds of docs/protocol.md's "Op kinds" table: the backticked names in the first
-// column of each row ("| `task.accept` / `task.decline` | ...").
+// The op kinds of docs/protocol.md's "Op kinds" table (up to the next heading): the
+// backticked names in the first column of each row ("| `task.accept` / `task.decline` | ...").
 std::vector<std::string> documented_ops() {
   std::ifstream in(std::string(MUSTER_SOURCE_DIR) + "/docs/protocol.md");
   REQUIRE(in.good());
@@ -34,7 +35,7 @@ std::vector<std::string> documented_ops() {
   bool in_table = false;
   const std::regex name("`([a-z_]+\\.[a-z_]+)`");
   while (std::getline(in, line)) {
-    if (line.rfind("## ", 0) == 0) in_table = line == "## Op kinds and the events they produce";
+    if (line.rfind('#', 0) == 0) in_table = line == "## Op kinds and the events they produce";
     if (!in_table || line.rfind("| `", 0) != 0) continue;
     const std::string first = line.substr(1, line.find('|', 1) - 1);
     for (std::sregex_iterator it(first.begin(), first.end(), name), end; it != end; ++it) out.push_back((*it)[1]);
