@@ -87,15 +87,23 @@ std::string line_of(const std::string& out, const std::string& id) {
   return {};
 }
 
+// musterd with the lead lin of yili, and lin's client logged in.
+struct LinAtServer {
+  mt::ServerFixture server;
+  mt::ClientFixture lead{"lin"};
+  LinAtServer() {
+    server.add_user("lin", "lead", kYili);
+    server.start();
+    lead.login(server, "lin");
+  }
+};
+
 }  // namespace
 
 TEST_SUITE("integration") {
   TEST_CASE("timezone: task new --due reads a time without an offset in the server's zone, as roster add --start does") {
-    mt::ServerFixture server;
-    server.add_user("lin", "lead", kYili);
-    server.start();
-    mt::ClientFixture lead("lin");
-    lead.login(server, "lin");
+    LinAtServer f;
+    auto& lead = f.lead;
 
     // 18:00 in Shanghai (10:00 UTC) the day after tomorrow, typed without an offset.
     const Ms due = shanghai_midnight(real_now() + 2 * kDay) + 18 * kHour;
@@ -125,11 +133,9 @@ TEST_SUITE("integration") {
   }
 
   TEST_CASE("timezone: without the zone in the tz database, muster warns and marks times as UTC; musterd will not serve") {
-    mt::ServerFixture server;
-    server.add_user("lin", "lead", kYili);
-    server.start();
-    mt::ClientFixture lead("lin");
-    lead.login(server, "lin");
+    LinAtServer f;
+    auto& server = f.server;
+    auto& lead = f.lead;
 
     // 08:00 to 14:00 in Shanghai (00:00 to 06:00 UTC), the day after tomorrow; and a task.
     const Ms start = shanghai_midnight(real_now() + 2 * kDay) + 8 * kHour;
