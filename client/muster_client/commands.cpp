@@ -240,18 +240,8 @@ milliseconds Cli::timeout(int default_seconds) const {
 Result<std::string> Cli::resolve(const std::string& given, const std::string& type) {
   if (given.empty()) return make_error(Errc::invalid, type + " ID is missing");
   auto state = store().view();
-  std::vector<std::string> ids;
-  if (type == "task") {
-    for (const auto& [id, t] : state.tasks) ids.push_back(id);
-  } else if (type == "shift") {
-    for (const auto& [id, sh] : state.shifts) ids.push_back(id);
-  } else if (type == "round") {
-    for (const auto& [id, r] : state.headcount.rounds) ids.push_back(id);
-  } else if (type == "call") {
-    for (const auto& [id, c] : state.calls) ids.push_back(id);
-  } else {
-    for (const auto& [id, n] : state.notices) ids.push_back(id);
-  }
+  const auto* kind = domain::find_kind(type);
+  const std::vector<std::string> ids = kind ? kind->ids(state) : std::vector<std::string>{};
   if (std::find(ids.begin(), ids.end(), given) != ids.end() || is_ulid(given)) return given;
   std::string match;
   for (const auto& id : ids) {
@@ -491,11 +481,9 @@ int Cli::task() {
     if (auto v = a_.get("dispatch")) body["dispatch"] = *v;
     if (auto v = a_.get("priority")) body["priority"] = *v;
     if (auto v = a_.get("skill")) body["skill"] = *v;
-    if (auto v = a_.get("due")) {
-      auto t = parse_utc(*v);
-      if (!t) return usage("--due takes a time like 2026-11-24T18:00:00Z or 2026-11-24T18:00:00+08:00");
-      body["due"] = format_utc(*t);
-    }
+    auto due = time_option("due");  // local, as --start and the others are
+    if (!due) return usage(due.error().message);
+    if (*due) body["due"] = format_utc(**due);
     Json details = Json::object();
     for (const auto& kv : a_.all("detail")) {
       auto eq = kv.find('=');
@@ -532,7 +520,7 @@ int Cli::task_list() {
     Json out = Json::array();
     for (const auto* t : rows) {
       Json j = domain::to_json(*t);
-      j["pending"] = pending.count(t->id) > 0;
+      j["pending"] = pending.count(t->id.str()) > 0;
       out.push_back(std::move(j));
     }
     std::cout << out.dump() << '\n';
@@ -547,9 +535,9 @@ int Cli::task_list() {
   // kind); the id, state, priority, holder and next step never.
   bool any_escalated = false;
   auto cell = [&](const domain::Task& t, const std::string& head) -> std::string {
-    if (head == "ID") return t.id;
+    if (head == "ID") return t.id.str();
     if (head == "STATE") {
-      std::string state = std::string(domain::to_string(t.state)) + (pending.count(t.id) ? "*" : "");
+      std::string state = std::string(domain::to_string(t.state)) + (pending.count(t.id.str()) ? "*" : "");
       if (!t.escalated.empty() && !domain::is_final(t.state)) {
         state += "!";
         any_escalated = true;
@@ -628,11 +616,11 @@ int Cli::task_show() {
   if (!task_id) return fail(task_id.error().code == Errc::invalid ? kUsage : kRejected, task_id.error().message);
   std::set<std::string> pending;
   auto view = store().view(&pending);
-  auto it = view.tasks.find(*task_id);
+  auto it = view.tasks.find(domain::TaskId(*task_id));
   if (it == view.tasks.end()) return fail(kRejected, "no task " + *task_id + " (not found)");
   const auto& t = it->second;
   Json j = domain::to_json(t);
-  j["pending"] = pending.count(t.id) > 0;
+  j["pending"] = pending.count(t.id.str()) > 0;
   if (json_) {
     std::cout << j.dump() << '\n';
     return kOk;

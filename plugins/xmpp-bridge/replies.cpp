@@ -112,13 +112,15 @@ std::string say_not_registered(Lang lang) {
 
 std::string say_help(Lang lang, HelpCommand::Why why) {
   if (lang == Lang::zh) {
-    std::string lead = why == HelpCommand::Why::no_address ? "请写上送到哪里。"
+    std::string lead = why == HelpCommand::Why::too_long     ? "消息太长了，请分几条发。"
+                       : why == HelpCommand::Why::no_address ? "请写上送到哪里。"
                        : why == HelpCommand::Why::no_items ? "请写上要买什么。"
                                                            : "您好，我是社区代办助手。";
     return lead +
            "可以这样发：\n代买 白菜2斤 鸡蛋10个 送3栋502\n买药 布洛芬 一盒 送5号楼2单元301\n状态 — 查看您的请求\n取消 1 — 取消 #1";
   }
-  std::string lead = why == HelpCommand::Why::no_address ? "Please say where to deliver. "
+  std::string lead = why == HelpCommand::Why::too_long     ? "That message is too long; please send it in parts. "
+                     : why == HelpCommand::Why::no_address ? "Please say where to deliver. "
                      : why == HelpCommand::Why::no_items ? "Please say what to buy. "
                                                          : "Hello, I am the neighbourhood errand bot. ";
   return lead +

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <regex>
 
 #include "muster/domain/actor.hpp"
 
@@ -212,18 +211,72 @@ Lang detect_language(std::string_view text) {
   return std::any_of(cps.begin(), cps.end(), is_cjk) ? Lang::zh : Lang::en;
 }
 
+// Read by hand, not with std::regex: libstdc++'s regex matcher recurses once per
+// character it tries, so a long run of digits (10-20 KB) overflowed the stack. These
+// scans are linear and answer what the three patterns they replace did, leftmost match
+// first: "([0-9]{1,4}) *(栋|号楼|幢|座|楼)", then "(^|[^a-z])(b|bldg\.?|building|block|blk)
+// *-? *([0-9]{1,4})" (ASCII case ignored), then "^ *([0-9]{1,4}) *- *[0-9]+".
 std::optional<int> building_of(std::string_view address) {
-  const std::string text(address);
-  std::smatch m;
-  static const std::regex kChinese("([0-9]{1,4}) *(栋|号楼|幢|座|楼)");
-  static const std::regex kLatin("(^|[^a-z])(b|bldg\\.?|building|block|blk) *-? *([0-9]{1,4})", std::regex::icase);
-  static const std::regex kPair("^ *([0-9]{1,4}) *- *[0-9]+");
-  try {
-    if (std::regex_search(text, m, kChinese)) return std::stoi(m[1].str());
-    if (std::regex_search(text, m, kLatin)) return std::stoi(m[3].str());
-    if (std::regex_search(text, m, kPair)) return std::stoi(m[1].str());
-  } catch (const std::exception&) {
+  if (address.size() > kMaxRequestBytes) return std::nullopt;
+  const std::string_view text = address;
+  const std::size_t n = text.size();
+  auto digit = [&](std::size_t i) { return i < n && text[i] >= '0' && text[i] <= '9'; };
+  auto skip = [&](std::size_t i, char c) {
+    while (i < n && text[i] == c) ++i;
+    return i;
+  };
+  // 1-4 digits from i (no digit right after them): their value, and where they end.
+  auto number = [&](std::size_t i) -> std::optional<std::pair<int, std::size_t>> {
+    std::size_t end = i;
+    while (end < i + 4 && digit(end)) ++end;
+    if (end == i || digit(end)) return std::nullopt;
+    return std::pair<int, std::size_t>{std::stoi(std::string(text.substr(i, end - i))), end};
+  };
+  auto letter = [&](std::size_t i) {
+    const char c = text[i];
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  };
+  // Chinese: 3栋, 5号楼, 7幢 ... The regex may start inside a longer run of digits: its
+  // last four.
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!digit(i)) continue;
+    std::size_t end = i;
+    while (end < i + 4 && digit(end)) ++end;
+    if (digit(end)) continue;
+    const std::size_t after = skip(end, ' ');
+    for (std::string_view suffix : {"栋", "号楼", "幢", "座", "楼"}) {
+      if (text.substr(after, suffix.size()) == suffix) return std::stoi(std::string(text.substr(i, end - i)));
+    }
+  }
+  // Latin: b3, bldg. 7, building 3, block 2, blk-4, at the start or after a non-letter.
+  auto keyword_at = [&](std::size_t k) -> std::optional<int> {
+    for (std::string_view word : {"b", "bldg.", "bldg", "building", "block", "blk"}) {
+      if (k + word.size() > n) continue;
+      bool same = true;
+      for (std::size_t j = 0; j < word.size() && same; ++j) {
+        same = (text[k + j] | (letter(k + j) ? 0x20 : 0)) == word[j];
+      }
+      if (!same) continue;
+      std::size_t i = skip(k + word.size(), ' ');
+      if (i < n && text[i] == '-') i = skip(i + 1, ' ');
+      std::size_t end = i;
+      while (end < i + 4 && digit(end)) ++end;
+      if (end > i) return std::stoi(std::string(text.substr(i, end - i)));
+    }
     return std::nullopt;
+  };
+  for (std::size_t p = 0; p < n; ++p) {
+    if (p == 0) {
+      if (auto b = keyword_at(0)) return b;
+    }
+    if (!letter(p)) {
+      if (auto b = keyword_at(p + 1)) return b;
+    }
+  }
+  // A pair: 3-502.
+  if (auto first = number(skip(0, ' '))) {
+    std::size_t i = skip(first->second, ' ');
+    if (i < n && text[i] == '-' && digit(skip(i + 1, ' '))) return first->first;
   }
   return std::nullopt;
 }
@@ -247,6 +300,10 @@ std::string area_for(std::optional<int> building, const std::string& served, con
 Parsed parse_message(std::string_view raw) {
   Parsed out;
   out.lang = detect_language(raw);
+  if (raw.size() > kMaxRequestBytes) {
+    out.command = HelpCommand{HelpCommand::Why::too_long};
+    return out;
+  }
   const std::string text = trim(normalise(raw));
   const std::string lower = lower_ascii(text);
 

@@ -10,6 +10,7 @@
 // The language is Chinese when the text holds any CJK character, else English.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,7 +34,7 @@ struct CancelCommand {
   int number = 0;
 };
 struct HelpCommand {
-  enum class Why { unknown, no_items, no_address } why = Why::unknown;
+  enum class Why { unknown, no_items, no_address, too_long } why = Why::unknown;
 };
 
 using Command = std::variant<ErrandRequest, StatusCommand, CancelCommand, HelpCommand>;
@@ -43,10 +44,14 @@ struct Parsed {
   Command command;
 };
 
+// The longest message (bytes) the parser reads; a longer one is help with Why::too_long,
+// whatever its caller cuts it to (the bridge keeps 2000 bytes of a chat message).
+inline constexpr std::size_t kMaxRequestBytes = 4096;
+
 Parsed parse_message(std::string_view text);
 
 // The building number an address names, if any: 3栋502, 5号楼2单元301, 7幢, b3-502,
-// B3 502, building 3, bldg 3, 3-502.
+// B3 502, building 3, bldg 3, 3-502. None for an address over kMaxRequestBytes.
 std::optional<int> building_of(std::string_view address);
 
 // The area for an errand: the sub-area of `served` (among `areas`) that is the

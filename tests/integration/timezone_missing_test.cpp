@@ -87,15 +87,55 @@ std::string line_of(const std::string& out, const std::string& id) {
   return {};
 }
 
+// musterd with the lead lin of yili, and lin's client logged in.
+struct LinAtServer {
+  mt::ServerFixture server;
+  mt::ClientFixture lead{"lin"};
+  LinAtServer() {
+    server.add_user("lin", "lead", kYili);
+    server.start();
+    lead.login(server, "lin");
+  }
+};
+
 }  // namespace
 
 TEST_SUITE("integration") {
+  TEST_CASE("timezone: task new --due reads a time without an offset in the server's zone, as roster add --start does") {
+    LinAtServer f;
+    auto& lead = f.lead;
+
+    // 18:00 in Shanghai (10:00 UTC) the day after tomorrow, typed without an offset.
+    const Ms due = shanghai_midnight(real_now() + 2 * kDay) + 18 * kHour;
+    auto made = lead.run({"task", "new", "errand", "--title", "代买 白菜2斤", "--area", kYili, "--dispatch", "claim",
+                          "--due", shanghai_input(due)});
+    REQUIRE_MESSAGE(made.code == 0, describe(made));
+    const std::string task = mt::queued_id(made);
+    auto shown = lead.run({"task", "show", task, "--json"});
+    REQUIRE_MESSAGE(shown.code == 0, describe(shown));
+    CHECK(parse_json(shown)["due"] == strftime_utc(due, "%Y-%m-%dT%H:%M:%SZ"));
+    // With an offset or in UTC it means what it says.
+    auto in_utc = lead.run({"task", "new", "errand", "--title", "代买 鸡蛋10个", "--area", kYili, "--dispatch", "claim",
+                            "--due", strftime_utc(due, "%Y-%m-%dT%H:%M:%SZ")});
+    REQUIRE_MESSAGE(in_utc.code == 0, describe(in_utc));
+    auto shown_utc = lead.run({"task", "show", mt::queued_id(in_utc), "--json"});
+    CHECK(parse_json(shown_utc)["due"] == strftime_utc(due, "%Y-%m-%dT%H:%M:%SZ"));
+
+    // Without the zone in the tz database a local --due is refused, like --start, and nothing is queued.
+    const mt::TempDir empty("muster-empty-tzdir-");
+    auto refused = run_with_tzdir(lead, empty.path(), {"task", "new", "errand", "--title", "代买 白菜2斤", "--area", kYili,
+                                                       "--due", shanghai_input(due)});
+    CHECK_MESSAGE(refused.code != 0, describe(refused));
+    CHECK_MESSAGE(contains(refused.err, "--due " + shanghai_input(due) + " is a local time in Asia/Shanghai"),
+                  describe(refused));
+    auto status = lead.run({"status"});
+    CHECK_MESSAGE(contains(status.out, "2 ops waiting to be sent"), describe(status));
+  }
+
   TEST_CASE("timezone: without the zone in the tz database, muster warns and marks times as UTC; musterd will not serve") {
-    mt::ServerFixture server;
-    server.add_user("lin", "lead", kYili);
-    server.start();
-    mt::ClientFixture lead("lin");
-    lead.login(server, "lin");
+    LinAtServer f;
+    auto& server = f.server;
+    auto& lead = f.lead;
 
     // 08:00 to 14:00 in Shanghai (00:00 to 06:00 UTC), the day after tomorrow; and a task.
     const Ms start = shanghai_midnight(real_now() + 2 * kDay) + 8 * kHour;

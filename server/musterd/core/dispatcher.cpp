@@ -172,7 +172,7 @@ std::string Dispatcher::best_candidate(const domain::State& state, const Directo
 std::vector<Draft> Dispatcher::due(const domain::State& state, const Directory& directory,
                                    const domain::ObjectRef& ref, UnixMs now) const {
   if (ref.first == "task") {
-    auto it = state.tasks.find(ref.second);
+    auto it = state.tasks.find(domain::TaskId(ref.second));
     return it == state.tasks.end() ? std::vector<Draft>{} : task_moves(state, directory, it->second, now);
   }
   if (ref.first == "notice") {
@@ -316,7 +316,7 @@ std::optional<UnixMs> Dispatcher::next_check(const domain::State& state, const d
     if (t > after) best = std::min(best, t);
   };
   if (ref.first == "task") {
-    auto it = state.tasks.find(ref.second);
+    auto it = state.tasks.find(domain::TaskId(ref.second));
     if (it == state.tasks.end()) return std::nullopt;
     const domain::Task& t = it->second;
     if (t.state == domain::TaskState::offered && t.dispatch == domain::Dispatch::offer && !t.offer_expires.empty()) {

@@ -64,7 +64,7 @@ void Engine::load() {
     if (auto t = dispatcher_.next_check(state_, ref, kDawn)) wheel_.schedule(timer_key(ref), *t);
   };
   for (const auto& [id, t] : state_.tasks) {
-    if (!domain::is_final(t.state)) schedule({"task", id});
+    if (!domain::is_final(t.state)) schedule({"task", id.str()});
   }
   for (const auto& [id, n] : state_.notices) schedule({"notice", id});
   for (const auto& [id, sh] : state_.shifts) schedule({"shift", id});
@@ -186,7 +186,7 @@ domain::ObjectRef Engine::append(domain::Draft draft, const std::string& op, con
   const bool copied = domain::copied_to_holders(e);
   std::vector<std::string> involved;
   if (copied) {
-    if (auto t = state_.tasks.find(e.body.value("task", "")); t != state_.tasks.end()) {
+    if (auto t = state_.tasks.find(domain::TaskId(e.body.value("task", ""))); t != state_.tasks.end()) {
       involved = domain::task_holders(t->second);
     }
   }
@@ -201,7 +201,7 @@ domain::ObjectRef Engine::append(domain::Draft draft, const std::string& op, con
 // (domain::holder_copy); the directory says who cannot see them otherwise.
 void Engine::copy_to_holders(const domain::Event& event, std::vector<std::string> involved,
                              const std::string& now_text, std::vector<Delivery>& out) {
-  const domain::Task& t = state_.tasks.at(event.body.value("task", event.body.value("id", "")));
+  const domain::Task& t = state_.tasks.at(domain::TaskId(event.body.value("task", event.body.value("id", ""))));
   for (auto& name : domain::task_holders(t)) involved.push_back(std::move(name));
   std::sort(involved.begin(), involved.end());
   involved.erase(std::unique(involved.begin(), involved.end()), involved.end());

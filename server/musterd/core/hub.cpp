@@ -32,10 +32,9 @@ Hub::Hub(Loop& loop, Engine& engine, LogStore& log, DirectoryStore& directory, c
 Hub::~Hub() = default;
 
 void Hub::start() {
-  refresh_directory();
   metrics_.log_events = log_.count_events();
   poll_directory();
-  run_timers();
+  run_timers();  // the tick that reading the directory posted finds this one done and skips
 }
 
 void Hub::stop() {
@@ -256,6 +255,7 @@ void Hub::arm_timers() {
 // The server's own moves that fell due (offer time-outs, escalations, reminders).
 void Hub::run_timers() {
   if (stopping_) return;
+  ++ticks_;
   auto result = engine_.tick();
   if (!result) {
     log_warn("timers: " + result.error().message + " (will retry)");
@@ -320,9 +320,11 @@ void Hub::refresh_directory() {
     engine_.set_directory(directory_store_.snapshot());
     // The households it has that the state lacks are published by Engine::tick, and a
     // purge request may wait in it: both soon, whoever noticed the change.
-    loop_.post([this] {
+    // A tick that runs before this posted call (as Hub::start's does) has seen the new
+    // directory already: the timers then tick once, not twice.
+    loop_.post([this, ticks = ticks_] {
       if (purge_check_due_) run_hotline_purge_request();
-      run_timers();
+      if (ticks_ == ticks) run_timers();
     });
   } catch (const muster::store::SqliteError& e) {
     log_error(std::string("cannot read the directory: ") + e.what());

@@ -143,6 +143,7 @@ class Hub {
   bool stopping_ = false;
   std::int64_t log_changes_seen_ = 0;          // log.db's total changes at the last poll
   std::int64_t log_changes_checkpointed_ = 0;  // … at the last complete checkpoint
+  std::uint64_t ticks_ = 0;  // how often the timers have ticked (run_timers)
 };
 
 }  // namespace musterd

@@ -192,7 +192,7 @@ Result<std::vector<Draft>> close_round(const HeadcountBooks& books, const Op& op
   const std::string now = format_utc(ctx.now);
   for (const Household* h : missing) {
     Task t;
-    t.id = op.id + "-" + h->id;
+    t.id = TaskId(op.id + "-" + h->id);
     t.kind = "doorknock";
     t.title = "上门核查 " + (h->address.empty() ? h->id : h->address);
     t.area = h->area;

@@ -22,7 +22,7 @@ constexpr UnixMs kFutureSlack = 60 * 60 * 1000;
 // The follow-up task: what a volunteer needs to act, nothing of the call itself.
 Task followup_task(const Call& call, const std::string& brief, const Context& ctx) {
   Task t;
-  t.id = call.id + "-f";
+  t.id = TaskId(call.id + "-f");
   t.kind = "hotline_followup";
   t.title = brief;
   t.area = call.area;
@@ -93,7 +93,7 @@ Result<std::vector<Draft>> log_call(const CallBook& calls, const Op& op, const C
   std::optional<Task> task;
   if (brief) {
     task = followup_task(c, *brief, ctx);
-    c.followup_task = task->id;
+    c.followup_task = task->id.str();
   }
   out.push_back(Draft{role_scope(to_string(Role::hotline)), "hotline.logged", to_json(c)});
   if (task) out.push_back(Draft{area_scope(task->area), "task.created", to_json(*task)});

@@ -1,6 +1,7 @@
 // The whole domain state one party knows, and the two entry points that route ops
-// and events to the reducer of each object. The server decides with apply(); both
-// the server and the client build their views with fold().
+// and events to the reducer of each object (by the table of kinds, kinds.hpp). The
+// server decides with apply(); both the server and the client build their views with
+// fold().
 #pragma once
 
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "muster/domain/headcount.hpp"
 #include "muster/domain/hotline.hpp"
+#include "muster/domain/kinds.hpp"
 #include "muster/domain/message.hpp"
 #include "muster/domain/notice.hpp"
 #include "muster/domain/roster.hpp"
@@ -23,10 +25,6 @@ struct State {
   HeadcountBooks headcount;  // households, rounds, marks
   CallBook calls;
 };
-
-// The object an event touched: {"task"|"notice"|"message"|"shift"|"household"|"round"|
-// "mark"|"call", id}; empty type if none.
-using ObjectRef = std::pair<std::string, std::string>;
 
 bool is_known_op(std::string_view kind);
 

@@ -63,7 +63,7 @@ Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Con
   if (!valid_task_kind(*kind)) return make_error(Errc::invalid, "unknown task kind '" + *kind + "'");
   if (title->empty()) return make_error(Errc::invalid, "title must not be empty");
   if (!valid_area_path(*area)) return make_error(Errc::invalid, "invalid area path '" + *area + "'");
-  if (tasks.count(op.id)) return make_error(Errc::conflict, "task " + op.id + " already exists");
+  if (tasks.count(TaskId(op.id))) return make_error(Errc::conflict, "task " + op.id + " already exists");
 
   Dispatch dispatch = assignee ? Dispatch::direct : Dispatch::claim;
   if (!assignee && ctx.policy) dispatch = ctx.policy->for_kind(*kind).dispatch;
@@ -128,7 +128,7 @@ Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Con
   }
 
   Task t;
-  t.id = op.id;
+  t.id = TaskId(op.id);
   t.kind = *kind;
   t.title = *title;
   t.area = *area;
@@ -198,7 +198,7 @@ std::optional<Task> task_from_json(const Json& j) {
   if (!j.is_object()) return std::nullopt;
   try {
     Task t;
-    t.id = j.at("id").get<std::string>();
+    t.id = j.at("id").get<TaskId>();
     t.kind = j.at("kind").get<std::string>();
     t.title = j.at("title").get<std::string>();
     t.area = j.at("area").get<std::string>();
@@ -241,7 +241,7 @@ Result<std::vector<Draft>> apply_task_op(const TaskBook& tasks, const Op& op, co
   if (!f.ok()) return f.error();
   (void)note;
 
-  auto it = tasks.find(*id);
+  auto it = tasks.find(TaskId(*id));
   if (it == tasks.end() || !(can_see(ctx.actor, area_scope(it->second.area)) || it->second.offered_to == ctx.actor.name ||
                              it->second.assignee == ctx.actor.name)) {
     return make_error(Errc::not_found, "no task " + *id);
@@ -285,11 +285,11 @@ Result<std::vector<Draft>> apply_task_op(const TaskBook& tasks, const Op& op, co
   return std::vector<Draft>{transition(t, "task.cancelled", op.body)};
 }
 
-std::string fold_task_event(TaskBook& tasks, const Event& event) {
+TaskId fold_task_event(TaskBook& tasks, const Event& event) {
   if (event.kind == "task.created") {
     auto t = task_from_json(event.body);
-    if (!t) return "";
-    std::string id = t->id;
+    if (!t) return {};
+    TaskId id = t->id;
     tasks[id] = std::move(*t);
     return id;
   }
@@ -297,15 +297,15 @@ std::string fold_task_event(TaskBook& tasks, const Event& event) {
   // carries the task's whole state.
   if (auto snapshot = event.body.find("snapshot"); snapshot != event.body.end()) {
     auto t = task_from_json(*snapshot);
-    if (!t) return "";
-    std::string id = t->id;
+    if (!t) return {};
+    TaskId id = t->id;
     tasks[id] = std::move(*t);
     return id;
   }
   auto id_it = event.body.find("task");
-  if (id_it == event.body.end() || !id_it->is_string()) return "";
-  auto it = tasks.find(id_it->get<std::string>());
-  if (it == tasks.end()) return "";
+  if (id_it == event.body.end() || !id_it->is_string()) return {};
+  auto it = tasks.find(TaskId(id_it->get<std::string>()));
+  if (it == tasks.end()) return {};
   Task& t = it->second;
 
   auto add_once = [](std::vector<std::string>& list, const std::string& name) {
@@ -318,7 +318,7 @@ std::string fold_task_event(TaskBook& tasks, const Event& event) {
   if (event.kind == "task.escalated") {
     // The server's follow-up: recorded, but not a change of who holds the task.
     const std::string stage = body_text("stage");
-    if (stage.empty()) return "";
+    if (stage.empty()) return {};
     t.escalated.insert(stage);
     return t.id;
   }
@@ -330,7 +330,7 @@ std::string fold_task_event(TaskBook& tasks, const Event& event) {
     t.since = event.at;
   } else if (event.kind == "task.offered") {
     const std::string to = body_text("to");
-    if (to.empty() || t.state != TaskState::open) return "";
+    if (to.empty() || t.state != TaskState::open) return {};
     t.state = TaskState::offered;
     t.offered_to = to;
     t.offer_expires = body_text("expires");
@@ -338,7 +338,7 @@ std::string fold_task_event(TaskBook& tasks, const Event& event) {
     t.since = event.at;
   } else if (event.kind == "task.offer_expired" || event.kind == "task.declined") {
     if (event.kind == "task.offer_expired" && (t.state != TaskState::offered || t.offered_to != body_text("to"))) {
-      return "";
+      return {};
     }
     if (event.kind == "task.declined") add_once(t.declined_by, event.actor);
     t.state = TaskState::open;
@@ -356,7 +356,7 @@ std::string fold_task_event(TaskBook& tasks, const Event& event) {
     t.offered_to.clear();
     t.offer_expires.clear();
   } else {
-    return "";
+    return {};
   }
   if (auto note = event.body.find("note"); note != event.body.end() && note->is_string()) {
     t.note = note->get<std::string>();

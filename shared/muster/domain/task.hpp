@@ -25,6 +25,7 @@
 #include "muster/base/result.hpp"
 #include "muster/domain/context.hpp"
 #include "muster/domain/event.hpp"
+#include "muster/domain/ids.hpp"
 
 namespace muster::domain {
 
@@ -44,7 +45,7 @@ bool is_final(TaskState s);
 bool valid_task_kind(std::string_view kind);
 
 struct Task {
-  std::string id;  // the id of the op that created it
+  TaskId id;  // the id of the op that created it
   std::string kind;
   std::string title;
   std::string area;
@@ -72,7 +73,7 @@ Json to_json(const Task& t);
 // Parses a task as written by to_json; nullopt if it is not one.
 std::optional<Task> task_from_json(const Json& j);
 
-using TaskBook = std::map<std::string, Task>;
+using TaskBook = std::map<TaskId, Task>;
 
 // Op kinds handled here: task.create, task.claim, task.accept, task.decline,
 // task.start, task.done, task.fail, task.cancel.
@@ -94,8 +95,8 @@ Result<std::vector<Draft>> apply_task_op(const TaskBook& tasks, const Op& op, co
 // An event carrying a "snapshot" (a copy in the inbox of a holder who does not see
 // the task's area) sets the task to that state. Unknown kinds and unknown tasks are ignored,
 // so folding is total and replaying an event twice changes nothing more.
-// Returns the id of the task it touched, or "" if none.
-std::string fold_task_event(TaskBook& tasks, const Event& event);
+// Returns the id of the task it touched, or an empty id if none.
+TaskId fold_task_event(TaskBook& tasks, const Event& event);
 
 // --- holders ---
 // Who holds a task or has it on offer (the volunteer offered it, then its assignee).

@@ -99,7 +99,10 @@ Result<domain::Event> event_from_json(const Json& j) {
 Result<ClientFrame> decode_client_frame(std::string_view text) {
   auto parsed = parse_object(text);
   if (!parsed) return parsed.error();
-  const Json& j = *parsed;
+  return decode_client_json(*parsed);
+}
+
+Result<ClientFrame> decode_client_json(const Json& j) {
   const std::string t = j["t"].get<std::string>();
   JsonFields r(j, FieldWording::frame(t));
   if (t == "hello") {
@@ -143,7 +146,10 @@ Result<ClientFrame> decode_client_frame(std::string_view text) {
 Result<ServerFrame> decode_server_frame(std::string_view text) {
   auto parsed = parse_object(text);
   if (!parsed) return parsed.error();
-  const Json& j = *parsed;
+  return decode_server_json(*parsed);
+}
+
+Result<ServerFrame> decode_server_json(const Json& j) {
   const std::string t = j["t"].get<std::string>();
   JsonFields r(j, FieldWording::frame(t));
   if (t == "event") {

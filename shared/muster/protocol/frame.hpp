@@ -112,6 +112,10 @@ using ServerFrame = std::variant<Welcome, EventFrame, CaughtUp, Ack, ErrorFrame,
 // "frame is nested deeper than the limit of 64 levels", "op: field 'id' is missing".
 Result<ClientFrame> decode_client_frame(std::string_view text);
 Result<ServerFrame> decode_server_frame(std::string_view text);
+// The same, for text already parsed within the limits: an object with a string "t"
+// (the plugin lines, which are parsed once and decoded by their `t`).
+Result<ClientFrame> decode_client_json(const Json& j);
+Result<ServerFrame> decode_server_json(const Json& j);
 
 // Encoding: compact JSON, UTF-8.
 std::string encode(const ClientFrame& frame);

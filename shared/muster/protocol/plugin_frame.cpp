@@ -45,7 +45,7 @@ Result<HostLine> decode_host_line(std::string_view line) {
     if (!r.ok()) return r.error();
     return HostLine{std::move(init)};
   }
-  auto frame = decode_server_frame(line);
+  auto frame = decode_server_json(j);  // the line is parsed once
   if (!frame) return frame.error();
   if (auto* e = std::get_if<EventFrame>(&*frame)) return HostLine{std::move(*e)};
   if (auto* a = std::get_if<Ack>(&*frame)) return HostLine{std::move(*a)};
@@ -76,7 +76,7 @@ Result<PluginLine> decode_plugin_line(std::string_view line) {
     return PluginLine{PluginLog{level.value_or("info"), std::move(*message)}};
   }
   if (t != "op" && t != "cursor" && t != "backfill") return bad("unknown line type '" + t + "'");
-  auto frame = decode_client_frame(line);
+  auto frame = decode_client_json(j);  // the line is parsed once
   if (!frame) return frame.error();
   if (auto* op = std::get_if<OpFrame>(&*frame)) return PluginLine{std::move(*op)};
   if (auto* backfill = std::get_if<Backfill>(&*frame)) return PluginLine{std::move(*backfill)};

@@ -43,14 +43,6 @@ const std::vector<std::string> kMigrations{
     )sql",
 };
 
-// Notices carry who acknowledged them only in the replica (the wire form does not).
-Json notice_record(const domain::Notice& n) {
-  Json j = domain::to_json(n);
-  j["acked_by"] = n.acked_by;
-  j["chased"] = n.chased;
-  return j;
-}
-
 }  // namespace
 
 domain::Actor Identity::actor() const {
@@ -197,63 +189,16 @@ domain::State ClientStore::load_state() {
   domain::State state;
   auto s = db_.prepare("SELECT type, json FROM objects");
   while (s.step()) {
-    auto j = Json::parse(s.text_view(1), nullptr, false);
-    auto type = s.text_view(0);
-    if (type == "task") {
-      if (auto t = domain::task_from_json(j)) state.tasks[t->id] = std::move(*t);
-    } else if (type == "notice") {
-      if (auto n = domain::notice_from_json(j)) {
-        n->acked_by = j.value("acked_by", std::set<std::string>{});
-        n->chased = j.value("chased", std::set<std::string>{});
-        state.notices[n->id] = std::move(*n);
-      } else if (j.is_object() && j.contains("id")) {  // acknowledged before its post arrived
-        auto& slot = state.notices[j["id"].get<std::string>()];
-        slot.id = j["id"].get<std::string>();
-        slot.acked_by = j.value("acked_by", std::set<std::string>{});
-        slot.chased = j.value("chased", std::set<std::string>{});
-      }
-    } else if (type == "message") {
-      if (auto m = domain::message_from_json(j)) state.messages[m->id] = std::move(*m);
-    } else if (type == "shift") {
-      if (auto sh = domain::shift_from_json(j)) state.shifts[sh->id] = std::move(*sh);
-    } else if (type == "household") {
-      if (auto h = domain::household_from_json(j)) state.headcount.households[h->id] = std::move(*h);
-    } else if (type == "round") {
-      if (auto r = domain::round_from_json(j)) state.headcount.rounds[r->id] = std::move(*r);
-    } else if (type == "mark") {
-      if (auto m = domain::mark_from_json(j)) {
-        state.headcount.marks[domain::mark_key(m->round, m->household)] = std::move(*m);
-      }
-    } else if (type == "call") {
-      if (auto c = domain::call_from_json(j)) state.calls[c->id] = std::move(*c);
-    }
+    if (const auto* kind = domain::find_kind(s.text_view(0))) kind->load(state, Json::parse(s.text_view(1), nullptr, false));
   }
   domain::rebuild_tallies(state.headcount);
   return state;
 }
 
 void ClientStore::save_object(const domain::State& state, const domain::ObjectRef& ref) {
-  Json j;
-  if (ref.first == "task") {
-    j = domain::to_json(state.tasks.at(ref.second));
-  } else if (ref.first == "notice") {
-    const auto& n = state.notices.at(ref.second);
-    j = n.area.empty() ? Json{{"id", n.id}, {"acked_by", n.acked_by}, {"chased", n.chased}} : notice_record(n);
-  } else if (ref.first == "message") {
-    j = domain::to_json(state.messages.at(ref.second));
-  } else if (ref.first == "shift") {
-    j = domain::to_json(state.shifts.at(ref.second));
-  } else if (ref.first == "household") {
-    j = domain::to_json(state.headcount.households.at(ref.second));
-  } else if (ref.first == "round") {
-    j = domain::to_json(state.headcount.rounds.at(ref.second));
-  } else if (ref.first == "mark") {
-    j = domain::to_json(state.headcount.marks.at(ref.second));
-  } else if (ref.first == "call") {
-    j = domain::to_json(state.calls.at(ref.second));
-  } else {
-    return;
-  }
+  const auto* kind = domain::find_kind(ref.first);
+  if (!kind) return;
+  const Json j = kind->save(state, ref.second);
   if (!save_object_) {
     save_object_ = std::make_unique<store::Stmt>(db_.prepare("INSERT OR REPLACE INTO objects(type, id, json) VALUES (?1, ?2, ?3)"));
   }

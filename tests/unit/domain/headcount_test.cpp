@@ -726,11 +726,11 @@ TEST_CASE("close: exactly one doorknock task per household still missing, in its
   // and their ids fit the task ops' 64-byte limit.
   CHECK(w.state.tasks.size() == 5);
   const std::string task = close_id + "-b3-502";
-  REQUIRE(w.state.tasks.count(task));
-  CHECK(w.state.tasks.at(task).state == TaskState::open);
+  REQUIRE(w.state.tasks.count(muster::domain::TaskId(task)));
+  CHECK(w.state.tasks.at(muster::domain::TaskId(task)).state == TaskState::open);
   Outcome claim = w.run(erin, "task.claim", Json{{"task", task}});
   CHECK_MESSAGE(claim.ok(), message_of(claim));
-  CHECK(w.state.tasks.at(task).assignee == "erin");
+  CHECK(w.state.tasks.at(muster::domain::TaskId(task)).assignee == "erin");
   std::string longest = close_id + "-" + std::string(32, 'x');
   CHECK(longest.size() <= 64);
 

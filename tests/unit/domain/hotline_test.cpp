@@ -143,7 +143,7 @@ TEST_SUITE("hotline") {
     CHECK(task.kind == "task.created");
     auto t = task_from_json(task.body);
     REQUIRE(t.has_value());
-    CHECK(t->id == "01JDHOTLINE000000000000001-f");
+    CHECK(t->id.str() == "01JDHOTLINE000000000000001-f");
     CHECK(t->kind == "hotline_followup");
     CHECK(t->title == kBrief);
     CHECK(t->area == "gulou/antai/yili/b3");

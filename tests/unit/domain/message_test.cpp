@@ -344,7 +344,7 @@ TEST_CASE("apply routes each op to its object's reducer and fold routes each eve
   CHECK(task.second == std::vector<ObjectRef>{{"task", "T1"}});
   auto claim = run(bob, "C1", "task.claim", Json{{"task", "T1"}});
   CHECK(claim.second == std::vector<ObjectRef>{{"task", "T1"}});
-  CHECK(state.tasks.at("T1").assignee == "bob");
+  CHECK(state.tasks.at(muster::domain::TaskId("T1")).assignee == "bob");
 
   auto notice = run(li, "N1", "notice.post", Json{{"area", "gulou/antai"}, {"text", "t"}});
   CHECK(notice.second == std::vector<ObjectRef>{{"notice", "N1"}});

@@ -140,7 +140,7 @@ struct World {
   }
 
   const Task& task(const std::string& id) const {
-    auto it = tasks.find(id);
+    auto it = tasks.find(muster::domain::TaskId(id));
     REQUIRE(it != tasks.end());
     return it->second;
   }
@@ -242,7 +242,7 @@ TEST_CASE("a created task is folded into the book as the event describes it") {
   World w;
   std::string id = w.claim_task();
   const Task& t = w.task(id);
-  CHECK(t.id == id);
+  CHECK(t.id.str() == id);
   CHECK(t.kind == "errand");
   CHECK(t.area == "gulou/antai/yili");
   CHECK(t.creator == "li");
@@ -427,7 +427,7 @@ TEST_CASE("a plugin may cancel the tasks it created, and no others") {
   CHECK(code_of(w.act(bridge, "task.cancel", theirs)) == "forbidden");
   CHECK(code_of(w.act(bridge, "task.claim", theirs)) == "forbidden");  // plugins are not volunteers
   CHECK(code_of(w.act(bridge, "task.cancel", mine)) == "ok");
-  CHECK(w.tasks.at(mine).state == TaskState::cancelled);
+  CHECK(w.tasks.at(muster::domain::TaskId(mine)).state == TaskState::cancelled);
 }
 
 TEST_CASE("managers create tasks in their home area and below, never above or beside") {
@@ -1083,13 +1083,13 @@ TEST_CASE("fold returns the id of the task it touched") {
   World w;
   auto id = w.claim_task();
   Event e = w.log.back();
-  CHECK(fold_task_event(w.tasks, e) == id);
+  CHECK(fold_task_event(w.tasks, e).str() == id);
   Event claimed;
   claimed.kind = "task.claimed";
   claimed.actor = "bob";
   claimed.at = "2026-11-23T09:00:00Z";
   claimed.body = Json{{"task", id}};
-  CHECK(fold_task_event(w.tasks, claimed) == id);
+  CHECK(fold_task_event(w.tasks, claimed).str() == id);
 }
 
 TEST_CASE("folding an event twice changes nothing more") {
@@ -1098,7 +1098,7 @@ TEST_CASE("folding an event twice changes nothing more") {
   REQUIRE(w.act(bob, "task.decline", id).ok());
   const Event declined = w.log.back();
   const Json once = to_json(w.task(id));
-  CHECK(fold_task_event(w.tasks, declined) == id);
+  CHECK(fold_task_event(w.tasks, declined).str() == id);
   CHECK(to_json(w.task(id)) == once);
   CHECK(w.task(id).declined_by.size() == 1);
 
@@ -1108,7 +1108,7 @@ TEST_CASE("folding an event twice changes nothing more") {
   fold_task_event(replay, created);
   fold_task_event(replay, declined);
   fold_task_event(replay, declined);
-  CHECK(to_json(replay.at(id)) == to_json(w.task(id)));
+  CHECK(to_json(replay.at(TaskId(id))) == to_json(w.task(id)));
 }
 
 TEST_CASE("a replica folding the same log reaches the same book as the server") {
@@ -1122,14 +1122,14 @@ TEST_CASE("a replica folding the same log reaches the same book as the server") 
   TaskBook replica;
   for (const Event& e : w.log) fold_task_event(replica, e);
   REQUIRE(replica.size() == w.tasks.size());
-  for (const auto& id : {a, b, c}) CHECK(to_json(replica.at(id)) == to_json(w.task(id)));
+  for (const auto& id : {a, b, c}) CHECK(to_json(replica.at(TaskId(id))) == to_json(w.task(id)));
 }
 
 // ======================================================================= JSON
 
 TEST_CASE("to_json and task_from_json round-trip every field") {
   Task t;
-  t.id = "01JDTASK0000000000000000001";
+  t.id = TaskId("01JDTASK0000000000000000001");
   t.kind = "hotline_followup";
   t.title = "回访 3栋502";
   t.area = "gulou/antai/yili/b3";
@@ -1180,7 +1180,7 @@ TEST_CASE("to_json and task_from_json round-trip every field") {
 TEST_CASE("every state, dispatch and priority survives the JSON round trip") {
   for (const std::string& s : kAllStates) {
     Task t;
-    t.id = "x";
+    t.id = TaskId("x");
     t.kind = "generic";
     t.title = "t";
     t.area = "gulou";

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -132,4 +134,54 @@ TEST_CASE("an errand goes to the building's area below the served area, else to 
   CHECK(area_for(4, "gulou/antai/yili", kAreas) == "gulou/antai/yili");  // no such building
   CHECK(area_for(std::nullopt, "gulou/antai/yili", kAreas) == "gulou/antai/yili");
   CHECK(area_for(3, "gulou/antai/heping", kAreas) == "gulou/antai/heping/b3");  // never another compound's b3
+}
+
+// The patterns building_of() read with std::regex before it scanned by hand, as the
+// oracle for short addresses (where the regex's recursion is no risk).
+std::optional<int> building_by_regex(const std::string& text) {
+  static const std::regex kChinese("([0-9]{1,4}) *(栋|号楼|幢|座|楼)");
+  static const std::regex kLatin("(^|[^a-z])(b|bldg\\.?|building|block|blk) *-? *([0-9]{1,4})", std::regex::icase);
+  static const std::regex kPair("^ *([0-9]{1,4}) *- *[0-9]+");
+  std::smatch m;
+  if (std::regex_search(text, m, kChinese)) return std::stoi(m[1].str());
+  if (std::regex_search(text, m, kLatin)) return std::stoi(m[3].str());
+  if (std::regex_search(text, m, kPair)) return std::stoi(m[1].str());
+  return std::nullopt;
+}
+
+TEST_CASE("building numbers are read as the three patterns read them, without std::regex") {
+  const std::vector<std::string> pieces{"",  "3",  "12345", "0042", " ",  "  ", "-",  "栋", "号楼", "幢", "座", "楼",
+                                        "b", "B",  "bldg",  "BLDG.", "building", "Block", "blk", "x", "单元", "#", "502"};
+  int checked = 0;
+  for (const auto& a : pieces) {
+    for (const auto& b : pieces) {
+      for (const auto& c : pieces) {
+        for (const auto& d : {std::string(), std::string("7"), std::string(" 301")}) {
+          const std::string text = a + b + c + d;
+          CHECK_MESSAGE(building_of(text) == building_by_regex(text), text);
+          ++checked;
+        }
+      }
+    }
+  }
+  CHECK(checked > 30000);
+  CHECK(building_of("12345栋") == 2345);
+  CHECK(building_of("blk - 4") == 4);
+  CHECK(building_of("xb3") == std::nullopt);
+}
+
+TEST_CASE("a message of 10-20 KB of digits is refused as too long, and the parser does not overflow its stack") {
+  for (std::size_t n : {10 * 1024, 20 * 1024}) {
+    const std::string digits(n, '7');
+    CHECK(help_for("代买 白菜 送" + digits + "栋") == HelpCommand::Why::too_long);
+    CHECK(help_for("buy rice, deliver to b" + digits) == HelpCommand::Why::too_long);
+    CHECK(parse_message(digits).lang == Lang::en);
+    CHECK(building_of(digits + "栋") == std::nullopt);
+    CHECK(building_of("b" + digits) == std::nullopt);
+  }
+  // Just under the limit: read as usual.
+  const std::string address = std::string(kMaxRequestBytes - 40, '7') + "栋";
+  const auto r = errand("代买 白菜 送" + address);
+  CHECK(r.building == 7777);
+  CHECK(help_for(std::string(kMaxRequestBytes + 1, 'a')) == HelpCommand::Why::too_long);
 }

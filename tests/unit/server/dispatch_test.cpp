@@ -62,7 +62,7 @@ struct Dispatch : Fixture {
     ok("lin", "task.create", body, task);
     return task;
   }
-  const muster::domain::Task& task(const std::string& id) const { return engine->state().tasks.at(id); }
+  const muster::domain::Task& task(const std::string& id) const { return engine->state().tasks.at(muster::domain::TaskId(id)); }
   std::int64_t logged(const std::string& kind) {
     auto s = log->db().prepare("SELECT count(*) FROM events WHERE kind = ?1");
     s.bind(1, kind);

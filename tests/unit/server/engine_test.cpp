@@ -47,13 +47,13 @@ std::optional<OpRow> op_row(LogStore& log, const std::string& id) {
 }
 
 std::string task_state(const Engine& engine, const std::string& id) {
-  auto it = engine.state().tasks.find(id);
+  auto it = engine.state().tasks.find(muster::domain::TaskId(id));
   return it == engine.state().tasks.end() ? "absent" : std::string(muster::domain::to_string(it->second.state));
 }
 
 Json tasks_json(const Engine& engine) {
   Json out = Json::object();
-  for (const auto& [id, t] : engine.state().tasks) out[id] = muster::domain::to_json(t);
+  for (const auto& [id, t] : engine.state().tasks) out[id.str()] = muster::domain::to_json(t);
   return out;
 }
 
@@ -132,7 +132,7 @@ TEST_CASE("accepted ops append events numbered gap-free per scope and increasing
   CHECK(f.engine->head("area:gulou") == 0);
   CHECK(f.engine->last_gseq() == 4);
   CHECK(task_state(*f.engine, a) == "accepted");
-  CHECK(f.engine->state().tasks.at(a).assignee == "bob");
+  CHECK(f.engine->state().tasks.at(muster::domain::TaskId(a)).assignee == "bob");
   CHECK(task_state(*f.engine, b) == "open");
 
   // The log holds the same frames, in seq order per scope.
@@ -178,7 +178,7 @@ TEST_CASE("the same op id again gets the byte-identical ack and appends nothing"
     CHECK(f.log->count_events() == 1);
     CHECK(f.engine->last_gseq() == 1);
     CHECK(f.engine->head(kYili) == 1);
-    CHECK(f.engine->state().tasks.at(create).title == "buy medicine for 3-502");
+    CHECK(f.engine->state().tasks.at(muster::domain::TaskId(create)).title == "buy medicine for 3-502");
     CHECK(f.ops_rows() == 1);
   }
 
@@ -230,7 +230,7 @@ TEST_CASE("an op id already used by another user is refused and changes nothing"
   CHECK(message_of(carols).find("another user") != std::string::npos);
   CHECK(carols.ack != bobs.ack);
   CHECK(f.log->count_events() == 2);
-  CHECK(f.engine->state().tasks.at(create).assignee == "bob");
+  CHECK(f.engine->state().tasks.at(muster::domain::TaskId(create)).assignee == "bob");
   auto row = op_row(*f.log, claim);
   REQUIRE(row.has_value());
   CHECK(row->actor == "bob");  // the record still belongs to its owner
@@ -338,7 +338,7 @@ TEST_CASE("a conflict ack carries the object's current state and names the holde
   CHECK(ack.state["id"] == task);
   CHECK(ack.state["state"] == "accepted");
   CHECK(ack.state["assignee"] == "bob");
-  CHECK(ack.state == muster::domain::to_json(f.engine->state().tasks.at(task)));
+  CHECK(ack.state == muster::domain::to_json(f.engine->state().tasks.at(muster::domain::TaskId(task))));
 
   // Other rejections carry no state.
   Decision forbidden = f.one(sub("carol", f.id(), "task.start", Json{{"task", task}}));
@@ -376,7 +376,7 @@ TEST_CASE("two claims on one claim-dispatched task in one batch: the first wins"
   Fixture f;
   const std::string task = f.id();
   REQUIRE(f.one(sub("li", task, "task.create", create_body("gulou/antai/yili"))).ok);
-  CHECK(f.engine->state().tasks.at(task).dispatch == muster::domain::Dispatch::claim);
+  CHECK(f.engine->state().tasks.at(muster::domain::TaskId(task)).dispatch == muster::domain::Dispatch::claim);
 
   const std::string carols = f.id(), bobs = f.id();
   Batch b = f.commit({sub("carol", carols, "task.claim", Json{{"task", task}}, 3),
@@ -391,7 +391,7 @@ TEST_CASE("two claims on one claim-dispatched task in one batch: the first wins"
   REQUIRE(b.events.size() == 1);
   CHECK(b.events[0].event.actor == "carol");
   CHECK(b.events[0].event.seq == 2);
-  CHECK(f.engine->state().tasks.at(task).assignee == "carol");
+  CHECK(f.engine->state().tasks.at(muster::domain::TaskId(task)).assignee == "carol");
   CHECK_FALSE(op_row(*f.log, bobs)->ok);
 }
 

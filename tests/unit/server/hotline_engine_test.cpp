@@ -148,7 +148,7 @@ TEST_SUITE("hotline_engine") {
     // The follow-up carries the brief and the area, nothing of the call.
     auto task = muster::domain::task_from_json(b.events.at(1).event.body);
     REQUIRE(task.has_value());
-    CHECK(task->id == id + "-f");
+    CHECK(task->id.str() == id + "-f");
     CHECK(task->kind == "hotline_followup");
     CHECK(task->title == kBrief);
     CHECK(task->details == std::map<std::string, std::string>{{"brief", kBrief}, {"area", "gulou/antai/yili"}});
@@ -362,7 +362,7 @@ TEST_SUITE("hotline_engine") {
     const auto& offered = b.events.at(2).event;
     CHECK(offered.scope == "area:gulou/antai/yili");
     CHECK((offered.body["to"] == "bob" || offered.body["to"] == "carol"));
-    const auto& t = f.engine->state().tasks.at(id + "-f");
+    const auto& t = f.engine->state().tasks.at(muster::domain::TaskId(id + "-f"));
     CHECK(t.dispatch == muster::domain::Dispatch::offer);
     CHECK(t.state == muster::domain::TaskState::offered);
   }

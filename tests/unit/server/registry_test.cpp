@@ -209,7 +209,7 @@ TEST_CASE("a round through the Engine: marks, a conflict carrying the round, clo
   CHECK(b.events[1].event.body["id"] == close + "-b1-102");
   CHECK(b.events[3].event.body["to"] == "bob");
   CHECK(b.events[4].event.body["to"] == "erin");
-  CHECK(f.engine->state().tasks.at(close + "-b3-502").state == muster::domain::TaskState::offered);
+  CHECK(f.engine->state().tasks.at(muster::domain::TaskId(close + "-b3-502")).state == muster::domain::TaskState::offered);
 
   // A mark after the close is a conflict whose ack carries the round.
   auto late = f.one(sub("erin", f.id(), "headcount.mark",

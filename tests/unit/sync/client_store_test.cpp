@@ -64,7 +64,7 @@ void server_event(ClientStore& store, State& state, const std::string& kind, con
 
 Json replica_task(const std::string& id, const std::string& area, const std::string& creator) {
   muster::domain::Task t;
-  t.id = id;
+  t.id = muster::domain::TaskId(id);
   t.kind = "errand";
   t.title = "carry water";
   t.area = area;
@@ -75,7 +75,7 @@ Json replica_task(const std::string& id, const std::string& area, const std::str
 }
 
 std::string state_of(const State& s, const std::string& task) {
-  auto it = s.tasks.find(task);
+  auto it = s.tasks.find(muster::domain::TaskId(task));
   return it == s.tasks.end() ? "absent" : std::string(muster::domain::to_string(it->second.state));
 }
 
@@ -188,10 +188,10 @@ TEST_CASE("the replica saves tasks, notices and messages and loads them back") {
                Json{{"id", message}, {"from", "li"}, {"to", "bob"}, {"text", "thanks"}, {"sent_at", "x"}}, "user:bob");
 
   State loaded = store.load_state();
-  REQUIRE(loaded.tasks.count(task) == 1);
-  CHECK(muster::domain::to_json(loaded.tasks.at(task)) == muster::domain::to_json(state.tasks.at(task)));
-  CHECK(loaded.tasks.at(task).assignee == "bob");
-  CHECK(loaded.tasks.at(task).note == "on my way");
+  REQUIRE(loaded.tasks.count(muster::domain::TaskId(task)) == 1);
+  CHECK(muster::domain::to_json(loaded.tasks.at(muster::domain::TaskId(task))) == muster::domain::to_json(state.tasks.at(muster::domain::TaskId(task))));
+  CHECK(loaded.tasks.at(muster::domain::TaskId(task)).assignee == "bob");
+  CHECK(loaded.tasks.at(muster::domain::TaskId(task)).note == "on my way");
   REQUIRE(loaded.notices.count(notice) == 1);
   CHECK(loaded.notices.at(notice).text == "sampling at 9");
   CHECK(loaded.notices.at(notice).acked_by == std::set<std::string>{"bob"});
@@ -237,11 +237,11 @@ TEST_CASE("the view is the replica with the outbox applied on top, in queue orde
   std::set<std::string> pending;
   State view = store.view(&pending);
   CHECK(state_of(view, fresh) == "started");
-  CHECK(view.tasks.at(fresh).assignee == "li");
-  CHECK(view.tasks.at(fresh).creator == "li");
-  CHECK(view.tasks.at(fresh).note == "going");
-  CHECK(view.tasks.at(fresh).created_at == "2026-11-23T08:00:00Z");
-  CHECK(view.tasks.at(fresh).updated_at == "2026-11-23T08:00:02Z");
+  CHECK(view.tasks.at(muster::domain::TaskId(fresh)).assignee == "li");
+  CHECK(view.tasks.at(muster::domain::TaskId(fresh)).creator == "li");
+  CHECK(view.tasks.at(muster::domain::TaskId(fresh)).note == "going");
+  CHECK(view.tasks.at(muster::domain::TaskId(fresh)).created_at == "2026-11-23T08:00:00Z");
+  CHECK(view.tasks.at(muster::domain::TaskId(fresh)).updated_at == "2026-11-23T08:00:02Z");
   CHECK(state_of(view, old_task) == "cancelled");
   CHECK(pending == std::set<std::string>{fresh, old_task});
 
@@ -268,13 +268,13 @@ TEST_CASE("an outbox op the replica has overtaken is skipped in the view") {
   const std::string task = ulid(1);
   server_event(store, replica, "task.created", "li", replica_task(task, "gulou/antai/yili", "li"));
   store.enqueue(Op{ulid(2), "task.claim", Json{{"task", task}}}, kStart);
-  CHECK(store.view().tasks.at(task).assignee == "bob");
+  CHECK(store.view().tasks.at(muster::domain::TaskId(task)).assignee == "bob");
 
   // Carol's claim reached the server first; the replica learns it before the ack.
   server_event(store, replica, "task.claimed", "carol", Json{{"task", task}});
   State view = store.view();
   CHECK(state_of(view, task) == "accepted");
-  CHECK(view.tasks.at(task).assignee == "carol");
+  CHECK(view.tasks.at(muster::domain::TaskId(task)).assignee == "carol");
 }
 
 TEST_CASE("without an identity the view is the replica alone") {

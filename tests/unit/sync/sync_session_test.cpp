@@ -89,7 +89,7 @@ std::string ack_error(const std::string& id, Errc code, const std::string& messa
 Json created_body(const std::string& id, const std::string& area = "gulou/antai/yili",
                   const std::string& creator = "li") {
   muster::domain::Task t;
-  t.id = id;
+  t.id = muster::domain::TaskId(id);
   t.kind = "errand";
   t.title = "buy rice for 2-301";
   t.area = area;
@@ -121,13 +121,13 @@ std::vector<std::string> feed(SyncSession& s, const std::string& frame) {
 }
 
 std::string state_of(const State& s, const std::string& task) {
-  auto it = s.tasks.find(task);
+  auto it = s.tasks.find(muster::domain::TaskId(task));
   return it == s.tasks.end() ? "absent" : std::string(muster::domain::to_string(it->second.state));
 }
 
 Json tasks_json(const muster::domain::TaskBook& tasks) {
   Json out = Json::object();
-  for (const auto& [id, t] : tasks) out[id] = muster::domain::to_json(t);
+  for (const auto& [id, t] : tasks) out[id.str()] = muster::domain::to_json(t);
   return out;
 }
 
@@ -515,7 +515,7 @@ TEST_CASE("events fold into the replica and advance the cursor only when contigu
   CHECK(c.store.cursors() == protocol::Cursors{{kYili, 4}, {"area:gulou/antai", 1}});
   const State replica = c.store.load_state();
   CHECK(state_of(replica, t1) == "started");
-  CHECK(replica.tasks.at(t1).assignee == "bob");
+  CHECK(replica.tasks.at(muster::domain::TaskId(t1)).assignee == "bob");
   CHECK(state_of(replica, ulid(3)) == "open");
   CHECK(c.session->report().events == 5);
   REQUIRE(seen.size() == 5);
@@ -543,8 +543,8 @@ TEST_CASE("a duplicate event is ignored") {
   CHECK(c.session->report().backfills == 0);
   c.session->commit();
   const State replica = c.store.load_state();
-  CHECK(replica.tasks.at(t).assignee == "bob");
-  CHECK(replica.tasks.at(t).creator == "li");
+  CHECK(replica.tasks.at(muster::domain::TaskId(t)).assignee == "bob");
+  CHECK(replica.tasks.at(muster::domain::TaskId(t)).creator == "li");
   CHECK(c.store.cursors().at(kYili) == 2);
 }
 
@@ -584,7 +584,7 @@ TEST_CASE("a conflict ack removes the op, records the rejection, and the view ro
   std::set<std::string> pending;
   State view = c.store.view(&pending);
   CHECK(state_of(view, t) == "accepted");
-  CHECK(view.tasks.at(t).assignee == "bob");
+  CHECK(view.tasks.at(muster::domain::TaskId(t)).assignee == "bob");
   CHECK(pending.count(t) == 1);
 
   // Sync: carol's claim was first. The server sends her event, then our ack.
@@ -614,7 +614,7 @@ TEST_CASE("a conflict ack removes the op, records the rejection, and the view ro
 
   pending.clear();
   view = c.store.view(&pending);
-  CHECK(view.tasks.at(t).assignee == "carol");
+  CHECK(view.tasks.at(muster::domain::TaskId(t)).assignee == "carol");
   CHECK(pending.empty());
 }
 
@@ -781,7 +781,7 @@ TEST_CASE("a crash keeps the replica and cursors together, and never an answered
   CHECK(store.outbox_size() == 0);
   CHECK(store.cursors() == protocol::Cursors{{kYili, 2}});
   CHECK(state_of(store.load_state(), t) == "accepted");
-  CHECK(store.load_state().tasks.at(t).assignee == "bob");
+  CHECK(store.load_state().tasks.at(muster::domain::TaskId(t)).assignee == "bob");
 }
 
 // ================================================================ against the real engine
@@ -817,10 +817,10 @@ TEST_CASE("offline ops of three users converge: every client agrees with the eng
 
   bob.sync(server);
   carol.sync(server);
-  CHECK(bob.store().load_state().tasks.count(t_yili) == 1);
-  CHECK(bob.store().load_state().tasks.count(t_street) == 1);
-  CHECK(bob.store().load_state().tasks.count(t_xinhua) == 0);  // another community
-  CHECK(carol.store().load_state().tasks.count(t_xinhua) == 1);
+  CHECK(bob.store().load_state().tasks.count(muster::domain::TaskId(t_yili)) == 1);
+  CHECK(bob.store().load_state().tasks.count(muster::domain::TaskId(t_street)) == 1);
+  CHECK(bob.store().load_state().tasks.count(muster::domain::TaskId(t_xinhua)) == 0);  // another community
+  CHECK(carol.store().load_state().tasks.count(muster::domain::TaskId(t_xinhua)) == 1);
 
   // Offline again: bob claims two and starts one; carol claims hers and the street's.
   bob.enqueue(on_task(ulid(10), "task.claim", t_yili));
@@ -840,12 +840,12 @@ TEST_CASE("offline ops of three users converge: every client agrees with the eng
   CHECK(r.rejected[0].op_id == ulid(21));
   CHECK(r.rejected[0].error.code == Errc::conflict);
   CHECK(r.rejected[0].error.message.find("bob") != std::string::npos);
-  CHECK(carol.store().view().tasks.at(t_street).assignee == "bob");  // rolled back to the server's word
+  CHECK(carol.store().view().tasks.at(muster::domain::TaskId(t_street)).assignee == "bob");  // rolled back to the server's word
 
   for (Device* d : {&li, &bob, &carol}) d->sync(server);
   for (Device* d : {&li, &bob, &carol}) check_agrees(*d, server);
   CHECK(state_of(li.store().load_state(), t_yili) == "started");
-  CHECK(li.store().load_state().tasks.at(t_xinhua).assignee == "carol");
+  CHECK(li.store().load_state().tasks.at(muster::domain::TaskId(t_xinhua)).assignee == "carol");
 }
 
 TEST_CASE("two offline claims: the first to arrive wins, the other client rolls back and learns the holder") {
@@ -863,8 +863,8 @@ TEST_CASE("two offline claims: the first to arrive wins, the other client rolls 
 
   bob.enqueue(on_task(ulid(2), "task.claim", t));
   dora.enqueue(on_task(ulid(3), "task.claim", t));
-  CHECK(bob.store().view().tasks.at(t).assignee == "bob");
-  CHECK(dora.store().view().tasks.at(t).assignee == "dora");
+  CHECK(bob.store().view().tasks.at(muster::domain::TaskId(t)).assignee == "bob");
+  CHECK(dora.store().view().tasks.at(muster::domain::TaskId(t)).assignee == "dora");
 
   // Both online at once: dora's op reaches the server first, in the same batch.
   bob.connect(server);
@@ -896,8 +896,8 @@ TEST_CASE("two offline claims: the first to arrive wins, the other client rolls 
   CHECK(rejected[0].error.code == Errc::conflict);
   CHECK(rejected[0].error.message.find("dora") != std::string::npos);
   // Bob got dora's event live, before his ack: his view shows her as the holder.
-  CHECK(bob.store().view().tasks.at(t).assignee == "dora");
-  CHECK(bob.store().load_state().tasks.at(t).assignee == "dora");
+  CHECK(bob.store().view().tasks.at(muster::domain::TaskId(t)).assignee == "dora");
+  CHECK(bob.store().load_state().tasks.at(muster::domain::TaskId(t)).assignee == "dora");
   li.sync(server);
   for (Device* d : {&li, &bob, &dora}) check_agrees(*d, server);
 }
@@ -939,8 +939,8 @@ TEST_CASE("a lost ack: the op is sent again, answered from the log, and applied 
   server.flush();     // decided and durable; the event and the ack are on their way...
   bob.crash(server);  // ...and never arrive
   CHECK(bob.store().outbox_size() == 1);
-  CHECK(bob.store().load_state().tasks.at(t).state == muster::domain::TaskState::open);
-  CHECK(bob.store().view().tasks.at(t).assignee == "bob");
+  CHECK(bob.store().load_state().tasks.at(muster::domain::TaskId(t)).state == muster::domain::TaskState::open);
+  CHECK(bob.store().view().tasks.at(muster::domain::TaskId(t)).assignee == "bob");
 
   auto r = bob.sync(server);
   CHECK(r.accepted == 1);  // the stored answer
@@ -948,7 +948,7 @@ TEST_CASE("a lost ack: the op is sent again, answered from the log, and applied 
   CHECK(count(server, "SELECT count(*) FROM events WHERE op = ?1", claim) == 1);
   CHECK(count(server, "SELECT count(*) FROM ops WHERE id = ?1", claim) == 1);
   check_agrees(bob, server);
-  CHECK(bob.store().load_state().tasks.at(t).assignee == "bob");
+  CHECK(bob.store().load_state().tasks.at(muster::domain::TaskId(t)).assignee == "bob");
 }
 
 TEST_CASE("a storage failure on the server leaves the op queued; the next sync delivers it") {
@@ -968,7 +968,7 @@ TEST_CASE("a storage failure on the server leaves the op queued; the next sync d
   CHECK(r.accepted == 0);
   CHECK(server.flushes_failed() == 1);
   CHECK(li.store().outbox_size() == 1);
-  CHECK(li.store().view().tasks.count(ulid(1)) == 1);  // still shown as pending
+  CHECK(li.store().view().tasks.count(muster::domain::TaskId(ulid(1))) == 1);  // still shown as pending
 
   saboteur.exec("DROP TRIGGER disk_full");
   r = li.sync(server);
@@ -1048,21 +1048,21 @@ ModelStats run_model(std::uint64_t seed, int steps) {
       std::vector<Op> sensible;
       for (const auto& [task, t] : d.store().view().tasks) {
         if (lead && !muster::domain::is_final(t.state) && chance(30)) {
-          sensible.push_back(on_task(id, "task.cancel", task));
+          sensible.push_back(on_task(id, "task.cancel", task.str()));
         }
-        if (!lead && t.state == muster::domain::TaskState::open) sensible.push_back(on_task(id, "task.claim", task));
+        if (!lead && t.state == muster::domain::TaskState::open) sensible.push_back(on_task(id, "task.claim", task.str()));
         if (!lead && t.assignee == d.user() && t.state == muster::domain::TaskState::accepted) {
-          sensible.push_back(on_task(id, "task.start", task));
+          sensible.push_back(on_task(id, "task.start", task.str()));
         }
         if (!lead && t.assignee == d.user() && t.state == muster::domain::TaskState::started) {
-          sensible.push_back(on_task(id, "task.done", task));
+          sensible.push_back(on_task(id, "task.done", task.str()));
         }
       }
       if (!sensible.empty()) return sensible[pick(sensible.size())];
     }
     std::string task = chance(5) ? ulid(999999) : tasks[pick(tasks.size())];
     if (auto view = d.store().view(); !view.tasks.empty() && chance(50)) {
-      task = std::next(view.tasks.begin(), static_cast<std::ptrdiff_t>(pick(view.tasks.size())))->first;
+      task = std::next(view.tasks.begin(), static_cast<std::ptrdiff_t>(pick(view.tasks.size())))->first.str();
     }
     return on_task(id, kKinds[pick(4)], task);
   };
