@@ -37,7 +37,7 @@ bool ended(const Shift* s, const Alert& a, UnixMs now) {
 bool alert_settled(const Alert& a, const State& state, const Actor& me, UnixMs now) {
   const std::string object = alert_object(a);
   if (a.kind == "task.escalated") {
-    auto it = state.tasks.find(object);
+    auto it = state.tasks.find(TaskId(object));
     if (it == state.tasks.end()) return false;
     const Task& t = it->second;
     if (text_of(a.body, "stage") == "overdue") return is_final(t.state);
@@ -78,7 +78,7 @@ InboxItem alert_item(const Alert& a, const State& state) {
   item.area = text_of(a.body, "area");
   if (a.kind == "task.escalated") {
     item.title = text_of(a.body, "title");
-    if (auto it = state.tasks.find(item.id); it != state.tasks.end()) {
+    if (auto it = state.tasks.find(TaskId(item.id)); it != state.tasks.end()) {
       item.title = it->second.title;
       item.area = it->second.area;
       item.due = it->second.due;
@@ -183,18 +183,18 @@ std::vector<InboxItem> inbox(const State& state, const AlertBook& alerts, const 
     if (t.state == TaskState::offered && t.offered_to == me.name) {
       auto expires = parse_utc(t.offer_expires);
       if (expires && now >= *expires) continue;  // moved on, whether or not we heard yet
-      items.push_back(InboxItem{"offer", t.id, t.title, t.area, t.offer_expires, "muster task accept " + t.id,
+      items.push_back(InboxItem{"offer", t.id.str(), t.title, t.area, t.offer_expires, "muster task accept " + t.id.str(),
                                 t.since, t.due, std::string(to_string(t.priority)) + " " + t.kind, {}});
     } else if (t.assignee == me.name && (t.state == TaskState::accepted || t.state == TaskState::started)) {
       const bool started = t.state == TaskState::started;
-      items.push_back(InboxItem{"task", t.id, t.title, t.area, "",
-                                (started ? "muster task done " : "muster task start ") + t.id, t.since, t.due,
+      items.push_back(InboxItem{"task", t.id.str(), t.title, t.area, "",
+                                (started ? "muster task done " : "muster task start ") + t.id.str(), t.since, t.due,
                                 std::string(to_string(t.state)), {}});
     }
     if (t.kind == "hotline_followup" && t.creator == me.name && !is_final(t.state)) {
       std::string detail(to_string(t.state));
       if (!t.assignee.empty()) detail += " by " + t.assignee;
-      items.push_back(InboxItem{"followup", t.id, t.title, t.area, "", "muster task show " + t.id, t.created_at,
+      items.push_back(InboxItem{"followup", t.id.str(), t.title, t.area, "", "muster task show " + t.id.str(), t.created_at,
                                 t.due, detail, {}});
     }
   }

@@ -59,7 +59,7 @@ std::vector<std::string> kinds_of(const std::vector<InboxItem>& items) {
 
 Task errand(const std::string& id, Dispatch dispatch, UnixMs at) {
   Task t;
-  t.id = id;
+  t.id = TaskId(id);
   t.kind = "errand";
   t.title = "代买 白菜2斤 鸡蛋10个";
   t.area = kYili;
@@ -312,7 +312,7 @@ TEST_CASE("inbox: direct messages until read; area chat and my own are not items
 TEST_CASE("inbox: a hotline follow-up I created, while it is not finished; a high-risk call to the named leads") {
   World w;
   Task f;
-  f.id = "01JCALL00000000000000000000-f";
+  f.id = TaskId("01JCALL00000000000000000000-f");
   f.kind = "hotline_followup";
   f.title = "回访3栋";
   f.area = "gulou/antai/yili/b3";
@@ -326,7 +326,7 @@ TEST_CASE("inbox: a hotline follow-up I created, while it is not finished; a hig
   auto hers = w.of(hu, kNow);
   CHECK(kinds_of(hers) == std::vector<std::string>{"escalation", "followup"});
   CHECK(hers[0].detail == "risk 5");
-  CHECK(hers[1].action == "muster task show " + f.id);
+  CHECK(hers[1].action == "muster task show " + f.id.str());
   CHECK(hers[1].detail == "open");
   CHECK(w.of(lin, kNow).empty());  // neither named nor the creator
 
