@@ -1,11 +1,16 @@
 #include "muster/base/utf8.hpp"
 
+#include <utf8proc.h>
+
+#include <algorithm>
+
 namespace muster {
 namespace {
 
 constexpr char32_t kReplacement = 0xFFFD;
 constexpr std::string_view kEllipsis = "\u2026";  // "…", one column
 constexpr std::size_t kEllipsisWidth = 1;
+constexpr std::string_view kReplacementUtf8 = "\uFFFD";  // "�"
 
 struct Decoded {
   char32_t code_point;
@@ -54,39 +59,55 @@ Decoded decode(std::string_view text, std::size_t pos) {
   return {code_point, length, true};
 }
 
-struct Range {
-  char32_t first;
-  char32_t last;
+// Display width comes from utf8proc (Debian libutf8proc): its tables follow each Unicode
+// release (East Asian Width, emoji presentation, combining marks) and its grapheme
+// breaking follows UAX #29 (extended grapheme clusters: ZWJ sequences, emoji modifiers,
+// regional-indicator pairs, Hangul syllables). Only the decoding above stays hand-written:
+// it must keep going past ill-formed bytes (one U+FFFD each), which utf8proc's iterator
+// reports as an error.
+constexpr char32_t kZeroWidthJoiner = 0x200D;
+constexpr char32_t kEmojiPresentation = 0xFE0F;  // VS16
+
+bool is_regional_indicator(char32_t cp) { return cp >= 0x1F1E6 && cp <= 0x1F1FF; }
+
+// One grapheme cluster: its bytes and the columns a terminal gives it.
+struct Cluster {
+  std::size_t length;
+  std::size_t width;
 };
 
-constexpr Range kZeroWidth[] = {
-    {0x0300, 0x036F},  // combining diacritical marks
-    {0x200B, 0x200F},  // zero-width space/joiners, direction marks
-    {0x20D0, 0x20FF},  // combining marks for symbols
-    {0xFE00, 0xFE0F},  // variation selectors
-};
-
-constexpr Range kWide[] = {
-    {0x1100, 0x115F},   {0x2E80, 0x303E},   {0x3041, 0x33FF},   {0x3400, 0x4DBF},
-    {0x4E00, 0x9FFF},   {0xA000, 0xA4CF},   {0xAC00, 0xD7A3},   {0xF900, 0xFAFF},
-    {0xFE30, 0xFE4F},   {0xFF00, 0xFF60},   {0xFFE0, 0xFFE6},   {0x1F300, 0x1F64F},
-    {0x1F900, 0x1F9FF}, {0x20000, 0x2FFFD}, {0x30000, 0x3FFFD},
-};
-
-template <std::size_t N>
-bool in_ranges(char32_t cp, const Range (&ranges)[N]) {
-  for (const Range& r : ranges) {
-    if (cp >= r.first && cp <= r.last) return true;
+// The cluster starting at text[pos]. Its width is its widest code point's (the base:
+// marks, joiners and selectors are 0), and 2 where the cluster asks for emoji
+// presentation (VS16, a ZWJ sequence, a flag's regional-indicator pair), as terminals
+// draw those. Control characters are 0: display_safe makes them visible first.
+Cluster next_cluster(std::string_view text, std::size_t pos) {
+  const std::size_t start = pos;
+  utf8proc_int32_t state = 0;
+  Decoded d = decode(text, pos);
+  char32_t previous = d.code_point;
+  std::size_t width = 0;
+  std::size_t code_points = 0;
+  bool emoji = false;
+  bool regional_pair = false;
+  while (true) {
+    const int w = d.valid ? utf8proc_charwidth(static_cast<utf8proc_int32_t>(d.code_point)) : 1;
+    if (w > 0) width = std::max(width, static_cast<std::size_t>(w));
+    if (d.code_point == kEmojiPresentation || d.code_point == kZeroWidthJoiner) emoji = true;
+    if (code_points == 1 && is_regional_indicator(d.code_point)) regional_pair = true;
+    ++code_points;
+    pos += d.length;
+    if (pos >= text.size() || !d.valid) break;
+    const Decoded next = decode(text, pos);
+    if (!next.valid) break;
+    if (utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(previous),
+                                         static_cast<utf8proc_int32_t>(next.code_point), &state)) {
+      break;
+    }
+    previous = next.code_point;
+    d = next;
   }
-  return false;
-}
-
-std::size_t code_point_width(char32_t cp) {
-  if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) return 0;  // C0, DEL, C1
-  if (cp < 0x300) return 1;  // Latin: skip the table scans for the common case
-  if (in_ranges(cp, kZeroWidth)) return 0;
-  if (in_ranges(cp, kWide)) return 2;
-  return 1;
+  if ((emoji || regional_pair) && width > 0) width = 2;
+  return {pos - start, width};
 }
 
 }  // namespace
@@ -105,9 +126,9 @@ std::size_t display_width(std::string_view text) {
   // terminal prints U+FFFD) keeps tables aligned rather than crashing.
   std::size_t width = 0;
   for (std::size_t pos = 0; pos < text.size();) {
-    const Decoded d = decode(text, pos);
-    width += code_point_width(d.code_point);
-    pos += d.length;
+    const Cluster c = next_cluster(text, pos);
+    width += c.width;
+    pos += c.length;
   }
   return width;
 }
@@ -120,14 +141,13 @@ std::string truncate_to_width(std::string_view text, std::size_t columns) {
   const std::size_t budget = columns - kEllipsisWidth;
   std::size_t used = 0;
   std::size_t pos = 0;
-  // Stop at the first code point that does not fit, so zero-width marks stay with
-  // the base character they follow and never dangle after a cut one.
+  // Whole grapheme clusters only: a mark stays with its base, an emoji sequence is
+  // kept or dropped whole. Stop at the first cluster that does not fit.
   while (pos < text.size()) {
-    const Decoded d = decode(text, pos);
-    const std::size_t w = code_point_width(d.code_point);
-    if (used + w > budget) break;
-    used += w;
-    pos += d.length;
+    const Cluster c = next_cluster(text, pos);
+    if (used + c.width > budget) break;
+    used += c.width;
+    pos += c.length;
   }
   std::string out(text.substr(0, pos));
   out += kEllipsis;
@@ -141,5 +161,61 @@ std::string pad_to_width(std::string_view text, std::size_t columns) {
   if (width < columns) out.append(columns - width, ' ');
   return out;
 }
+
+namespace {
+
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+bool is_bidi_control(char32_t cp) {
+  return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+std::string make_safe(std::string_view text, bool keep_newlines) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t pos = 0; pos < text.size();) {
+    const Decoded d = decode(text, pos);
+    const char32_t cp = d.code_point;
+    if (!d.valid) {
+      out += kReplacementUtf8;
+    } else if (cp == '\n' && keep_newlines) {
+      out += '\n';
+    } else if (cp == '\t') {
+      out += ' ';
+    } else if (cp < 0x20) {
+      append_utf8(out, 0x2400 + cp);  // Control Pictures: ␀ .. ␟, ESC is ␛, LF is ␊
+    } else if (cp == 0x7F) {
+      append_utf8(out, 0x2421);  // ␡
+    } else if ((cp >= 0x80 && cp <= 0x9F) || is_bidi_control(cp)) {
+      out += kReplacementUtf8;
+    } else {
+      out.append(text, pos, d.length);
+    }
+    pos += d.length;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string display_safe(std::string_view text) { return make_safe(text, false); }
+
+std::string display_safe_lines(std::string_view text) { return make_safe(text, true); }
 
 }  // namespace muster

@@ -12,18 +12,41 @@ namespace muster {
 // True if `text` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool valid_utf8(std::string_view text);
 
-// Columns `text` occupies on a terminal: East Asian Wide/Fullwidth code points
-// (CJK, Hangul, fullwidth forms, most emoji) count 2, combining marks and
-// zero-width characters 0, control characters 0, everything else 1.
-// `text` must be valid UTF-8.
+// Columns `text` occupies on a terminal, counted per grapheme cluster (what a reader
+// sees as one character) with utf8proc's widths: CJK, Hangul, fullwidth forms and
+// punctuation 2; emoji 2, a ZWJ sequence, a VS16 sequence or a flag being one
+// cluster of 2; combining marks (U+0301, U+3099) and zero-width characters 0;
+// control characters 0 (display_safe makes them visible first); everything else 1.
+// An ill-formed byte counts 1, as a terminal draws it as U+FFFD.
 std::size_t display_width(std::string_view text);
 
-// Truncates `text` to at most `columns` display columns, never splitting a code
-// point; appends "…" (1 column, counted) when something was cut.
+// Truncates `text` to at most `columns` display columns, never splitting a grapheme
+// cluster; appends "…" (1 column, counted) when something was cut.
 std::string truncate_to_width(std::string_view text, std::size_t columns);
 
 // Pads `text` with spaces on the right to exactly `columns` display columns
 // (truncating first if it is wider).
 std::string pad_to_width(std::string_view text, std::size_t columns);
+
+// Text another person wrote, made safe to print on a terminal in one line (a table
+// cell, a title): nothing in it can move the cursor, clear the screen, set the
+// window title or reorder what follows. Each character that could is replaced by a
+// visible stand-in:
+//   C0 controls U+0000..U+001F   their Control Picture, U+2400 + code: ESC "\x1b" is
+//                                "␛" (so an escape sequence prints as "␛[2J"), BEL "␇",
+//                                CR "␍", LF "␊"; except TAB, which becomes one space
+//   DEL U+007F                   "␡"
+//   C1 controls U+0080..U+009F   "�" (U+009B is an 8-bit CSI)
+//   bidi embeddings, overrides
+//   and isolates U+202A..U+202E,
+//   U+2066..U+2069               "�"
+//   an ill-formed byte           "�"
+// Everything else passes unchanged. Stored text stays as sent; only what reaches a
+// terminal goes through this (--json output is JSON, whose escaping is already safe).
+std::string display_safe(std::string_view text);
+
+// The same for a multi-line field (a notice's body, a note, a message body shown on
+// its own lines): keeps LF as a line break and neutralises the rest as display_safe.
+std::string display_safe_lines(std::string_view text);
 
 }  // namespace muster

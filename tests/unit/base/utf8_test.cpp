@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+using muster::display_safe;
+using muster::display_safe_lines;
 using muster::display_width;
 using muster::pad_to_width;
 using muster::truncate_to_width;
@@ -58,7 +60,8 @@ TEST_CASE("display_width counts terminal columns") {
   CHECK(display_width("\xE3\x80\x80") == 2);    // U+3000 ideographic space
   CHECK(display_width("，。") == 4);            // CJK punctuation
   CHECK(display_width("a\xE2\x80\x8B" "b") == 2);  // zero-width space
-  CHECK(display_width("\xE2\x9D\xA4\xEF\xB8\x8F") == 1);  // ❤ + VS16: selector adds nothing
+  CHECK(display_width("\xE2\x9D\xA4") == 1);                  // ❤ alone: text presentation
+  CHECK(display_width("\xE2\x9D\xA4\xEF\xB8\x8F") == 2);      // ❤ + VS16: one emoji cluster
   CHECK(display_width("a\tb\n") == 2);          // C0 controls
   CHECK(display_width("\x7F") == 0);            // DEL
   CHECK(display_width("\xC2\x85") == 0);        // U+0085, a C1 control
@@ -120,4 +123,108 @@ TEST_CASE("pad_to_width pads to exactly the width") {
     CAPTURE(columns);
     CHECK(display_width(pad_to_width("白菜2斤é", columns)) == columns);
   }
+}
+
+TEST_CASE("display_width counts grapheme clusters with utf8proc's widths") {
+  CHECK(display_width("\xF0\x9F\x9A\x91") == 2);          // 🚑 U+1F691 ambulance
+  CHECK(display_width("救护车\xF0\x9F\x9A\x91") == 8);
+  CHECK(display_width("\xE3\x81\x8B\xE3\x82\x99") == 2);  // か + U+3099 combining voiced mark
+  CHECK(display_width("\xE3\x82\x99") == 0);              // U+3099 alone
+  CHECK(display_width("\xCC\x81") == 0);                   // U+0301 alone
+  CHECK(display_width("a\xCC\x81\xCC\x81") == 1);          // two marks on one base
+  CHECK(display_width("（张伟）") == 8);                    // fullwidth parentheses
+  CHECK(display_width("！？：；") == 8);                    // fullwidth punctuation
+  CHECK(display_width("「」『』【】") == 12);                // CJK brackets
+  // 👨‍👩‍👧 man ZWJ woman ZWJ girl: one cluster, two columns.
+  CHECK(display_width("\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7") == 2);
+  CHECK(display_width("\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD") == 2);  // 👍🏽 thumbs up + skin tone
+  CHECK(display_width("\xF0\x9F\x87\xA8\xF0\x9F\x87\xB3") == 2);  // 🇨🇳 a flag: two regional indicators
+  CHECK(display_width("\xE2\x98\x8E\xEF\xB8\x8F") == 2);          // ☎️ U+260E + VS16
+  CHECK(display_width("\xED\x95\x9C") == 2);                      // 한 precomposed
+  CHECK(display_width("\xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB") == 2);  // 한 as jamo L V T
+  CHECK(display_width("\xFF" "a") == 2);                          // an ill-formed byte counts 1
+}
+
+TEST_CASE("truncate_to_width never splits a grapheme cluster") {
+  const std::string family =
+      "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7";
+  CHECK(truncate_to_width("ab" + family + "cd", 4) == "ab…");  // the family does not fit whole
+  CHECK(truncate_to_width("ab" + family + "cd", 5) == "ab" + family + "…");
+  CHECK(truncate_to_width("か\xE3\x82\x99か\xE3\x82\x99か", 5) == "か\xE3\x82\x99か\xE3\x82\x99…");
+  CHECK(truncate_to_width("e\xCC\x81" "e\xCC\x81" "e\xCC\x81", 2) == "e\xCC\x81…");
+  CHECK(truncate_to_width("\xF0\x9F\x9A\x91\xF0\x9F\x9A\x91", 3) == "\xF0\x9F\x9A\x91…");
+  CHECK(truncate_to_width("\xF0\x9F\x9A\x91\xF0\x9F\x9A\x91", 2) == "…");  // 🚑 never half-fits
+  CHECK(pad_to_width("\xF0\x9F\x9A\x91\xF0\x9F\x9A\x91", 2) == "… ");     // it leaves a space
+  CHECK(pad_to_width("！？：", 4) == "！… ");
+  CHECK(pad_to_width("か\xE3\x82\x99", 3) == "か\xE3\x82\x99 ");
+
+  const std::string samples[] = {"救护车\xF0\x9F\x9A\x91到了", family + family + "x",
+                                 "か\xE3\x82\x99き\xE3\x82\x99（张伟）",
+                                 "\xF0\x9F\x87\xA8\xF0\x9F\x87\xB3\xE2\x9D\xA4\xEF\xB8\x8F" "a"};
+  for (const std::string& text : samples) {
+    for (std::size_t columns = 0; columns <= 16; ++columns) {
+      CAPTURE(text);
+      CAPTURE(columns);
+      const std::string cut = truncate_to_width(text, columns);
+      CHECK(display_width(cut) <= columns);
+      CHECK(display_width(pad_to_width(text, columns)) == columns);
+      if (cut != text && !cut.empty()) {
+        // What was kept is a prefix of whole clusters: its width plus the rest's is the
+        // whole (a split cluster would change the sum).
+        const std::size_t kept = cut.size() - std::string("…").size();
+        CHECK(text.compare(0, kept, cut, 0, kept) == 0);
+        CHECK(display_width(text.substr(0, kept)) + display_width(text.substr(kept)) ==
+              display_width(text));
+      }
+    }
+  }
+}
+
+TEST_CASE("display_safe makes control characters visible") {
+  CHECK(display_safe("白菜2斤 plain") == "白菜2斤 plain");
+  CHECK(display_safe("\x1b[2J") == "␛[2J");                       // ESC: the sequence is inert text
+  CHECK(display_safe("\x1b]0;owned\x07") == "␛]0;owned␇");        // OSC set-title, BEL
+  CHECK(display_safe("\xC2\x9B" "31m") == "\xEF\xBF\xBD" "31m");      // U+009B, the 8-bit CSI
+  CHECK(display_safe("\xC2\x85") == "\xEF\xBF\xBD");                 // U+0085 NEL
+  CHECK(display_safe("\x9B" "31m") == "\xEF\xBF\xBD" "31m");          // a raw 0x9B byte: ill-formed
+  CHECK(display_safe("a\nb") == "a␊b");
+  CHECK(display_safe("a\r\nb") == "a␍␊b");
+  CHECK(display_safe("a\tb") == "a b");
+  CHECK(display_safe("\x7F") == "␡");
+  CHECK(display_safe(std::string_view("a\0b", 3)) == "a␀b");
+  CHECK(display_safe("\x08") == "␈");                               // backspace
+  CHECK(display_safe("abc\xE2\x80\xAE" "fdp.exe") == "abc\xEF\xBF\xBD" "fdp.exe");  // RLO U+202E
+  CHECK(display_safe("\xE2\x80\xAA\xE2\x81\xA6\xE2\x81\xA9") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(display_safe("\xC2\xA0\xE2\x80\x8D") == "\xC2\xA0\xE2\x80\x8D");  // NBSP, ZWJ: printable
+  CHECK(display_safe("\xF0\x9F\x9A\x91") == "\xF0\x9F\x9A\x91");
+}
+
+TEST_CASE("display_safe output holds no byte a terminal acts on") {
+  std::string all;
+  for (int c = 0; c < 0x80; ++c) all += static_cast<char>(c);
+  for (char32_t c = 0x80; c < 0xA0; ++c) {
+    all += static_cast<char>(0xC0 | (c >> 6));
+    all += static_cast<char>(0x80 | (c & 0x3F));
+  }
+  all += "\x80\x9B\xFF\xC3";  // ill-formed bytes
+  for (const bool lines : {false, true}) {
+    CAPTURE(lines);
+    const std::string safe = lines ? display_safe_lines(all) : display_safe(all);
+    CHECK(valid_utf8(safe));
+    for (std::size_t i = 0; i < safe.size(); ++i) {
+      const auto b = static_cast<unsigned char>(safe[i]);
+      CAPTURE(i);
+      CHECK((b >= 0x20 || (lines && b == '\n')));
+      CHECK(b != 0x7F);
+      // No C1 control encoded as UTF-8 (C2 80..C2 9F).
+      if (b == 0xC2 && i + 1 < safe.size()) CHECK(static_cast<unsigned char>(safe[i + 1]) >= 0xA0);
+    }
+  }
+}
+
+TEST_CASE("display_safe_lines keeps line breaks only") {
+  CHECK(display_safe_lines("第一行\n第二行\n") == "第一行\n第二行\n");
+  CHECK(display_safe_lines("a\r\nb") == "a␍\nb");
+  CHECK(display_safe_lines("\x1b[1A\x1b[2Kfake\n") == "␛[1A␛[2Kfake\n");
+  CHECK(display_safe_lines("a\tb") == "a b");
 }
