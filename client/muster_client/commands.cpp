@@ -95,12 +95,14 @@ exit codes: 0 ok, 1 usage, 2 rejected, 3 server unreachable
 const char* usage_text() { return kUsageText; }
 
 int usage(const std::string& problem) {
-  std::cerr << "muster: " << problem << "\n" << kUsageText;
+  std::cerr << "muster: " << display_safe_lines(problem) << "\n" << kUsageText;
   return kUsage;
 }
 
+// Messages can quote what someone typed or sent (a title, an id): neutralised like
+// every other text that reaches the terminal (display_safe, README "On the terminal").
 int fail(int code, const std::string& message) {
-  std::cerr << "muster: " << message << '\n';
+  std::cerr << "muster: " << display_safe_lines(message) << '\n';
   return code;
 }
 
@@ -282,8 +284,8 @@ int Cli::submit(domain::Op op) {
 int Cli::print_sync(const DriveResult& r, bool quiet_success) {
   const auto& rep = r.report;
   for (const auto& rej : rep.rejected) {
-    std::cerr << "rejected " << rej.op_id << ' ' << rej.kind << ": " << to_string(rej.error.code) << ": "
-              << local_times(rej.error.message) << '\n';
+    std::cerr << "rejected " << display_safe(rej.op_id) << ' ' << display_safe(rej.kind) << ": "
+              << to_string(rej.error.code) << ": " << display_safe(local_times(rej.error.message)) << '\n';
   }
   const auto pending = store().outbox_size();
   if (json_) {
@@ -309,7 +311,7 @@ int Cli::print_sync(const DriveResult& r, bool quiet_success) {
               << (rep.events == 1 ? "" : "s") << ", " << pending << " still queued\n";
   }
   if (!r.status.ok()) {
-    std::cerr << "muster: " << r.status.error().message << '\n';
+    std::cerr << "muster: " << display_safe_lines(r.status.error().message) << '\n';
     return exit_for(r.status);
   }
   store().set_config("last_sync", now_text());
@@ -412,7 +414,8 @@ int Cli::login() {
   } else {
     std::string roles;
     for (const auto& r2 : now_id->roles) roles += (roles.empty() ? "" : ",") + r2;
-    std::cout << "logged in as " << now_id->user << " (" << roles << ", " << now_id->area << ") at " << now_id->server
+    std::cout << "logged in as " << display_safe(now_id->user) << " (" << display_safe(roles) << ", "
+              << display_safe(now_id->area) << ") at " << now_id->server
               << ", device " << now_id->device << '\n';
   }
   return kOk;
@@ -451,8 +454,8 @@ int Cli::status() {
             << "last sync: " << (last.empty() ? "never" : last) << '\n'
             << waiting << (waiting == 1 ? " item" : " items") << " in your inbox (muster inbox)\n";
   for (const auto& r : store().rejections(5)) {
-    std::cout << "recently rejected: " << r.op_id << ' ' << r.kind << ": " << to_string(r.error.code) << ": "
-              << local_times(r.error.message) << '\n';
+    std::cout << "recently rejected: " << display_safe(r.op_id) << ' ' << display_safe(r.kind) << ": "
+              << to_string(r.error.code) << ": " << display_safe(local_times(r.error.message)) << '\n';
   }
   return kOk;
 }
@@ -523,7 +526,7 @@ int Cli::task_list() {
       j["pending"] = pending.count(t->id.str()) > 0;
       out.push_back(std::move(j));
     }
-    std::cout << out.dump() << '\n';
+    std::cout << display_safe_json(out.dump()) << '\n';
     return kOk;
   }
   if (rows.empty()) {
@@ -579,7 +582,7 @@ int Cli::task_list() {
   for (auto& c : columns) {
     c.width = display_width(c.head);
     for (const auto* t : rows) {
-      c.cells.push_back(cell(*t, c.head));
+      c.cells.push_back(display_safe(cell(*t, c.head)));
       c.width = std::max(c.width, display_width(c.cells.back()));
     }
     c.width += 2;
@@ -604,7 +607,7 @@ int Cli::task_list() {
   std::cout << "TITLE\n";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     for (const auto& c : columns) std::cout << pad_to_width(c.cells[i], c.width);
-    std::cout << truncate_to_width(rows[i]->title, title_width) << '\n';
+    std::cout << truncate_to_width(display_safe(rows[i]->title), title_width) << '\n';
   }
   if (any_escalated) std::cout << "! escalated to the leads (muster task show ID)\n";
   if (!pending.empty()) std::cout << "* not yet confirmed by the server (run muster sync)\n";
@@ -622,7 +625,7 @@ int Cli::task_show() {
   Json j = domain::to_json(t);
   j["pending"] = pending.count(t.id.str()) > 0;
   if (json_) {
-    std::cout << j.dump() << '\n';
+    std::cout << display_safe_json(j.dump()) << '\n';
     return kOk;
   }
   for (const char* key : {"id", "kind", "title", "area", "state", "dispatch", "priority", "skill", "assignee",
@@ -635,12 +638,17 @@ int Cli::task_show() {
     if (k == "offer_expires" || k == "since" || k == "due" || k == "created_at" || k == "updated_at") {
       if (auto t2 = parse_utc(text)) text = format_local(*t2, zone());
     }
-    std::cout << pad_to_width(key, 14) << text << '\n';
+    // A note may run over lines; every other field is one line.
+    std::cout << pad_to_width(key, 14) << (k == "note" ? display_safe_lines(text) : display_safe(text)) << '\n';
   }
-  if (!t.offered.empty()) std::cout << pad_to_width("offered", 14) << Json(t.offered).dump() << '\n';
-  if (!t.escalated.empty()) std::cout << pad_to_width("escalated", 14) << Json(t.escalated).dump() << '\n';
-  for (const auto& [k, v] : t.details) std::cout << pad_to_width(k, 14) << v << '\n';
-  if (!t.declined_by.empty()) std::cout << pad_to_width("declined_by", 14) << Json(t.declined_by).dump() << '\n';
+  if (!t.offered.empty()) std::cout << pad_to_width("offered", 14) << display_safe(Json(t.offered).dump()) << '\n';
+  if (!t.escalated.empty()) {
+    std::cout << pad_to_width("escalated", 14) << display_safe(Json(t.escalated).dump()) << '\n';
+  }
+  for (const auto& [k, v] : t.details) std::cout << pad_to_width(display_safe(k), 14) << display_safe(v) << '\n';
+  if (!t.declined_by.empty()) {
+    std::cout << pad_to_width("declined_by", 14) << display_safe(Json(t.declined_by).dump()) << '\n';
+  }
   if (j["pending"].get<bool>()) std::cout << "(changes not yet confirmed by the server)\n";
   return kOk;
 }
@@ -678,7 +686,7 @@ int Cli::notice() {
       j["acked"] = n->acked_by.count(me) > 0;
       out.push_back(std::move(j));
     }
-    std::cout << out.dump() << '\n';
+    std::cout << display_safe_json(out.dump()) << '\n';
     return kOk;
   }
   if (rows.empty()) std::cout << "no notices\n";
@@ -686,9 +694,14 @@ int Cli::notice() {
     std::string ack = !n->ack_required ? "" : (n->acked_by.count(me) ? " [acknowledged]" : " [please acknowledge]");
     if (n->chased.count("resent") && !n->acked_by.count(me)) ack += " [sent again]";
     auto posted = parse_utc(n->posted_at);
-    std::cout << n->id << "  " << (posted ? short_time(*posted) : n->posted_at) << "  "
-              << domain::to_string(n->priority) << "  " << n->area << "  "
-              << n->author << ack << "\n    " << n->text << '\n';
+    // The body keeps its line breaks, each line indented under the heading.
+    std::string body = display_safe_lines(n->text);
+    for (std::size_t at = body.find('\n'); at != std::string::npos; at = body.find('\n', at + 5)) {
+      body.replace(at, 1, "\n    ");
+    }
+    std::cout << display_safe(n->id) << "  " << display_safe(posted ? short_time(*posted) : n->posted_at) << "  "
+              << domain::to_string(n->priority) << "  " << display_safe(n->area) << "  " << display_safe(n->author)
+              << ack << "\n    " << body << '\n';
   }
   return kOk;
 }
@@ -713,7 +726,7 @@ int Cli::notice_status() {
   if (!q.ok) return fail(kRejected, std::string(to_string(q.error->code)) + ": " + q.error->message);
   const Json& b = q.body;
   if (json_) {
-    std::cout << b.dump() << '\n';
+    std::cout << display_safe_json(b.dump()) << '\n';
     return kOk;
   }
   const int recipients = b.value("recipients", 0);
@@ -722,10 +735,10 @@ int Cli::notice_status() {
   for (const auto& area : b["by_area"]) {
     const int ar = area.value("recipients", 0);
     const int aa = area.value("acked", 0);
-    std::cout << "  " << pad_to_width(area.value("area", ""), 30) << aa << '/' << ar;
+    std::cout << "  " << pad_to_width(display_safe(area.value("area", "")), 30) << aa << '/' << ar;
     if (ar > aa) {
       std::cout << "  missing:";
-      for (const auto& m : area["missing"]) std::cout << ' ' << m.get<std::string>();
+      for (const auto& m : area["missing"]) std::cout << ' ' << display_safe(m.get<std::string>());
     }
     std::cout << '\n';
   }
@@ -755,14 +768,14 @@ int Cli::msg() {
   if (json_) {
     Json out = Json::array();
     for (const auto& [mid, m] : view.messages) out.push_back(domain::to_json(m));
-    std::cout << out.dump() << '\n';
+    std::cout << display_safe_json(out.dump()) << '\n';
     return kOk;
   }
   if (view.messages.empty()) std::cout << "no messages\n";
   for (const auto& [mid, m] : view.messages) {
     auto sent = parse_utc(m.sent_at);
-    std::cout << (sent ? short_time(*sent) : std::string("(queued)        ")) << "  " << m.from << " → " << m.to << ": "
-              << m.text << '\n';
+    std::cout << (sent ? short_time(*sent) : std::string("(queued)        ")) << "  " << display_safe(m.from) << " → "
+              << display_safe(m.to) << ": " << display_safe(m.text) << '\n';
   }
   return kOk;
 }
@@ -778,7 +791,7 @@ int Cli::watch() {
   auto keep_going = [&]() {
     return !interrupted() && (!bounded || std::chrono::steady_clock::now() < deadline);
   };
-  auto print = [](const domain::Event& e) { std::cout << protocol::encode_event(e) << std::endl; };
+  auto print = [](const domain::Event& e) { std::cout << display_safe_json(protocol::encode_event(e)) << std::endl; };
   milliseconds backoff{500};
   while (keep_going()) {
     DriveOptions options;
@@ -786,8 +799,8 @@ int Cli::watch() {
     options.keep_going = keep_going;
     auto r = drive(connect_, store(), *id, {}, options, print);
     for (const auto& rej : r.report.rejected) {
-      std::cerr << "rejected " << rej.op_id << ' ' << rej.kind << ": " << to_string(rej.error.code) << ": "
-                << local_times(rej.error.message) << '\n';
+      std::cerr << "rejected " << display_safe(rej.op_id) << ' ' << display_safe(rej.kind) << ": "
+                << to_string(rej.error.code) << ": " << display_safe(local_times(rej.error.message)) << '\n';
     }
     if (r.status.ok()) break;
     if (r.status.error().code == Errc::forbidden) return fail(kRejected, r.status.error().message);

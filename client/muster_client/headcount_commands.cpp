@@ -39,15 +39,15 @@ std::vector<std::string> words_of(const std::string& line) {
 int exit_code_for(Errc code) { return code == Errc::invalid ? kUsage : kRejected; }
 
 void print_status_text(const Json& s, bool by_building, bool list_missing) {
-  std::cout << "round " << s["round"].get<std::string>() << "  " << s["title"].get<std::string>() << "  "
-            << s["area"].get<std::string>() << "  " << (s["closed"].get<bool>() ? "closed" : "open") << '\n'
+  std::cout << "round " << display_safe(s["round"].get<std::string>()) << "  "
+            << display_safe(s["title"].get<std::string>()) << "  " << display_safe(s["area"].get<std::string>()) << "  " << (s["closed"].get<bool>() ? "closed" : "open") << '\n'
             << "expected " << s["expected"] << ", counted " << s["counted"] << ", missing " << s["missing"]
             << ", people " << s["people"] << '\n';
   if (by_building) {
     std::cout << pad_to_width("BUILDING", 30) << pad_to_width("EXPECTED", 10) << pad_to_width("COUNTED", 9)
               << pad_to_width("MISSING", 9) << "PEOPLE\n";
     for (const auto& b : s["by_building"]) {
-      std::cout << pad_to_width(b["area"].get<std::string>(), 30) << pad_to_width(b["expected"].dump(), 10)
+      std::cout << pad_to_width(display_safe(b["area"].get<std::string>()), 30) << pad_to_width(b["expected"].dump(), 10)
                 << pad_to_width(b["counted"].dump(), 9) << pad_to_width(b["missing"].dump(), 9) << b["people"]
                 << '\n';
     }
@@ -59,8 +59,9 @@ void print_status_text(const Json& s, bool by_building, bool list_missing) {
     } else {
       std::cout << "missing households:\n";
       for (const auto& m : missing) {
-        std::cout << "  " << pad_to_width(m["household"].get<std::string>(), 14)
-                  << pad_to_width(m["area"].get<std::string>(), 30) << m["address"].get<std::string>() << '\n';
+        std::cout << "  " << pad_to_width(display_safe(m["household"].get<std::string>()), 14)
+                  << pad_to_width(display_safe(m["area"].get<std::string>()), 30)
+                  << display_safe(m["address"].get<std::string>()) << '\n';
       }
     }
   }
@@ -182,7 +183,7 @@ int Cli::headcount_mark_file(const std::string& round, const std::string& file) 
     for (const auto& op : ops) {
       out.push_back(Json{{"id", op.id}, {"kind", op.kind}, {"household", op.body["household"]}, {"queued", true}});
     }
-    std::cout << out.dump() << '\n';
+    std::cout << display_safe_json(out.dump()) << '\n';
   } else {
     for (const auto& op : ops) std::cout << op.id << " queued\n";
   }
@@ -202,7 +203,7 @@ int Cli::headcount_status() {
   if (id) viewer = id->actor();
   const Json s = domain::round_status(view.headcount, it->second, a_.flag("missing"), viewer ? &*viewer : nullptr);
   if (json_) {
-    std::cout << s.dump() << '\n';
+    std::cout << display_safe_json(s.dump()) << '\n';
     return kOk;
   }
   print_status_text(s, by.has_value(), a_.flag("missing"));
@@ -226,7 +227,7 @@ int Cli::headcount_list() {
     rows.push_back(std::move(s));
   }
   if (json_) {
-    std::cout << rows.dump() << '\n';
+    std::cout << display_safe_json(rows.dump()) << '\n';
     return kOk;
   }
   if (rows.empty()) {
@@ -238,12 +239,12 @@ int Cli::headcount_list() {
   for (const auto& s : rows) {
     const std::string rid = s["round"].get<std::string>();
     auto opened = parse_utc(s["opened_at"].get<std::string>());
-    std::cout << pad_to_width(rid + (s["pending"].get<bool>() ? "*" : ""), 28)
+    std::cout << pad_to_width(display_safe(rid) + (s["pending"].get<bool>() ? "*" : ""), 28)
               << pad_to_width(s["closed"].get<bool>() ? "closed" : "open", 8)
-              << pad_to_width(truncate_to_width(s["area"].get<std::string>(), 23), 24)
+              << pad_to_width(truncate_to_width(display_safe(s["area"].get<std::string>()), 23), 24)
               << pad_to_width(s["counted"].dump() + "/" + s["expected"].dump(), 12)
               << pad_to_width(opened ? short_time(*opened) : "-", 18)
-              << truncate_to_width(s["title"].get<std::string>(), 40) << '\n';
+              << truncate_to_width(display_safe(s["title"].get<std::string>()), 40) << '\n';
   }
   if (!pending.empty()) std::cout << "* not yet confirmed by the server (run muster sync)\n";
   return kOk;
@@ -263,12 +264,12 @@ int Cli::headcount_household() {
   const auto& q = *r.query_result;
   if (!q.ok) return fail(kRejected, std::string(to_string(q.error->code)) + ": " + q.error->message);
   if (json_) {
-    std::cout << q.body.dump() << '\n';
+    std::cout << display_safe_json(q.body.dump()) << '\n';
     return kOk;
   }
   for (const char* key : {"household", "area", "address", "members", "phone"}) {
     const auto& v = q.body[key];
-    std::cout << pad_to_width(key, 11) << (v.is_string() ? v.get<std::string>() : v.dump()) << '\n';
+    std::cout << pad_to_width(key, 11) << display_safe(v.is_string() ? v.get<std::string>() : v.dump()) << '\n';
   }
   return kOk;
 }

@@ -115,7 +115,7 @@ int Cli::hotline_list() {
       j["pending"] = pending.count(c->id) > 0;
       out.push_back(std::move(j));
     }
-    std::cout << out.dump() << '\n';
+    std::cout << display_safe_json(out.dump()) << '\n';
     return kOk;
   }
   if (rows.empty()) {
@@ -129,13 +129,14 @@ int Cli::hotline_list() {
   for (const auto* c : rows) {
     auto started = parse_utc(c->started);
     any_escalated = any_escalated || c->escalated;
-    std::cout << pad_to_width(c->id + (pending.count(c->id) ? "*" : ""), 28)
+    std::cout << pad_to_width(display_safe(c->id) + (pending.count(c->id) ? "*" : ""), 28)
               << pad_to_width(started ? short_time(*started) : c->started, 18)
               << pad_to_width(std::to_string(c->duration_minutes), 5)
               << pad_to_width(std::to_string(c->risk) + (c->escalated ? "!" : ""), 6)
-              << pad_to_width(truncate_to_width(c->category, 13), 14) << pad_to_width(truncate_to_width(c->area, 21), 22)
-              << pad_to_width(truncate_to_width(c->operator_name, 9), 10) << pad_to_width(notes_state(*c), 8)
-              << (c->followup_task.empty() ? "-" : c->followup_task) << '\n';
+              << pad_to_width(truncate_to_width(display_safe(c->category), 13), 14)
+              << pad_to_width(truncate_to_width(display_safe(c->area), 21), 22)
+              << pad_to_width(truncate_to_width(display_safe(c->operator_name), 9), 10) << pad_to_width(notes_state(*c), 8)
+              << (c->followup_task.empty() ? "-" : display_safe(c->followup_task)) << '\n';
   }
   if (any_escalated) std::cout << "! escalated to the hotline's leads of the area\n";
   if (!pending.empty()) std::cout << "* not yet confirmed by the server (run muster sync)\n";
@@ -161,7 +162,7 @@ int Cli::hotline_show() {
     return fail(e.code == Errc::unavailable ? kUnreachable : kRejected, std::string(to_string(e.code)) + ": " + e.message);
   }
   if (json_) {
-    std::cout << q.body.dump() << '\n';
+    std::cout << display_safe_json(q.body.dump()) << '\n';
     return kOk;
   }
   auto c = domain::call_from_json(q.body.value("call", Json()));
@@ -170,18 +171,18 @@ int Cli::hotline_show() {
     auto t = parse_utc(text);
     return t ? format_local(*t, zone()) : text;
   };
-  std::cout << pad_to_width("call", 14) << c->id << '\n'
-            << pad_to_width("operator", 14) << c->operator_name << '\n'
-            << pad_to_width("started", 14) << local(c->started) << '\n'
+  std::cout << pad_to_width("call", 14) << display_safe(c->id) << '\n'
+            << pad_to_width("operator", 14) << display_safe(c->operator_name) << '\n'
+            << pad_to_width("started", 14) << display_safe(local(c->started)) << '\n'
             << pad_to_width("duration", 14) << c->duration_minutes << " min\n"
-            << pad_to_width("category", 14) << c->category << '\n'
+            << pad_to_width("category", 14) << display_safe(c->category) << '\n'
             << pad_to_width("risk", 14) << c->risk << (c->escalated ? " (escalated)" : "") << '\n'
-            << pad_to_width("area", 14) << c->area << '\n';
-  if (!c->followup_task.empty()) std::cout << pad_to_width("follow-up", 14) << c->followup_task << '\n';
-  std::cout << pad_to_width("logged_at", 14) << local(c->logged_at) << '\n';
+            << pad_to_width("area", 14) << display_safe(c->area) << '\n';
+  if (!c->followup_task.empty()) std::cout << pad_to_width("follow-up", 14) << display_safe(c->followup_task) << '\n';
+  std::cout << pad_to_width("logged_at", 14) << display_safe(local(c->logged_at)) << '\n';
   const Json& notes = q.body["notes"];
   if (notes.is_string()) {
-    std::cout << "notes:\n" << notes.get<std::string>();
+    std::cout << "notes:\n" << display_safe_lines(notes.get<std::string>());
     if (!notes.get_ref<const std::string&>().empty() && notes.get_ref<const std::string&>().back() != '\n') {
       std::cout << '\n';
     }

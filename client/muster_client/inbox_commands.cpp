@@ -40,7 +40,7 @@ int Cli::inbox() {
   if (json_) {
     Json out = Json::array();
     for (const auto& item : items) out.push_back(domain::to_json(item));
-    std::cout << out.dump() << '\n';
+    std::cout << display_safe_json(out.dump()) << '\n';
     return kOk;
   }
   if (items.empty()) {
@@ -64,9 +64,9 @@ int Cli::inbox() {
       const bool shift = item.kind == "reminder" || item.kind == "gap" || item.kind == "gap_offer";
       add((shift ? "starts " : "due ") + local(item.due));
     }
-    std::cout << pad_to_width(item.kind, kKindWidth) << truncate_to_width(item.title, 60)
-              << (about.empty() ? "" : "  (" + about + ")") << '\n'
-              << std::string(kKindWidth, ' ') << item.action << '\n';
+    std::cout << pad_to_width(display_safe(item.kind), kKindWidth) << truncate_to_width(display_safe(item.title), 60)
+              << (about.empty() ? "" : "  (" + display_safe(about) + ")") << '\n'
+              << std::string(kKindWidth, ' ') << display_safe(item.action) << '\n';
   }
   std::cout << items.size() << (items.size() == 1 ? " item" : " items") << '\n';
   return kOk;
@@ -97,7 +97,7 @@ int Cli::inbox_ack(const sync::Identity& id) {
     if (json_) {
       std::cout << Json{{"kind", item->kind}, {"id", item->id}, {"acked", true}}.dump() << '\n';
     } else {
-      std::cout << "acknowledged " << item->kind << ' ' << item->id << '\n';
+      std::cout << "acknowledged " << display_safe(item->kind) << ' ' << display_safe(item->id) << '\n';
     }
   }
   return kOk;

@@ -113,7 +113,7 @@ int Cli::roster_list() {
   if (json_) {
     Json out = Json::array();
     for (const auto* s : rows) out.push_back(shift_json(*s, zone(), pending.count(s->id) > 0));
-    std::cout << out.dump() << '\n';
+    std::cout << display_safe_json(out.dump()) << '\n';
     return kOk;
   }
   if (rows.empty()) {
@@ -123,10 +123,11 @@ int Cli::roster_list() {
   std::cout << pad_to_width("SHIFT", 28) << pad_to_width("POST", 14) << pad_to_width("AREA", 22)
             << pad_to_width("START", 18) << pad_to_width("END", 18) << pad_to_width("SEATS", 7) << "WHO\n";
   for (const auto* s : rows) {
-    std::cout << pad_to_width(s->id + (pending.count(s->id) ? "*" : ""), 28) << pad_to_width(truncate_to_width(s->post, 13), 14)
-              << pad_to_width(truncate_to_width(s->area, 21), 22) << pad_to_width(short_time(s->start), 18)
+    std::cout << pad_to_width(display_safe(s->id) + (pending.count(s->id) ? "*" : ""), 28)
+              << pad_to_width(truncate_to_width(display_safe(s->post), 13), 14)
+              << pad_to_width(truncate_to_width(display_safe(s->area), 21), 22) << pad_to_width(short_time(s->start), 18)
               << pad_to_width(short_time(s->end), 18)
-              << pad_to_width(std::to_string(s->signups.size()) + "/" + std::to_string(s->seats), 7) << names(*s)
+              << pad_to_width(std::to_string(s->signups.size()) + "/" + std::to_string(s->seats), 7) << display_safe(names(*s))
               << '\n';
   }
   if (!pending.empty()) std::cout << "* not yet confirmed by the server (run muster sync)\n";
@@ -154,7 +155,7 @@ int Cli::roster_gaps() {
                          {"to", format_local(g.to, zone())},
                          {"missing", g.missing}});
     }
-    std::cout << out.dump() << '\n';
+    std::cout << display_safe_json(out.dump()) << '\n';
     return kOk;
   }
   if (gaps.empty()) {
@@ -165,8 +166,8 @@ int Cli::roster_gaps() {
             << pad_to_width("POST", 14) << pad_to_width("AREA", 22) << "SHIFT\n";
   for (const auto& g : gaps) {
     std::cout << pad_to_width(short_time(g.from), 18) << pad_to_width(short_time(g.to), 18)
-              << pad_to_width(std::to_string(g.missing), 9) << pad_to_width(truncate_to_width(g.post, 13), 14)
-              << pad_to_width(truncate_to_width(g.area, 21), 22) << g.shift << '\n';
+              << pad_to_width(std::to_string(g.missing), 9) << pad_to_width(truncate_to_width(display_safe(g.post), 13), 14)
+              << pad_to_width(truncate_to_width(display_safe(g.area), 21), 22) << display_safe(g.shift) << '\n';
   }
   std::cout << "times in " << zone().name() << '\n';
   return kOk;

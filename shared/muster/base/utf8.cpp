@@ -218,4 +218,24 @@ std::string display_safe(std::string_view text) { return make_safe(text, false);
 
 std::string display_safe_lines(std::string_view text) { return make_safe(text, true); }
 
+std::string display_safe_json(std::string_view json) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(json.size());
+  for (std::size_t pos = 0; pos < json.size();) {
+    const Decoded d = decode(json, pos);
+    const char32_t cp = d.valid ? d.code_point : kReplacement;
+    const bool whitespace = cp == '\n' || cp == '\t' || cp == '\r';
+    if ((cp < 0x20 && !whitespace) || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || is_bidi_control(cp) ||
+        !d.valid) {
+      out += "\\u";
+      for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xF];
+    } else {
+      out.append(json, pos, d.length);
+    }
+    pos += d.length;
+  }
+  return out;
+}
+
 }  // namespace muster

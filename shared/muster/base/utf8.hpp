@@ -49,4 +49,11 @@ std::string display_safe(std::string_view text);
 // its own lines): keeps LF as a line break and neutralises the rest as display_safe.
 std::string display_safe_lines(std::string_view text);
 
+// JSON text (as nlohmann's dump() writes it) made as safe for a terminal, and still
+// the same JSON: DEL, C1 controls and bidi controls, which JSON may carry raw inside
+// strings, become \u escapes (a parser reads back the exact text); C0 controls other
+// than JSON's whitespace become \u escapes too, ill-formed bytes \ufffd. For --json
+// output and `muster watch`.
+std::string display_safe_json(std::string_view json);
+
 }  // namespace muster

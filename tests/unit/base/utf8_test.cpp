@@ -6,6 +6,7 @@
 #include <string_view>
 
 using muster::display_safe;
+using muster::display_safe_json;
 using muster::display_safe_lines;
 using muster::display_width;
 using muster::pad_to_width;
@@ -227,4 +228,14 @@ TEST_CASE("display_safe_lines keeps line breaks only") {
   CHECK(display_safe_lines("a\r\nb") == "a␍\nb");
   CHECK(display_safe_lines("\x1b[1A\x1b[2Kfake\n") == "␛[1A␛[2Kfake\n");
   CHECK(display_safe_lines("a\tb") == "a b");
+}
+
+TEST_CASE("display_safe_json escapes what JSON may carry raw, and stays the same JSON") {
+  CHECK(display_safe_json(R"({"text":"白菜\u001b[2J"})") == R"({"text":"白菜\u001b[2J"})");
+  CHECK(display_safe_json("{\"t\":\"a\x7F\"}") == R"({"t":"a\u007f"})");
+  CHECK(display_safe_json("{\"t\":\"\xC2\x9B" "31m\"}") == R"({"t":"\u009b31m"})");
+  CHECK(display_safe_json("{\"t\":\"\xE2\x80\xAE\"}") == R"({"t":"\u202e"})");
+  CHECK(display_safe_json("[1,\n 2]") == "[1,\n 2]");  // JSON's own whitespace stays
+  CHECK(display_safe_json("\x1b") == R"(\u001b)");
+  CHECK(display_safe_json("\xF0\x9F\x9A\x91") == "\xF0\x9F\x9A\x91");
 }
