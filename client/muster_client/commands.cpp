@@ -294,15 +294,14 @@ int Cli::print_sync(const DriveResult& r, bool quiet_success) {
       rejected.push_back({{"op", rej.op_id}, {"kind", rej.kind}, {"code", to_string(rej.error.code)},
                           {"message", rej.error.message}});
     }
-    std::cout << Json{{"ok", r.status.ok()},
-                      {"pushed", rep.pushed},
-                      {"accepted", rep.accepted},
-                      {"rejected", rejected},
-                      {"events", rep.events},
-                      {"pending", pending},
-                      {"error", r.status.ok() ? "" : r.status.error().message}}
-                     .dump()
-              << '\n';
+    const Json out{{"ok", r.status.ok()},
+                   {"pushed", rep.pushed},
+                   {"accepted", rep.accepted},
+                   {"rejected", rejected},
+                   {"events", rep.events},
+                   {"pending", pending},
+                   {"error", r.status.ok() ? "" : r.status.error().message}};
+    std::cout << display_safe_json(out.dump()) << '\n';
   } else if (!r.status.ok() && rep.pushed == 0 && rep.events == 0) {
     // Nothing happened: the error line below says why.
   } else if (!quiet_success || !r.status.ok()) {

@@ -57,6 +57,17 @@ std::size_t column_of(const std::string& line, const std::string& needle) {
   return at == std::string::npos ? at : muster::display_width(line.substr(0, at));
 }
 
+// True if `j` holds the string `text` anywhere, as a value.
+bool holds_string(const json& j, const std::string& text) {
+  if (j.is_string()) return j.get_ref<const std::string&>() == text;
+  if (j.is_structured()) {
+    for (const auto& item : j) {
+      if (holds_string(item, text)) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   for (std::size_t start = 0; start < text.size();) {
@@ -77,10 +88,13 @@ TEST_SUITE("integration") {
     server.add_user("lin", "lead", "gulou/antai/yili");
     server.add_user("wang", "volunteer", "gulou/antai/yili");
     server.start();
-    mt::ClientFixture coord("chen"), lead("lin"), reader("wang");
+    // wang's second device, for `watch`: logged in before anything is sent, so its watch
+    // replays what it missed.
+    mt::ClientFixture coord("chen"), lead("lin"), reader("wang"), watcher("wang-watch");
     coord.login(server, "chen");
     lead.login(server, "lin");
     reader.login(server, "wang");
+    watcher.login(server, "wang");
 
     auto sent = lead.run({"msg", "send", "--to", "wang", "--text", kHostile});
     REQUIRE_MESSAGE(sent.code == 0, describe(sent));
@@ -125,6 +139,16 @@ TEST_SUITE("integration") {
     auto posted = run_json(reader, {"notice", "list"});
     REQUIRE(posted.size() == 1);
     CHECK(posted[0]["text"].get<std::string>() == kHostile + "\n第二行\r");
+
+    // watch prints each event as one line of JSON: the same JSON, its bytes as safe.
+    auto watched = watcher.run({"watch", "--timeout", "3"});
+    CHECK_MESSAGE(first_unsafe(watched.out) == "", describe(watched));
+    int hostile_events = 0;
+    for (const auto& line : lines_of(watched.out)) {
+      const json event = json::parse(line);
+      if (holds_string(event, kHostile)) ++hostile_events;
+    }
+    CHECK_MESSAGE(hostile_events >= 2, describe(watched));  // the message and the task at least
 
     // An error that quotes what was typed is neutralised too.
     auto missing = reader.run({"task", "show", "\x1b[2Jnope"});

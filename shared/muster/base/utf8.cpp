@@ -76,10 +76,16 @@ struct Cluster {
   std::size_t width;
 };
 
+bool is_pictographic(char32_t cp) {
+  return utf8proc_get_property(static_cast<utf8proc_int32_t>(cp))->boundclass ==
+         UTF8PROC_BOUNDCLASS_EXTENDED_PICTOGRAPHIC;
+}
+
 // The cluster starting at text[pos]. Its width is its widest code point's (the base:
-// marks, joiners and selectors are 0), and 2 where the cluster asks for emoji
-// presentation (VS16, a ZWJ sequence, a flag's regional-indicator pair), as terminals
-// draw those. Control characters are 0: display_safe makes them visible first.
+// marks, joiners and selectors are 0), and 2 where a pictographic base asks for emoji
+// presentation (VS16, a ZWJ sequence) or two regional indicators make a flag, as
+// terminals draw those; a VS16 or ZWJ after a letter changes nothing. Control characters
+// are 0: display_safe makes them visible first.
 Cluster next_cluster(std::string_view text, std::size_t pos) {
   const std::size_t start = pos;
   utf8proc_int32_t state = 0;
@@ -87,13 +93,20 @@ Cluster next_cluster(std::string_view text, std::size_t pos) {
   char32_t previous = d.code_point;
   std::size_t width = 0;
   std::size_t code_points = 0;
+  const char32_t first = d.code_point;
+  const bool pictographic_base = d.valid && is_pictographic(first);
   bool emoji = false;
   bool regional_pair = false;
   while (true) {
     const int w = d.valid ? utf8proc_charwidth(static_cast<utf8proc_int32_t>(d.code_point)) : 1;
     if (w > 0) width = std::max(width, static_cast<std::size_t>(w));
-    if (d.code_point == kEmojiPresentation || d.code_point == kZeroWidthJoiner) emoji = true;
-    if (code_points == 1 && is_regional_indicator(d.code_point)) regional_pair = true;
+    if (pictographic_base && (d.code_point == kEmojiPresentation || d.code_point == kZeroWidthJoiner)) {
+      emoji = true;
+    }
+    if (code_points == 1 && is_regional_indicator(first) &&
+        is_regional_indicator(d.code_point)) {
+      regional_pair = true;
+    }
     ++code_points;
     pos += d.length;
     if (pos >= text.size() || !d.valid) break;

@@ -144,6 +144,9 @@ TEST_CASE("display_width counts grapheme clusters with utf8proc's widths") {
   CHECK(display_width("\xED\x95\x9C") == 2);                      // 한 precomposed
   CHECK(display_width("\xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB") == 2);  // 한 as jamo L V T
   CHECK(display_width("\xFF" "a") == 2);                          // an ill-formed byte counts 1
+  CHECK(display_width("a\xE2\x80\x8D" "b") == 2);                 // ZWJ between letters: no emoji
+  CHECK(display_width("a\xEF\xB8\x8F") == 1);                     // VS16 after a letter: no emoji
+  CHECK(display_width("\xF0\x9F\x87\xA8") == 1);                 // one regional indicator alone
 }
 
 TEST_CASE("truncate_to_width never splits a grapheme cluster") {
