@@ -294,14 +294,14 @@ int cmd_sqlite_ingest(const muster::Args& a) {
       e.seq = ++seqs[u];
       e.gseq = ++gseq;
       e.id = ids.next(unix_ms());
-      e.op = op;
+      e.op = muster::domain::OpId(op);
       e.kind = "message.sent";
       e.actor = users[u];
       e.at = at;
       e.body = Json{{"id", op}, {"from", users[u]}, {"to", users[u]}, {"text", kMessageText}, {"sent_at", at}};
       const std::string frame = muster::protocol::encode_event(e);
-      insert_event.bind(1, e.gseq).bind(2, e.scope).bind(3, e.seq).bind(4, e.op).bind(5, e.kind).bind(6, frame).run();
-      const std::string ack = muster::protocol::encode(muster::protocol::ServerFrame{muster::protocol::Ack{op, true, {}, nullptr}});
+      insert_event.bind(1, e.gseq).bind(2, e.scope).bind(3, e.seq).bind(4, e.op.str()).bind(5, e.kind).bind(6, frame).run();
+      const std::string ack = muster::protocol::encode(muster::protocol::ServerFrame{muster::protocol::Ack{muster::domain::OpId(op), true, {}, nullptr}});
       insert_op.bind(1, op).bind(2, users[u]).bind(3, "bench").bind(4, "message.send").bind(5, 1).bind(6, ack).bind(7, at).run();
       ++done;
     }

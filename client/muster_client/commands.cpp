@@ -130,7 +130,7 @@ sync::ClientStore& Cli::store() {
 std::string Cli::home() const { return a_.get("home").value_or(default_home()); }
 
 domain::Op Cli::make_op(const std::string& kind, domain::Json body) {
-  return domain::Op{ids_.next(SystemClock().now_ms()), kind, std::move(body)};
+  return domain::Op{domain::OpId(ids_.next(SystemClock().now_ms())), kind, std::move(body)};
 }
 
 const Zone& Cli::zone() {
@@ -493,7 +493,7 @@ int Cli::task() {
       details[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     if (!details.empty()) body["details"] = details;
-    return submit(domain::Op{ids_.next(SystemClock().now_ms()), "task.create", body});
+    return submit(domain::Op{domain::OpId(ids_.next(SystemClock().now_ms())), "task.create", body});
   }
   static const std::set<std::string> kTransitions{"claim", "accept", "decline", "start", "done", "fail", "cancel"};
   if (!kTransitions.count(verb)) return usage("unknown task command '" + verb + "'");
@@ -501,7 +501,7 @@ int Cli::task() {
   if (!task_id) return fail(task_id.error().code == Errc::invalid ? kUsage : kRejected, task_id.error().message);
   Json body{{"task", *task_id}};
   if (auto note = a_.get("note")) body["note"] = *note;
-  return submit(domain::Op{ids_.next(SystemClock().now_ms()), "task." + verb, body});
+  return submit(domain::Op{domain::OpId(ids_.next(SystemClock().now_ms())), "task." + verb, body});
 }
 
 int Cli::task_list() {
@@ -662,12 +662,12 @@ int Cli::notice() {
     if (!area || !text) return usage("notice post needs --area and --text");
     Json body{{"area", *area}, {"text", *text}, {"ack", a_.flag("ack")}};
     if (auto p = a_.get("priority")) body["priority"] = *p;
-    return submit(domain::Op{ids_.next(SystemClock().now_ms()), "notice.post", body});
+    return submit(domain::Op{domain::OpId(ids_.next(SystemClock().now_ms())), "notice.post", body});
   }
   if (verb == "ack") {
     auto nid = resolve(a_.word(2), "notice");
     if (!nid) return fail(nid.error().code == Errc::invalid ? kUsage : kRejected, nid.error().message);
-    return submit(domain::Op{ids_.next(SystemClock().now_ms()), "notice.ack", Json{{"notice", *nid}}});
+    return submit(domain::Op{domain::OpId(ids_.next(SystemClock().now_ms())), "notice.ack", Json{{"notice", *nid}}});
   }
   if (verb == "status") return notice_status();
   if (verb != "list") return usage("unknown notice command '" + verb + "'");
@@ -752,7 +752,7 @@ int Cli::msg() {
     auto to = a_.get("to");
     auto text = a_.get("text");
     if (!to || !text) return usage("msg send needs --to and --text");
-    return submit(domain::Op{ids_.next(SystemClock().now_ms()), "message.send", Json{{"to", *to}, {"text", *text}}});
+    return submit(domain::Op{domain::OpId(ids_.next(SystemClock().now_ms())), "message.send", Json{{"to", *to}, {"text", *text}}});
   }
   if (verb != "list") return usage("unknown msg command '" + verb + "'");
   auto view = store().view();

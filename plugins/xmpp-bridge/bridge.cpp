@@ -293,7 +293,7 @@ std::string Bridge::add_op(const std::string& op, const std::string& kind, const
 }
 
 std::string Bridge::op_line(const std::string& op, const std::string& kind, const std::string& body) {
-  return protocol::encode(protocol::PluginLine{protocol::OpFrame{muster::domain::Op{op, kind, json::parse(body)}}});
+  return protocol::encode(protocol::PluginLine{protocol::OpFrame{muster::domain::Op{muster::domain::OpId(op), kind, json::parse(body)}}});
 }
 
 std::vector<std::string> Bridge::on_host_lines(const std::vector<std::string>& lines) {
@@ -358,14 +358,15 @@ void Bridge::on_event(const muster::domain::Event& e) {
 }
 
 void Bridge::on_ack(const protocol::Ack& ack) {
+  const std::string& op = ack.id.str();  // the bridge keeps its ops as text
   auto s = db_.prepare("SELECT kind, task FROM outbox WHERE op = ?1");
-  s.bind(1, ack.id);
+  s.bind(1, op);
   if (!s.step()) return;  // answered before
   const std::string kind = s.text(0), task = s.text(1);
   s.reset();
   if (!ack.ok && ack.error && ack.error->code == muster::Errc::unavailable) return;  // not decided: sent again later
-  db_.prepare("DELETE FROM outbox WHERE op = ?1").bind(1, ack.id).run();
-  sent_at_.erase(ack.id);
+  db_.prepare("DELETE FROM outbox WHERE op = ?1").bind(1, op).run();
+  sent_at_.erase(op);
   auto r = find_request(task);
   if (!r) return;
   if (kind == "task.create") {
@@ -382,7 +383,7 @@ void Bridge::on_ack(const protocol::Ack& ack) {
       reply(task + ":rejected", r->resident, say_rejected(r->lang, r->view(), reason));
     }
   } else if (kind == "task.cancel" && !ack.ok) {
-    reply(ack.id + ":refused", r->resident, say_cannot_cancel(r->lang, r->view()));
+    reply(op + ":refused", r->resident, say_cannot_cancel(r->lang, r->view()));
   }
 }
 

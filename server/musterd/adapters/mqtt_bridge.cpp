@@ -358,7 +358,7 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
       const nlohmann::json j = parsed ? std::move(*parsed) : nlohmann::json();
       if (op_topic && j.is_object() && j.contains("id") && j["id"].is_string()) {
         ++metrics_.bad_frames;
-        protocol::Ack ack{j["id"].get<std::string>(), false, decoded.error(), nullptr};
+        protocol::Ack ack{j["id"].get<muster::domain::OpId>(), false, decoded.error(), nullptr};
         port.send(FrameKind::ack, protocol::encode(protocol::ServerFrame{ack}));
       } else {
         session.bad_frame(decoded.error().message);

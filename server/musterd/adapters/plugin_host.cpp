@@ -394,7 +394,7 @@ class PluginHost::Impl {
     // An op we cannot read is still answered on its id when it has one, so the
     // plugin's outbox does not wait for it forever.
     if (j.is_object() && j.value("t", "") == "op" && j.contains("id") && j["id"].is_string()) {
-      protocol::Ack ack{j["id"].get<std::string>(), false, error, nullptr};
+      protocol::Ack ack{j["id"].get<muster::domain::OpId>(), false, error, nullptr};
       write(p, protocol::encode(protocol::ServerFrame{ack}) + "\n");
       return;
     }

@@ -17,7 +17,7 @@ namespace protocol = muster::protocol;
 
 namespace {
 
-std::string ack_frame(const std::string& id, const muster::Error* error, const nlohmann::json& state) {
+std::string ack_frame(const domain::OpId& id, const muster::Error* error, const nlohmann::json& state) {
   protocol::Ack ack;
   ack.id = id;
   ack.ok = error == nullptr;
@@ -97,7 +97,7 @@ muster::Result<Batch> Engine::commit(const std::vector<Submission>& batch, const
     muster::store::Transaction tx(log_.db());
     // Ops repeated inside one batch get the first answer, like ops repeated later;
     // the same id from another user is refused by decide(), as it would be later.
-    std::unordered_map<std::string, std::size_t> seen;
+    std::unordered_map<domain::OpId, std::size_t> seen;
     for (const auto& s : batch) {
       if (auto it = seen.find(s.op.id); it != seen.end() && batch[it->second].user == s.user) {
         Decision again = out.decisions[it->second];
@@ -128,7 +128,7 @@ muster::Result<Batch> Engine::tick() {
   try {
     muster::store::Transaction tx(log_.db());
     // One id for this tick's moves: the events say what caused them.
-    const std::string op = ids_.next(now);
+    const domain::OpId op(ids_.next(now));
     if (registry_pending_) publish_registry(op, now_text, out.events);
     if (!keys.empty()) {
       std::vector<domain::ObjectRef> refs;
@@ -145,7 +145,7 @@ muster::Result<Batch> Engine::tick() {
   return out;
 }
 
-void Engine::publish_registry(const std::string& op, const std::string& now_text, std::vector<Delivery>& out) {
+void Engine::publish_registry(const domain::OpId& op, const std::string& now_text, std::vector<Delivery>& out) {
   const auto& known = state_.headcount.households;
   for (const auto& [id, record] : directory_->households()) {
     domain::Household h{record.id, record.area, record.address, record.members, now_text};
@@ -168,7 +168,7 @@ void Engine::publish_registry(const std::string& op, const std::string& now_text
   }
 }
 
-domain::ObjectRef Engine::append(domain::Draft draft, const std::string& op, const std::string& actor,
+domain::ObjectRef Engine::append(domain::Draft draft, const domain::OpId& op, const std::string& actor,
                                  const std::string& now_text, std::vector<Delivery>& out) {
   Delivery del;
   domain::Event& e = del.event;
@@ -212,7 +212,7 @@ void Engine::copy_to_holders(const domain::Event& event, std::vector<std::string
   }
 }
 
-void Engine::settle(std::vector<domain::ObjectRef> touched, const std::string& op, muster::UnixMs now,
+void Engine::settle(std::vector<domain::ObjectRef> touched, const domain::OpId& op, muster::UnixMs now,
                     const std::string& now_text, std::vector<Delivery>& out) {
   std::set<domain::ObjectRef> seen(touched.begin(), touched.end());
   std::set<domain::ObjectRef> queue(touched.begin(), touched.end());
@@ -250,7 +250,7 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, muster:
   d.origin = s.origin;
   d.op_id = s.op.id;
 
-  if (!muster::is_ulid(s.op.id)) {
+  if (!muster::is_ulid(s.op.id.view())) {
     // Not recorded: without a valid id there is nothing to be idempotent about.
     muster::Error e = make_error(Errc::invalid, "op id must be a ULID");
     d.ack = ack_frame(s.op.id, &e, nullptr);
@@ -262,7 +262,7 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, muster:
       d.ok = stored->ok;
       return d;
     }
-    muster::Error e = make_error(Errc::invalid, "op id " + s.op.id + " was already used by another user");
+    muster::Error e = make_error(Errc::invalid, "op id " + s.op.id.str() + " was already used by another user");
     d.ack = ack_frame(s.op.id, &e, nullptr);
     return d;
   }
@@ -312,7 +312,7 @@ protocol::QueryResult Engine::query(const std::string& user, const protocol::Que
 
 void Engine::keep_hotline_notes(const domain::Op& op, const std::string& now_text) {
   const SealedNote sealed = vault_->seal(*hotline_notes_of(op));
-  log_.save_hotline_note(op.id, StoredNote{sealed.nonce, sealed.box, now_text});
+  log_.save_hotline_note(op.id.str(), StoredNote{sealed.nonce, sealed.box, now_text});
 }
 
 muster::Result<HotlinePurge> Engine::purge_hotline_notes(int older_than_days, const std::string& request) {
@@ -339,7 +339,7 @@ muster::Result<HotlinePurge> Engine::purge_hotline_notes(int older_than_days, co
       log_.delete_hotline_note(call);
       append(domain::Draft{domain::role_scope(domain::to_string(domain::Role::hotline)), "hotline.purged",
                            nlohmann::json{{"call", call}, {"older_than_days", older_than_days}, {"before", out.before}}},
-             request, kServerActor, now_text, out.batch.events);
+             domain::OpId(request), kServerActor, now_text, out.batch.events);
     }
     log_.set_meta(kHotlinePurgeMeta, nlohmann::json{{"request", request},
                                                     {"deleted", out.calls.size()},

@@ -50,7 +50,7 @@ struct Receipt {
 
 struct Decision {
   std::uint64_t origin = 0;
-  std::string op_id;
+  muster::domain::OpId op_id;
   bool ok = false;
   bool fresh = false;  // false when this is the stored answer to a repeated op
   std::string ack;     // the ack frame, ready to send
@@ -157,16 +157,16 @@ class Engine {
  private:
   Decision decide(const Submission& s, std::vector<Delivery>& out, muster::UnixMs now, const std::string& now_text);
   // Numbers, stores and folds one event; returns the object it touched.
-  muster::domain::ObjectRef append(muster::domain::Draft draft, const std::string& op, const std::string& actor,
+  muster::domain::ObjectRef append(muster::domain::Draft draft, const muster::domain::OpId& op, const std::string& actor,
                                    const std::string& now_text, std::vector<Delivery>& out);
   // Makes every server move due for the touched objects (and the ones those moves
   // touch), then sets their timers.
-  void settle(std::vector<muster::domain::ObjectRef> touched, const std::string& op, muster::UnixMs now,
+  void settle(std::vector<muster::domain::ObjectRef> touched, const muster::domain::OpId& op, muster::UnixMs now,
               const std::string& now_text, std::vector<Delivery>& out);
   void reschedule(const muster::domain::ObjectRef& ref, muster::UnixMs after);
   void copy_to_holders(const muster::domain::Event& event, std::vector<std::string> involved,
                        const std::string& now_text, std::vector<Delivery>& out);
-  void publish_registry(const std::string& op, const std::string& now_text, std::vector<Delivery>& out);
+  void publish_registry(const muster::domain::OpId& op, const std::string& now_text, std::vector<Delivery>& out);
   // Seals an accepted hotline.log's notes into log.db (inside the op's transaction).
   void keep_hotline_notes(const muster::domain::Op& op, const std::string& now_text);
 

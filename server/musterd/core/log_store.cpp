@@ -204,8 +204,8 @@ std::int64_t LogStore::count_events() {
   return v;
 }
 
-std::optional<StoredOp> LogStore::find_op(const std::string& id) {
-  find_op_.bind(1, id);
+std::optional<StoredOp> LogStore::find_op(const muster::domain::OpId& id) {
+  find_op_.bind(1, id.str());
   if (!find_op_.step()) return std::nullopt;
   StoredOp op{find_op_.text(0), find_op_.text(1), find_op_.int64(2) != 0};
   find_op_.reset();
@@ -230,12 +230,12 @@ std::optional<TokenRecord> LogStore::find_token(const std::string& digest) {
 }
 
 void LogStore::append_event(const muster::domain::Event& e, const std::string& frame) {
-  insert_event_.bind(1, e.gseq).bind(2, e.scope).bind(3, e.seq).bind(4, e.op).bind(5, e.kind).bind(6, frame).run();
+  insert_event_.bind(1, e.gseq).bind(2, e.scope).bind(3, e.seq).bind(4, e.op.str()).bind(5, e.kind).bind(6, frame).run();
 }
 
-void LogStore::record_op(const std::string& id, const std::string& actor, const std::string& device,
+void LogStore::record_op(const muster::domain::OpId& id, const std::string& actor, const std::string& device,
                          const std::string& kind, bool ok, const std::string& ack, const std::string& at) {
-  insert_op_.bind(1, id).bind(2, actor).bind(3, device).bind(4, kind).bind(5, ok ? 1 : 0).bind(6, ack).bind(7, at).run();
+  insert_op_.bind(1, id.str()).bind(2, actor).bind(3, device).bind(4, kind).bind(5, ok ? 1 : 0).bind(6, ack).bind(7, at).run();
 }
 
 void LogStore::save_token(const std::string& digest, const std::string& user, const std::string& device,

@@ -60,7 +60,7 @@ class LogStore {
   // The same, counting only the events up to `gseq`.
   std::map<std::string, std::int64_t> scope_heads_through(std::int64_t gseq);
   std::int64_t last_gseq();
-  std::optional<StoredOp> find_op(const std::string& id);
+  std::optional<StoredOp> find_op(const muster::domain::OpId& id);
   // Up to `limit` event frames of `scope` with seq > after, in seq order.
   std::vector<std::pair<std::int64_t, std::string>> read_scope(const std::string& scope, std::int64_t after,
                                                                int limit);
@@ -86,7 +86,7 @@ class LogStore {
 
   // --- writes (call inside a Transaction on db()) ---
   void append_event(const muster::domain::Event& event, const std::string& frame);
-  void record_op(const std::string& id, const std::string& actor, const std::string& device, const std::string& kind,
+  void record_op(const muster::domain::OpId& id, const std::string& actor, const std::string& device, const std::string& kind,
                  bool ok, const std::string& ack, const std::string& at);
   void save_token(const std::string& digest, const std::string& user, const std::string& device,
                   const std::string& at);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "muster/base/time.hpp"
+#include "muster/domain/ids.hpp"
 
 namespace muster::domain {
 
@@ -16,7 +17,7 @@ using Json = nlohmann::json;
 
 // A user's request to change something, made on the client with a ULID id.
 struct Op {
-  std::string id;    // ULID, globally unique, made by the client
+  OpId id;           // ULID, globally unique, made by the client
   std::string kind;  // e.g. "task.claim"
   Json body;         // always an object
 };
@@ -34,7 +35,7 @@ struct Event {
   std::int64_t seq = 0;   // gap-free per scope, from 1
   std::int64_t gseq = 0;  // global order
   std::string id;         // event id (ULID)
-  std::string op;         // the op that caused it
+  OpId op;                // the op that caused it
   std::string kind;
   std::string actor;
   std::string at;  // RFC 3339 UTC

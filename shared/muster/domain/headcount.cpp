@@ -97,10 +97,10 @@ Result<std::vector<Draft>> open_round(const HeadcountBooks& books, const Op& op,
   if (auto exists = ctx.directory.area_exists(*area); exists && !*exists) {
     return make_error(Errc::invalid, "unknown area '" + *area + "'");
   }
-  if (books.rounds.count(op.id)) return make_error(Errc::conflict, "round " + op.id + " already exists");
+  if (books.rounds.count(op.id.str())) return make_error(Errc::conflict, "round " + op.id.str() + " already exists");
 
   Round r;
-  r.id = op.id;
+  r.id = op.id.str();
   r.area = *area;
   r.title = *title;
   r.closes = closes_text;
@@ -192,7 +192,7 @@ Result<std::vector<Draft>> close_round(const HeadcountBooks& books, const Op& op
   const std::string now = format_utc(ctx.now);
   for (const Household* h : missing) {
     Task t;
-    t.id = TaskId(op.id + "-" + h->id);
+    t.id = TaskId(op.id.str() + "-" + h->id);
     t.kind = "doorknock";
     t.title = "上门核查 " + (h->address.empty() ? h->id : h->address);
     t.area = h->area;
@@ -266,7 +266,7 @@ std::optional<MarkEntry> entry_from_json(const Json& j) {
   e.people = static_cast<int>(*people);
   e.by = j.value("by", "");
   e.at = j.value("at", "");
-  e.op = j.value("op", "");
+  e.op = OpId(j.value("op", ""));
   return e;
 }
 

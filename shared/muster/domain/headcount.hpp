@@ -51,7 +51,7 @@ struct MarkEntry {
   int people = 0;  // the persons this mark counts (0..50), whatever the status
   std::string by;
   std::string at;
-  std::string op;  // the op that made it: folding the same op twice adds nothing
+  OpId op;  // the op that made it: folding the same op twice adds nothing
 };
 
 struct Mark {

@@ -77,10 +77,10 @@ Result<std::vector<Draft>> log_call(const CallBook& calls, const Op& op, const C
   if (auto exists = ctx.directory.area_exists(call_area); exists && !*exists) {
     return make_error(Errc::invalid, "unknown area '" + call_area + "'");
   }
-  if (calls.count(op.id)) return make_error(Errc::conflict, "call " + op.id + " already exists");
+  if (calls.count(op.id.str())) return make_error(Errc::conflict, "call " + op.id.str() + " already exists");
 
   Call c;
-  c.id = op.id;
+  c.id = op.id.str();
   c.operator_name = ctx.actor.name;
   c.area = call_area;
   c.started = format_utc(*started);

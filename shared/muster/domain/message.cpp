@@ -34,7 +34,7 @@ Result<std::vector<Draft>> apply_message_op(const MessageBook& messages, const O
   auto text = f.required_string("text", kMaxMessageBytes);
   if (!f.ok()) return f.error();
   if (text->empty()) return make_error(Errc::invalid, "text must not be empty");
-  if (messages.count(op.id)) return make_error(Errc::conflict, "message " + op.id + " already exists");
+  if (messages.count(op.id.str())) return make_error(Errc::conflict, "message " + op.id.str() + " already exists");
 
   if (ctx.actor.roles.has(Role::plugin) && ctx.grants) {
     const auto& allowed = ctx.grants->message_to;
@@ -43,7 +43,7 @@ Result<std::vector<Draft>> apply_message_op(const MessageBook& messages, const O
                                                           "lists in message_to");
     }
   }
-  Message m{op.id, ctx.actor.name, *to, *text, format_utc(ctx.now)};
+  Message m{op.id.str(), ctx.actor.name, *to, *text, format_utc(ctx.now)};
   if (to->rfind("area:", 0) == 0) {
     auto area = to->substr(5);
     if (!valid_area_path(area)) return make_error(Errc::invalid, "invalid area path '" + area + "'");

@@ -58,9 +58,9 @@ Result<std::vector<Draft>> apply_notice_op(const NoticeBook& notices, const Op& 
     if (auto exists = ctx.directory.area_exists(*area); exists && !*exists) {
       return make_error(Errc::invalid, "unknown area '" + *area + "'");
     }
-    if (notices.count(op.id)) return make_error(Errc::conflict, "notice " + op.id + " already exists");
+    if (notices.count(op.id.str())) return make_error(Errc::conflict, "notice " + op.id.str() + " already exists");
     Notice n;
-    n.id = op.id;
+    n.id = op.id.str();
     n.area = *area;
     n.text = *text;
     n.priority = priority;

@@ -115,10 +115,10 @@ Result<std::vector<Draft>> add(const ShiftBook& shifts, const Op& op, const Cont
   if (auto exists = ctx.directory.area_exists(*area); exists && !*exists) {
     return make_error(Errc::invalid, "unknown area '" + *area + "'");
   }
-  if (shifts.count(op.id)) return make_error(Errc::conflict, "shift " + op.id + " already exists");
+  if (shifts.count(op.id.str())) return make_error(Errc::conflict, "shift " + op.id.str() + " already exists");
 
   Shift s;
-  s.id = op.id;
+  s.id = op.id.str();
   s.post = *post;
   s.area = *area;
   s.start = *start;
@@ -231,7 +231,7 @@ Result<std::vector<Draft>> act(const ShiftBook& shifts, const Op& op, const Cont
     }
   }
   return std::vector<Draft>{
-      shift_event(s, "shift.swap_requested", Json{{"swap", op.id}, {"from", me}, {"to", *to}})};
+      shift_event(s, "shift.swap_requested", Json{{"swap", op.id.str()}, {"from", me}, {"to", *to}})};
 }
 
 std::optional<std::string> string_field(const Json& body, const char* name) {

@@ -63,7 +63,7 @@ Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Con
   if (!valid_task_kind(*kind)) return make_error(Errc::invalid, "unknown task kind '" + *kind + "'");
   if (title->empty()) return make_error(Errc::invalid, "title must not be empty");
   if (!valid_area_path(*area)) return make_error(Errc::invalid, "invalid area path '" + *area + "'");
-  if (tasks.count(TaskId(op.id))) return make_error(Errc::conflict, "task " + op.id + " already exists");
+  if (tasks.count(TaskId(op.id.str()))) return make_error(Errc::conflict, "task " + op.id.str() + " already exists");
 
   Dispatch dispatch = assignee ? Dispatch::direct : Dispatch::claim;
   if (!assignee && ctx.policy) dispatch = ctx.policy->for_kind(*kind).dispatch;
@@ -128,7 +128,7 @@ Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Con
   }
 
   Task t;
-  t.id = TaskId(op.id);
+  t.id = TaskId(op.id.str());
   t.kind = *kind;
   t.title = *title;
   t.area = *area;

@@ -88,7 +88,7 @@ Result<domain::Event> event_from_json(const Json& j) {
   e.seq = r.required_int("seq").value_or(0);
   e.gseq = r.required_int("gseq").value_or(0);
   e.id = str(r.required_string("id"));
-  e.op = str(r.required_string("op"));
+  e.op = domain::OpId(str(r.required_string("op")));
   e.kind = str(r.required_string("kind"));
   e.actor = str(r.required_string("actor"));
   e.at = str(r.required_string("at"));
@@ -120,7 +120,7 @@ Result<ClientFrame> decode_client_json(const Json& j) {
   }
   if (t == "op") {
     OpFrame f;
-    f.op.id = str(r.required_string("id"));
+    f.op.id = domain::OpId(str(r.required_string("id")));
     f.op.kind = str(r.required_string("kind"));
     f.op.body = object_or_empty(r.required_object("body"));
     return finish<ClientFrame>(r, std::move(f));
@@ -159,7 +159,7 @@ Result<ServerFrame> decode_server_json(const Json& j) {
   }
   if (t == "ack") {
     Ack a;
-    a.id = str(r.required_string("id"));
+    a.id = domain::OpId(str(r.required_string("id")));
     a.ok = r.required_bool("ok").value_or(false);
     a.error = read_error(r, "error");
     if (const Json* state = r.value("state")) a.state = *state;

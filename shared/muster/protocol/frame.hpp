@@ -86,7 +86,7 @@ struct EventFrame {
 struct CaughtUp {};
 
 struct Ack {
-  std::string id;
+  domain::OpId id;  // the op answered
   bool ok = true;
   std::optional<Error> error;
   Json state;  // on conflict: the object's current state, else null

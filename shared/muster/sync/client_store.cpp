@@ -120,7 +120,7 @@ void ClientStore::enqueue(const domain::Op& op, UnixMs now) { enqueue(std::vecto
 void ClientStore::enqueue(const std::vector<domain::Op>& ops, UnixMs now) {
   store::Transaction tx(db_);
   auto insert = db_.prepare("INSERT INTO outbox(id, kind, body, created) VALUES (?1, ?2, ?3, ?4)");
-  for (const auto& op : ops) insert.bind(1, op.id).bind(2, op.kind).bind(3, op.body.dump()).bind(4, format_utc(now)).run();
+  for (const auto& op : ops) insert.bind(1, op.id.str()).bind(2, op.kind).bind(3, op.body.dump()).bind(4, format_utc(now)).run();
   tx.commit();
 }
 
@@ -130,7 +130,7 @@ std::vector<OutboxEntry> ClientStore::outbox() {
   while (s.step()) {
     OutboxEntry e;
     e.n = s.int64(0);
-    e.op.id = s.text(1);
+    e.op.id = domain::OpId(s.text(1));
     e.op.kind = s.text(2);
     e.op.body = Json::parse(s.text_view(3), nullptr, false);
     e.created = s.text(4);
@@ -147,9 +147,9 @@ std::int64_t ClientStore::outbox_size() {
   return n;
 }
 
-void ClientStore::remove_from_outbox(const std::string& op_id) {
+void ClientStore::remove_from_outbox(const domain::OpId& op_id) {
   auto s = db_.prepare("DELETE FROM outbox WHERE id = ?1 RETURNING kind");
-  s.bind(1, op_id);
+  s.bind(1, op_id.str());
   while (s.step()) {
     if (s.text_view(0) == "hotline.log") scrub_due_ = true;
   }
@@ -167,7 +167,7 @@ void ClientStore::scrub() {
 
 void ClientStore::record_rejection(const Rejection& r) {
   db_.prepare("INSERT OR REPLACE INTO rejections(op, kind, code, message, at) VALUES (?1,?2,?3,?4,?5)")
-      .bind(1, r.op_id)
+      .bind(1, r.op_id.str())
       .bind(2, r.kind)
       .bind(3, std::string(to_string(r.error.code)))
       .bind(4, r.error.message)
@@ -180,7 +180,7 @@ std::vector<Rejection> ClientStore::rejections(int limit) {
   auto s = db_.prepare("SELECT op, kind, code, message, at FROM rejections ORDER BY at DESC LIMIT ?1");
   s.bind(1, limit);
   while (s.step()) {
-    out.push_back(Rejection{s.text(0), s.text(1), make_error(errc_from_string(s.text_view(2)), s.text(3)), s.text(4)});
+    out.push_back(Rejection{domain::OpId(s.text(0)), s.text(1), make_error(errc_from_string(s.text_view(2)), s.text(3)), s.text(4)});
   }
   return out;
 }

@@ -48,7 +48,7 @@ struct OutboxEntry {
 };
 
 struct Rejection {
-  std::string op_id;
+  domain::OpId op_id;
   std::string kind;
   Error error;
   std::string at;
@@ -76,7 +76,7 @@ class ClientStore {
   void enqueue(const std::vector<domain::Op>& ops, UnixMs now);  // all in one transaction, in order
   std::vector<OutboxEntry> outbox();
   std::int64_t outbox_size();
-  void remove_from_outbox(const std::string& op_id);
+  void remove_from_outbox(const domain::OpId& op_id);
   // After an op with confidential text (hotline.log: a call's notes) left the outbox:
   // empties the write-ahead log, so the text lingers neither in a free page (the
   // database runs with secure_delete) nor in an old WAL frame. Call outside a

@@ -89,7 +89,7 @@ class SyncSession {
   domain::State state_;
   protocol::Cursors cursors_;
   std::set<std::string> dirty_cursors_;  // advanced since the last commit
-  std::set<std::string> in_flight_;  // op ids sent, not yet answered
+  std::set<domain::OpId> in_flight_;  // ops sent, not yet answered
   std::set<std::string> backfilling_;
   std::unique_ptr<store::Transaction> tx_;
   int uncommitted_ = 0;

@@ -16,7 +16,7 @@ struct EventNumbering {
   std::map<std::string, std::int64_t> seqs;  // scope -> last seq
   std::int64_t gseq = 0;
 
-  muster::domain::Event number(const muster::domain::Draft& d, const std::string& op, const std::string& actor,
+  muster::domain::Event number(const muster::domain::Draft& d, const muster::domain::OpId& op, const std::string& actor,
                                muster::UnixMs at) {
     muster::domain::Event e;
     e.scope = d.scope;
@@ -29,6 +29,10 @@ struct EventNumbering {
     e.at = muster::format_utc(at);
     e.body = d.body;
     return e;
+  }
+  muster::domain::Event number(const muster::domain::Draft& d, const std::string& op, const std::string& actor,
+                               muster::UnixMs at) {
+    return number(d, muster::domain::OpId(op), actor, at);
   }
 };
 

@@ -82,12 +82,15 @@ struct World {
   int ops = 0;
   UnixMs now = kNow;
 
+  Event number(const Draft& d, const OpId& op, const std::string& actor) {
+    return numbering.number(d, op, actor, now);
+  }
   Event number(const Draft& d, const std::string& op, const std::string& actor) {
     return numbering.number(d, op, actor, now);
   }
 
   Outcome run(const Actor& who, const std::string& kind, Json body) {
-    const Op op{op_id(++ops), kind, std::move(body)};
+    const Op op{OpId(op_id(++ops)), kind, std::move(body)};
     Outcome r = apply(state, op, Context{who, now, *directory, policy});
     if (r) {
       for (const Draft& d : *r) {
@@ -174,12 +177,12 @@ TEST_CASE("the head-count op kinds") {
 
 TEST_CASE("op kinds the reducer does not know are invalid") {
   HeadcountBooks books;
-  const Op op{op_id(1), "headcount.explode", Json::object()};
+  const Op op{OpId(op_id(1)), "headcount.explode", Json::object()};
   FakeDirectory dir;
   auto r = apply_headcount_op(books, op, Context{yan, kNow, dir});
   CHECK(code_of(r) == "invalid");
   CHECK(message_of(r) == "unknown op kind 'headcount.explode'");
-  auto not_object = apply_headcount_op(books, Op{op_id(2), "headcount.open", Json::array()}, Context{yan, kNow, dir});
+  auto not_object = apply_headcount_op(books, Op{OpId(op_id(2)), "headcount.open", Json::array()}, Context{yan, kNow, dir});
   CHECK(message_of(not_object) == "op body must be an object");
 }
 
@@ -236,9 +239,9 @@ TEST_CASE("households, rounds and marks survive JSON, as the client's replica st
   CHECK(r2->tallies.empty());  // not in JSON: rebuilt from the marks
   CHECK_FALSE(round_from_json(Json{{"id", "x"}, {"area", kYili}, {"expected", {{kB1, -1}}}}));
 
-  Mark m{op_id(1), "b1-101", kB1, MarkEntry{MarkStatus::absent, 0, "carol", "2026-11-23T09:00:00Z", op_id(3)},
-         {MarkEntry{MarkStatus::done, 3, "bob", "2026-11-23T08:30:00Z", op_id(2)},
-          MarkEntry{MarkStatus::absent, 0, "carol", "2026-11-23T09:00:00Z", op_id(3)}}};
+  Mark m{op_id(1), "b1-101", kB1, MarkEntry{MarkStatus::absent, 0, "carol", "2026-11-23T09:00:00Z", OpId(op_id(3))},
+         {MarkEntry{MarkStatus::done, 3, "bob", "2026-11-23T08:30:00Z", OpId(op_id(2))},
+          MarkEntry{MarkStatus::absent, 0, "carol", "2026-11-23T09:00:00Z", OpId(op_id(3))}}};
   const Json mj = to_json(m);
   CHECK(mj["status"] == "absent");
   CHECK(mj["by"] == "carol");
@@ -389,7 +392,7 @@ TEST_CASE("an open op replayed after its round exists is a conflict") {
   w.registry();
   auto id = w.open();
   FakeDirectory dir;
-  auto again = apply(w.state, Op{id, "headcount.open", Json{{"area", kYili}, {"title", "t"}}}, Context{yan, kNow, dir});
+  auto again = apply(w.state, Op{OpId(id), "headcount.open", Json{{"area", kYili}, {"title", "t"}}}, Context{yan, kNow, dir});
   CHECK(code_of(again) == "conflict");
   CHECK(message_of(again) == "round " + id + " already exists");
 }

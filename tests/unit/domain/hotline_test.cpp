@@ -56,7 +56,7 @@ Json call_body() {
               {"notes", kNotes}};
 }
 
-Op log_op(Json body, const std::string& id = "01JDHOTLINE000000000000001") { return Op{id, "hotline.log", std::move(body)}; }
+Op log_op(Json body, const std::string& id = "01JDHOTLINE000000000000001") { return Op{OpId(id), "hotline.log", std::move(body)}; }
 
 Outcome decide(const Actor& actor, const Op& op, const CallBook& calls = {}, const Policy* policy = nullptr,
                const Directory& directory = kDirectory) {
@@ -70,7 +70,7 @@ Event as_event(const Draft& d, std::int64_t seq, const std::string& actor = "han
   e.seq = seq;
   e.gseq = seq;
   e.id = "01JDEVENT" + std::string(16, '0') + std::to_string(seq % 10);
-  e.op = op;
+  e.op = OpId(op);
   e.kind = d.kind;
   e.actor = actor;
   e.at = muster::format_utc(kNow);
@@ -242,8 +242,8 @@ TEST_SUITE("hotline") {
     CHECK(ok(with("risk", 0)));
     CHECK(ok(with("started", muster::format_utc(kNow + 59 * kMinute))));
     // Not an object; an op kind the hotline does not know.
-    CHECK(code_of(decide(hana, Op{"01JDHOTLINE000000000000001", "hotline.log", Json::array()})) == "invalid");
-    CHECK(code_of(decide(hana, Op{"01JDHOTLINE000000000000001", "hotline.delete", Json::object()})) == "invalid");
+    CHECK(code_of(decide(hana, Op{OpId("01JDHOTLINE000000000000001"), "hotline.log", Json::array()})) == "invalid");
+    CHECK(code_of(decide(hana, Op{OpId("01JDHOTLINE000000000000001"), "hotline.delete", Json::object()})) == "invalid");
     CHECK_FALSE(is_hotline_op("hotline.delete"));
     CHECK(is_hotline_op("hotline.log"));
     CHECK(is_known_op("hotline.log"));

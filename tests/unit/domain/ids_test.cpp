@@ -13,7 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "muster/domain/event.hpp"
 #include "muster/domain/task.hpp"
+#include "muster/protocol/frame.hpp"
+#include "muster/sync/client_store.hpp"
 
 using muster::domain::OpId;
 using muster::domain::TaskId;
@@ -27,6 +30,15 @@ static_assert(!std::is_convertible_v<TaskId, std::string>);
 static_assert(std::is_constructible_v<TaskId, std::string>);
 // A task book is keyed by task ids: a plain string is not one.
 static_assert(std::is_same_v<muster::domain::TaskBook::key_type, TaskId>);
+// An op's id is an OpId wherever it is kept: the op, the events it caused, the ack that
+// answers it and the client's record of its rejection; text becomes one only on purpose.
+static_assert(!std::is_convertible_v<std::string, OpId>);
+static_assert(!std::is_convertible_v<const char*, OpId>);
+static_assert(!std::is_convertible_v<OpId, std::string>);
+static_assert(std::is_same_v<decltype(muster::domain::Op::id), OpId>);
+static_assert(std::is_same_v<decltype(muster::domain::Event::op), OpId>);
+static_assert(std::is_same_v<decltype(muster::protocol::Ack::id), OpId>);
+static_assert(std::is_same_v<decltype(muster::sync::Rejection::op_id), OpId>);
 
 TEST_CASE("ids compare, order, hash, print and go to JSON as their strings") {
   const TaskId a("01JDTASK0000000000000000001");

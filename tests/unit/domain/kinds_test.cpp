@@ -53,11 +53,11 @@ struct World {
   int ops = 0;
 
   std::string run(const std::string& kind, Json body) {
-    const Op op{"01JDKNDS" + std::to_string(100000000000000000LL + ++ops), kind, std::move(body)};
+    const Op op{OpId("01JDKNDS" + std::to_string(100000000000000000LL + ++ops)), kind, std::move(body)};
     auto r = apply(state, op, Context{admin, now, directory});
     REQUIRE_MESSAGE(r.ok(), kind);
     for (const Draft& d : *r) fold(state, numbering.number(d, op.id, admin.name, now));
-    return op.id;
+    return op.id.str();
   }
 };
 

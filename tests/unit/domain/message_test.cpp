@@ -55,14 +55,14 @@ int op_counter = 0;
 // Decides one message op as `who` at kStart.
 Outcome send(const Actor& who, Json body, const Directory& directory, const MessageBook& book = {}) {
   Context ctx{who, kStart, directory};
-  return apply_message_op(book, Op{"01JDMSG" + std::to_string(++op_counter), "message.send", std::move(body)}, ctx);
+  return apply_message_op(book, Op{OpId("01JDMSG" + std::to_string(++op_counter)), "message.send", std::move(body)}, ctx);
 }
 Outcome send(const Actor& who, Json body) {
   FakeDirectory directory;
   return send(who, std::move(body), directory);
 }
 
-Event numbered(const Draft& d, const std::string& op, const std::string& actor, std::int64_t seq) {
+Event numbered(const Draft& d, const OpId& op, const std::string& actor, std::int64_t seq) {
   Event e;
   e.scope = d.scope;
   e.seq = seq;
@@ -89,7 +89,7 @@ TEST_CASE("the message op kind") {
 TEST_CASE("a direct message is one event in the recipient's inbox and one in the sender's") {
   FakeDirectory directory;
   Context ctx{bob, kStart, directory};
-  const Op op{"01JDMSG000000000000000000A", "message.send", Json{{"to", "carol"}, {"text", "我到3栋楼下了"}}};
+  const Op op{OpId("01JDMSG000000000000000000A"), "message.send", Json{{"to", "carol"}, {"text", "我到3栋楼下了"}}};
   Outcome r = apply_message_op({}, op, ctx);
   REQUIRE(r.ok());
   CHECK(scopes_of(*r) == std::vector<std::string>{"user:carol", "user:bob"});
@@ -198,7 +198,7 @@ TEST_CASE("message.send rejects malformed bodies as invalid, naming the problem"
 TEST_CASE("other op kinds are invalid here") {
   FakeDirectory directory;
   Context ctx{bob, kStart, directory};
-  Outcome r = apply_message_op({}, Op{"01JDMSGX", "message.delete", Json{{"to", "carol"}, {"text", "t"}}}, ctx);
+  Outcome r = apply_message_op({}, Op{OpId("01JDMSGX"), "message.delete", Json{{"to", "carol"}, {"text", "t"}}}, ctx);
   CHECK(code_of(r) == "invalid");
   CHECK(message_of(r) == "unknown op kind 'message.delete'");
 }
@@ -209,7 +209,7 @@ TEST_CASE("a plugin may write only to those its grants list; a client that canno
   Grants grants{{"li", "area:gulou/antai/yili"}};
   auto as_bridge = [&](Json body, const Grants* g) {
     Context ctx{bridge, kStart, directory, nullptr, g};
-    return apply_message_op({}, Op{"01JDMSG" + std::to_string(++op_counter), "message.send", std::move(body)}, ctx);
+    return apply_message_op({}, Op{OpId("01JDMSG" + std::to_string(++op_counter)), "message.send", std::move(body)}, ctx);
   };
   CHECK(code_of(as_bridge({{"to", "li"}, {"text", "new errand in b3"}}, &grants)) == "ok");
   CHECK(code_of(as_bridge({{"to", "area:gulou/antai/yili"}, {"text", "hello"}}, &grants)) == "ok");
@@ -221,13 +221,13 @@ TEST_CASE("a plugin may write only to those its grants list; a client that canno
   CHECK(code_of(as_bridge({{"to", "bob"}, {"text", "hi"}}, nullptr)) == "ok");  // unknown grants: the server decides
   // Grants bind plugins only.
   Context lead{li, kStart, directory, nullptr, &none};
-  CHECK(code_of(apply_message_op({}, Op{"01JDMSGLEAD", "message.send", {{"to", "bob"}, {"text", "hi"}}}, lead)) == "ok");
+  CHECK(code_of(apply_message_op({}, Op{OpId("01JDMSGLEAD"), "message.send", {{"to", "bob"}, {"text", "hi"}}}, lead)) == "ok");
 }
 
 TEST_CASE("a send op replayed after its message exists is a conflict") {
   FakeDirectory directory;
   Context ctx{bob, kStart, directory};
-  const Op op{"01JDMSG000000000000000000B", "message.send", Json{{"to", "carol"}, {"text", "t"}}};
+  const Op op{OpId("01JDMSG000000000000000000B"), "message.send", Json{{"to", "carol"}, {"text", "t"}}};
   MessageBook book;
   Outcome first = apply_message_op(book, op, ctx);
   REQUIRE(first.ok());
@@ -242,15 +242,15 @@ TEST_CASE("a send op replayed after its message exists is a conflict") {
 TEST_CASE("both inbox copies of a direct message fold into one message") {
   FakeDirectory directory;
   Context ctx{bob, kStart, directory};
-  const Op op{"01JDMSG000000000000000000C", "message.send", Json{{"to", "carol"}, {"text", "收到请回复"}}};
+  const Op op{OpId("01JDMSG000000000000000000C"), "message.send", Json{{"to", "carol"}, {"text", "收到请回复"}}};
   Outcome r = apply_message_op({}, op, ctx);
   REQUIRE(r.ok());
   MessageBook book;
   std::int64_t seq = 0;
-  for (const Draft& d : *r) CHECK(fold_message_event(book, numbered(d, op.id, "bob", ++seq)) == op.id);
+  for (const Draft& d : *r) CHECK(fold_message_event(book, numbered(d, op.id, "bob", ++seq)) == op.id.str());
   REQUIRE(book.size() == 1);
-  const Message& m = book.at(op.id);
-  CHECK(m.id == op.id);
+  const Message& m = book.at(op.id.str());
+  CHECK(m.id == op.id.str());
   CHECK(m.from == "bob");
   CHECK(m.to == "carol");
   CHECK(m.text == "收到请回复");
@@ -330,7 +330,7 @@ TEST_CASE("apply routes each op to its object's reducer and fold routes each eve
   std::int64_t gseq = 0;
   auto run = [&](const Actor& who, const std::string& id, const std::string& kind, Json body) {
     Context ctx{who, kStart, directory};
-    const Op op{id, kind, std::move(body)};
+    const Op op{OpId(id), kind, std::move(body)};
     Outcome r = apply(state, op, ctx);
     std::vector<ObjectRef> touched;
     if (r) {
@@ -366,14 +366,14 @@ TEST_CASE("apply rejects unknown op kinds and non-object bodies whatever the kin
   Context ctx{li, kStart, directory};
   for (const char* kind : {"roster.add", "task.created", "hotline.delete", ""}) {
     CAPTURE(kind);
-    Outcome r = apply(state, Op{"X1", kind, Json::object()}, ctx);
+    Outcome r = apply(state, Op{OpId("X1"), kind, Json::object()}, ctx);
     CHECK(code_of(r) == "invalid");
     CHECK(message_of(r) == std::string("unknown op kind '") + kind + "'");
   }
   for (const char* kind : {"task.create", "notice.post", "message.send", "roster.add"}) {
     CAPTURE(kind);
     for (const Json& body : {Json(), Json::array(), Json("x"), Json(1)}) {
-      Outcome r = apply(state, Op{"X2", kind, body}, ctx);
+      Outcome r = apply(state, Op{OpId("X2"), kind, body}, ctx);
       CHECK(code_of(r) == "invalid");
       CHECK(message_of(r) == "op body must be an object");
     }

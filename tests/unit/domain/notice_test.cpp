@@ -61,7 +61,7 @@ struct World {
   UnixMs now = kStart;
 
   Outcome run(const Actor& who, const std::string& kind, Json body) {
-    return run_op(who, Op{"01JDNOTICEOP" + std::to_string(++ops), kind, std::move(body)});
+    return run_op(who, Op{OpId("01JDNOTICEOP" + std::to_string(++ops)), kind, std::move(body)});
   }
   Outcome run_op(const Actor& who, const Op& op) {
     Context ctx{who, now, *directory};
@@ -114,7 +114,7 @@ TEST_CASE("the notice op kinds") {
 
 TEST_CASE("a coordinator posts a notice: one notice.posted event in the area's scope") {
   World w;
-  const Op op{"01JDNOTICE000000000000000A", "notice.post",
+  const Op op{OpId("01JDNOTICE000000000000000A"), "notice.post",
               Json{{"area", "gulou/antai"}, {"text", "核酸检测 明早8点"}, {"priority", "urgent"}, {"ack", true}}};
   Outcome r = w.run_op(zhou, op);
   REQUIRE(r.ok());
@@ -130,8 +130,8 @@ TEST_CASE("a coordinator posts a notice: one notice.posted event in the area's s
                        {"author", "zhou"},
                        {"posted_at", "2026-11-23T08:00:00Z"}});
 
-  const Notice& n = w.notice(op.id);
-  CHECK(n.id == op.id);
+  const Notice& n = w.notice(op.id.str());
+  CHECK(n.id == op.id.str());
   CHECK(n.area == "gulou/antai");
   CHECK(n.priority == Priority::urgent);
   CHECK(n.ack_required);
@@ -226,7 +226,7 @@ TEST_CASE("the server's directory rejects unknown areas; a client's optimistic v
 
 TEST_CASE("a post op replayed after its notice exists is a conflict") {
   World w;
-  const Op op{"01JDNOTICE000000000000000B", "notice.post", post_body("gulou/antai")};
+  const Op op{OpId("01JDNOTICE000000000000000B"), "notice.post", post_body("gulou/antai")};
   REQUIRE(w.run_op(li, op).ok());
   Outcome again = w.run_op(li, op);
   CHECK(code_of(again) == "conflict");

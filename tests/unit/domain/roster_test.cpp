@@ -90,7 +90,7 @@ struct World {
   UnixMs now = kNow;
 
   Outcome run(const Actor& who, const std::string& kind, Json body) {
-    return run_op(who, Op{op_id(++ops), kind, std::move(body)});
+    return run_op(who, Op{OpId(op_id(++ops)), kind, std::move(body)});
   }
 
   Outcome run_op(const Actor& who, const Op& op) {
@@ -226,7 +226,7 @@ TEST_CASE("free_seats and signup_of") {
 
 TEST_CASE("a lead adds a shift crossing midnight: one shift.added with the whole shift, in the area's scope") {
   World w;
-  const Op op{op_id(1), "shift.add",
+  const Op op{OpId(op_id(1)), "shift.add",
               Json{{"post", "north gate"},
                    {"area", "gulou/antai/yili"},
                    {"start", "2026-11-23T22:00:00Z"},
@@ -254,8 +254,8 @@ TEST_CASE("a lead adds a shift crossing midnight: one shift.added with the whole
   CHECK(w.shifts.empty());  // deciding changes nothing; folding does
 
   REQUIRE(w.run_op(li, op).ok());
-  const Shift& s = w.shift(op.id);
-  CHECK(s.id == op.id);
+  const Shift& s = w.shift(op.id.str());
+  CHECK(s.id == op.id.str());
   CHECK(s.post == "north gate");
   CHECK(s.area == "gulou/antai/yili");
   CHECK(s.start == 1795471200000);  // 2026-11-23T22:00:00Z
@@ -278,7 +278,7 @@ TEST_CASE("add normalises times to UTC whole seconds, as JSON carries them") {
   REQUIRE(w.run(li, "shift.add", body).ok());
   CHECK(w.log.back().body["start"] == "2026-11-24T08:00:00Z");
   CHECK(w.log.back().body["end"] == "2026-11-24T16:00:00Z");
-  const Shift& s = w.shift(w.log.back().op);
+  const Shift& s = w.shift(w.log.back().op.str());
   CHECK(s.start == 1795507200000);  // 2026-11-24T08:00:00Z, the .750 dropped
   CHECK(s.end == 1795536000000);
   CHECK(shift_from_json(to_json(s))->start == s.start);
@@ -401,11 +401,11 @@ TEST_CASE("the server's directory rejects unknown areas; the client's view skips
 
 TEST_CASE("an add op replayed after its shift exists is a conflict, not a second shift") {
   World w;
-  const Op op{op_id(7), "shift.add", good_add()};
+  const Op op{OpId(op_id(7)), "shift.add", good_add()};
   REQUIRE(w.run_op(li, op).ok());
   Outcome again = w.run_op(li, op);
   CHECK(code_of(again) == "conflict");
-  CHECK(message_of(again) == "shift " + op.id + " already exists");
+  CHECK(message_of(again) == "shift " + op.id.str() + " already exists");
   CHECK(w.shifts.size() == 1);
 }
 
@@ -591,8 +591,8 @@ TEST_CASE("two volunteers sign up offline for the last seat: the first to arrive
     fold_shift_event(erin_phone, e);
   }
   UnknownDirectory client_view;
-  const Op carol_op{op_id(900), "shift.signup", Json{{"shift", id}}};  // made first
-  const Op erin_op{op_id(901), "shift.signup", Json{{"shift", id}}};
+  const Op carol_op{OpId(op_id(900)), "shift.signup", Json{{"shift", id}}};  // made first
+  const Op erin_op{OpId(op_id(901)), "shift.signup", Json{{"shift", id}}};
   Outcome carol_local = apply_shift_op(carol_phone, carol_op, Context{carol, utc("2026-11-23T10:00:00Z"), client_view});
   Outcome erin_local = apply_shift_op(erin_phone, erin_op, Context{erin, utc("2026-11-23T10:05:00Z"), client_view});
   CHECK(code_of(carol_local) == "ok");  // optimistic: each phone sees one free seat
@@ -676,7 +676,7 @@ TEST_CASE("a swap request, accepted: the seat moves to `to` in the same place") 
   Outcome asked = w.act(bob, "shift.swap", id, Json{{"to", "carol"}});
   REQUIRE(asked.ok());
   REQUIRE(asked->size() == 1);
-  const std::string swap = w.log.back().op;
+  const std::string swap = w.log.back().op.str();
   CHECK(asked->front().scope == "area:gulou/antai/yili");
   CHECK(asked->front().kind == "shift.swap_requested");
   CHECK(asked->front().body == Json{{"shift", id}, {"swap", swap}, {"from", "bob"}, {"to", "carol"}});

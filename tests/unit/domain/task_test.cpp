@@ -88,7 +88,7 @@ struct World {
   UnixMs now = kStart;
 
   Outcome run(const Actor& who, const std::string& kind, Json body) {
-    return run_op(who, Op{op_id(++ops), kind, std::move(body)});
+    return run_op(who, Op{OpId(op_id(++ops)), kind, std::move(body)});
   }
 
   Outcome run_op(const Actor& who, const Op& op) {
@@ -212,7 +212,7 @@ TEST_CASE("the task op kinds") {
 
 TEST_CASE("a lead creates a claim task: one task.created event in the area's scope, state open") {
   World w;
-  const Op op{op_id(1), "task.create", Json{{"kind", "errand"}, {"title", "代买 白菜2斤 鸡蛋10个"}, {"area", "gulou/antai/yili"}}};
+  const Op op{OpId(op_id(1)), "task.create", Json{{"kind", "errand"}, {"title", "代买 白菜2斤 鸡蛋10个"}, {"area", "gulou/antai/yili"}}};
   Context ctx{li, kStart, w.server_directory};
   Outcome r = apply_task_op(w.tasks, op, ctx);
   REQUIRE(r.ok());
@@ -220,7 +220,7 @@ TEST_CASE("a lead creates a claim task: one task.created event in the area's sco
   const Draft& d = r->front();
   CHECK(d.scope == "area:gulou/antai/yili");
   CHECK(d.kind == "task.created");
-  CHECK(d.body["id"] == op.id);  // a task's id is the id of the op that created it
+  CHECK(d.body["id"] == op.id.str());  // a task's id is the id of the op that created it
   CHECK(d.body["kind"] == "errand");
   CHECK(d.body["title"] == "代买 白菜2斤 鸡蛋10个");
   CHECK(d.body["area"] == "gulou/antai/yili");
@@ -504,11 +504,11 @@ TEST_CASE("an UnknownDirectory (the client's optimistic view) skips directory ch
 
 TEST_CASE("a create op replayed after its task exists is a conflict, not a second task") {
   World w;
-  const Op op{op_id(99), "task.create", errand("gulou/antai/yili")};
+  const Op op{OpId(op_id(99)), "task.create", errand("gulou/antai/yili")};
   REQUIRE(w.run_op(li, op).ok());
   Outcome again = w.run_op(li, op);
   CHECK(code_of(again) == "conflict");
-  CHECK(message_of(again) == "task " + op.id + " already exists");
+  CHECK(message_of(again) == "task " + op.id.str() + " already exists");
   CHECK(w.tasks.size() == 1);
   CHECK(w.log.size() == 1);
 }
@@ -1032,8 +1032,8 @@ TEST_CASE("an errand offered, declined, claimed, started and done: one numbered 
 TEST_CASE("two volunteers claim while offline: the first to arrive wins, the second learns who") {
   World w;
   auto id = w.claim_task();
-  const Op carol_claim{op_id(500), "task.claim", Json{{"task", id}}};
-  const Op bob_claim{op_id(400), "task.claim", Json{{"task", id}}};  // made earlier, arrives later
+  const Op carol_claim{OpId(op_id(500)), "task.claim", Json{{"task", id}}};
+  const Op bob_claim{OpId(op_id(400)), "task.claim", Json{{"task", id}}};  // made earlier, arrives later
   CHECK(code_of(w.run_op(carol, carol_claim)) == "ok");
   Outcome lost = w.run_op(bob, bob_claim);
   CHECK(code_of(lost) == "conflict");

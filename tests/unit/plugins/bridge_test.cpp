@@ -42,7 +42,7 @@ json parse(const std::string& line) { return json::parse(line); }
 
 std::string ack(const std::string& id, bool ok = true, const std::string& code = "") {
   protocol::Ack a;
-  a.id = id;
+  a.id = muster::domain::OpId(id);
   a.ok = ok;
   if (!ok) a.error = muster::make_error(muster::errc_from_string(code), "refused: " + code);
   return protocol::encode(protocol::ServerFrame{a});
@@ -57,7 +57,7 @@ std::string event(const std::string& kind, const std::string& task, const std::s
   e.seq = next_seq++;
   e.gseq = e.seq;
   e.id = "01KEVENT" + std::to_string(e.seq);
-  e.op = task;
+  e.op = muster::domain::OpId(task);
   e.kind = kind;
   e.actor = actor;
   e.at = "2026-11-23T08:00:00Z";

@@ -12,6 +12,7 @@
 #include <vector>
 
 using namespace muster::protocol;
+using muster::domain::OpId;
 using muster::Errc;
 
 namespace {
@@ -63,7 +64,7 @@ muster::domain::Event sample_event() {
   e.seq = 17;
   e.gseq = 1234;
   e.id = "01JDEVENT00000000000000017";
-  e.op = "01JDOP0000000000000000001A";
+  e.op = OpId("01JDOP0000000000000000001A");
   e.kind = "task.created";
   e.actor = "li";
   e.at = "2026-11-23T08:00:00Z";
@@ -120,7 +121,7 @@ TEST_CASE("hello reports the version it was given; the server decides what it sp
 TEST_CASE("op carries an id, a kind and an object body") {
   auto f = client<OpFrame>(
       R"({"t":"op","id":"01JDOP0000000000000000001A","kind":"task.claim","body":{"task":"01JDT","note":"在路上"}})");
-  CHECK(f.op.id == "01JDOP0000000000000000001A");
+  CHECK(f.op.id.str() == "01JDOP0000000000000000001A");
   CHECK(f.op.kind == "task.claim");
   CHECK(f.op.body == Json{{"task", "01JDT"}, {"note", "在路上"}});
 
@@ -158,7 +159,7 @@ TEST_CASE("query names a read and passes optional object arguments") {
 TEST_CASE("unknown extra fields are ignored, and whitespace around the object is fine") {
   client<Ping>(R"({"t":"ping","sent_at":"2026-11-23T08:00:00Z","n":[1,2,3]})");
   auto f = client<OpFrame>(" \n{\"t\":\"op\",\"id\":\"x\",\"kind\":\"k\",\"body\":{},\"trace\":true}\r\n ");
-  CHECK(f.op.id == "x");
+  CHECK(f.op.id.str() == "x");
 }
 
 TEST_CASE("escaped characters decode to UTF-8") {
@@ -334,7 +335,7 @@ TEST_CASE("every client frame type encodes to compact JSON and decodes back") {
   }
   SUBCASE("op") {
     OpFrame f;
-    f.op = muster::domain::Op{"01JDOP", "task.create",
+    f.op = muster::domain::Op{OpId("01JDOP"), "task.create",
                               Json{{"kind", "errand"}, {"title", "买药"}, {"details", {{"budget", "40"}}}}};
     auto back = client_round_trip(f);
     CHECK(back.op.id == f.op.id);
@@ -404,9 +405,9 @@ TEST_CASE("every server frame type encodes and decodes back") {
   }
   SUBCASE("ack ok") {
     Ack a;
-    a.id = "01JDOP";
+    a.id = OpId("01JDOP");
     auto back = server_round_trip(a);
-    CHECK(back.id == "01JDOP");
+    CHECK(back.id.str() == "01JDOP");
     CHECK(back.ok);
     CHECK_FALSE(back.error.has_value());
     CHECK(back.state.is_null());
@@ -445,7 +446,7 @@ TEST_CASE("every server frame type encodes and decodes back") {
 
 TEST_CASE("a failed ack carries its error and the object's current state") {
   Ack a;
-  a.id = "01JDOPCLAIM";
+  a.id = OpId("01JDOPCLAIM");
   a.ok = false;
   a.error = muster::make_error(Errc::conflict, "cannot claim: task is accepted by bob");
   a.state = Json{{"id", "01JDT"}, {"state", "accepted"}, {"assignee", "bob"}};
@@ -469,7 +470,7 @@ TEST_CASE("every error code survives an ack") {
   for (Errc code : {Errc::invalid, Errc::forbidden, Errc::conflict, Errc::not_found, Errc::unavailable}) {
     CAPTURE(std::string(muster::to_string(code)));
     Ack a;
-    a.id = "x";
+    a.id = OpId("x");
     a.ok = false;
     a.error = muster::make_error(code, "m");
     auto back = server_round_trip(a);
@@ -500,7 +501,7 @@ TEST_CASE("event_to_json and event_from_json are inverse; the JSON is the event 
   CHECK(j["scope"] == "area:gulou/antai/yili");
   CHECK(j["seq"] == 17);
   CHECK(j["gseq"] == 1234);
-  CHECK(j["op"] == e.op);
+  CHECK(j["op"] == e.op.str());
   CHECK(j["actor"] == "li");
   CHECK(j["at"] == "2026-11-23T08:00:00Z");
   auto back = event_from_json(j);

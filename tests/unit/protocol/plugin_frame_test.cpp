@@ -7,6 +7,7 @@
 #include <string>
 
 using namespace muster::protocol;
+using muster::domain::OpId;
 
 namespace {
 
@@ -22,7 +23,7 @@ TEST_CASE("a plugin's lines decode: subscribe, op, cursor, log") {
   auto op = decode_plugin_line(
       R"({"t":"op","id":"01KAQ3M6ZP7G8C5V8N1S2T3W4X","kind":"task.create","body":{"kind":"errand"}})");
   REQUIRE(op);
-  CHECK(std::get<OpFrame>(*op).op.id == "01KAQ3M6ZP7G8C5V8N1S2T3W4X");
+  CHECK(std::get<OpFrame>(*op).op.id.str() == "01KAQ3M6ZP7G8C5V8N1S2T3W4X");
   CHECK(std::get<OpFrame>(*op).op.kind == "task.create");
   CHECK(std::get<OpFrame>(*op).op.body["kind"] == "errand");
 
@@ -64,7 +65,7 @@ TEST_CASE("what a plugin writes decodes back to the same line") {
   for (const PluginLine& line :
        {PluginLine{PluginSubscribe{{"area:gulou", "user:bridge"}}},
         PluginLine{PluginSubscribe{{"area:gulou"}, Cursors{{"area:gulou", 7}}}},
-        PluginLine{OpFrame{{"01KAQ3M6ZP7G8C5V8N1S2T3W4X", "task.cancel", {{"task", "01KAQ3M6ZP7G8C5V8N1S2T3W4Y"}}}}},
+        PluginLine{OpFrame{{OpId("01KAQ3M6ZP7G8C5V8N1S2T3W4X"), "task.cancel", {{"task", "01KAQ3M6ZP7G8C5V8N1S2T3W4Y"}}}}},
         PluginLine{CursorFrame{{{"area:gulou", 3}, {"user:bridge", 9}}}}, PluginLine{Backfill{"area:gulou", 4}},
         PluginLine{PluginLog{"error", "oops"}}}) {
     const std::string text = encode(line);
@@ -106,7 +107,7 @@ TEST_CASE("a plugin reads events, acks, caught_up and errors as the WebSocket fr
   e.seq = 4;
   e.gseq = 40;
   e.id = "01KAQ3M70000000000000000AB";
-  e.op = "01KAQ3M6ZP7G8C5V8N1S2T3W4X";
+  e.op = OpId("01KAQ3M6ZP7G8C5V8N1S2T3W4X");
   e.kind = "task.accepted";
   e.actor = "wang";
   e.at = "2026-11-24T08:00:00Z";

@@ -136,7 +136,7 @@ struct Fixture {
 
 inline Submission sub(const std::string& user, const std::string& id, const std::string& kind, Json body,
                std::uint64_t origin = 1) {
-  return Submission{muster::domain::Op{id, kind, std::move(body)}, user, user + "-phone", origin};
+  return Submission{muster::domain::Op{muster::domain::OpId(id), kind, std::move(body)}, user, user + "-phone", origin};
 }
 
 inline Json create_body(const std::string& area, const std::string& title = "buy medicine for 3-502") {

@@ -80,7 +80,7 @@ TEST_CASE("accepted ops append events numbered gap-free per scope and increasing
   }
   CHECK(first.decisions[0].origin == 7);
   CHECK(second.decisions[0].origin == 9);
-  CHECK(second.decisions[0].op_id == claim);
+  CHECK(second.decisions[0].op_id.str() == claim);
 
   std::vector<muster::domain::Event> events;
   for (const auto* batch : {&first, &second}) {
@@ -118,11 +118,11 @@ TEST_CASE("accepted ops append events numbered gap-free per scope and increasing
   CHECK(event_ids.size() == 4);
 
   CHECK(events[0].kind == "task.created");
-  CHECK(events[0].op == a);
+  CHECK(events[0].op.str() == a);
   CHECK(events[0].actor == "li");
   CHECK(events[0].at == "2026-11-23T08:00:00Z");
   CHECK(events[3].kind == "task.claimed");
-  CHECK(events[3].op == claim);
+  CHECK(events[3].op.str() == claim);
   CHECK(events[3].actor == "bob");
   CHECK(events[3].at == "2026-11-23T08:01:00Z");
   CHECK(events[3].body == Json{{"task", a}, {"note", "on my way"}});
@@ -257,7 +257,7 @@ TEST_CASE("an op id that is not a ULID is invalid and is not recorded") {
     CHECK_FALSE(d.ok);
     CHECK(code_of(d) == "invalid");
     CHECK(message_of(d).find("ULID") != std::string::npos);
-    CHECK(decode_ack(d.ack).id == id);
+    CHECK(decode_ack(d.ack).id.str() == id);
   }
   CHECK(f.log->count_events() == 0);
   CHECK(f.ops_rows() == 0);
@@ -427,7 +427,7 @@ TEST_CASE("a reopened engine has the same state, heads and last gseq, and number
   CHECK(f.engine->last_gseq() == gseq);
 
   // Idempotency survives the restart, for accepted and rejected ops alike.
-  Decision start_again = f.one(sub("bob", start.op_id, "task.start", Json{{"task", a}}));
+  Decision start_again = f.one(sub("bob", start.op_id.str(), "task.start", Json{{"task", a}}));
   CHECK(start_again.ack == start.ack);
   CHECK_FALSE(start_again.fresh);
   CHECK_FALSE(f.one(sub("carol", rejected, "task.claim", Json{{"task", a}})).fresh);

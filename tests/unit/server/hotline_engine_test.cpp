@@ -288,7 +288,7 @@ TEST_SUITE("hotline_engine") {
     const auto& e = b.events.at(1).event;
     CHECK(e.scope == "role:hotline");
     CHECK(e.actor == "musterd");
-    CHECK(e.op == high);
+    CHECK(e.op.str() == high);
     // gu (gulou) and mei (gulou/antai) manage gulou/antai/yili; qiu (gaolou) does not;
     // old is disabled; li is a lead without the hotline role; hana is not a lead.
     CHECK(e.body == Json{{"call", high},
@@ -389,7 +389,7 @@ TEST_SUITE("hotline_engine") {
     const auto& e = done->batch.events.at(0).event;
     CHECK(e.kind == "hotline.purged");
     CHECK(e.scope == "role:hotline");
-    CHECK(e.op == request);
+    CHECK(e.op.str() == request);
     CHECK(e.actor == "musterd");
     CHECK(e.body == Json{{"call", old_call}, {"older_than_days", 30}, {"before", "2026-12-03T08:00:00Z"}});
 

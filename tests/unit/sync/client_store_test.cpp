@@ -21,6 +21,7 @@ using muster::Errc;
 using muster::domain::Event;
 using muster::domain::Json;
 using muster::domain::Op;
+using muster::domain::OpId;
 using muster::domain::State;
 using muster::sync::ClientStore;
 using muster::sync::Identity;
@@ -44,7 +45,7 @@ Identity identity_of(const std::string& user, std::vector<std::string> roles, co
 }
 
 Op create_op(const std::string& id, const std::string& area, const std::string& title = "carry water") {
-  return Op{id, "task.create", Json{{"kind", "errand"}, {"title", title}, {"area", area}, {"dispatch", "claim"}}};
+  return Op{OpId(id), "task.create", Json{{"kind", "errand"}, {"title", title}, {"area", area}, {"dispatch", "claim"}}};
 }
 
 // A task as the server would have decided it, folded into `state` and saved in the
@@ -88,15 +89,15 @@ TEST_CASE("the outbox keeps ops in the order they were made, until each is remov
 
   const std::string a = ulid(1), b = ulid(2), c = ulid(3);
   store.enqueue(create_op(b, "gulou/antai", "second made, first queued"), kStart);
-  store.enqueue(Op{a, "task.claim", Json{{"task", b}, {"note", "我来"}}}, kStart + 1000);
-  store.enqueue(Op{c, "notice.ack", Json{{"notice", a}}}, kStart + 2000);
+  store.enqueue(Op{OpId(a), "task.claim", Json{{"task", b}, {"note", "我来"}}}, kStart + 1000);
+  store.enqueue(Op{OpId(c), "notice.ack", Json{{"notice", a}}}, kStart + 2000);
   CHECK(store.outbox_size() == 3);
 
   auto box = store.outbox();
   REQUIRE(box.size() == 3);
-  CHECK(box[0].op.id == b);  // queue order, not id order
-  CHECK(box[1].op.id == a);
-  CHECK(box[2].op.id == c);
+  CHECK(box[0].op.id.str() == b);  // queue order, not id order
+  CHECK(box[1].op.id.str() == a);
+  CHECK(box[2].op.id.str() == c);
   CHECK(box[0].n < box[1].n);
   CHECK(box[1].n < box[2].n);
   CHECK(box[0].op.kind == "task.create");
@@ -104,19 +105,19 @@ TEST_CASE("the outbox keeps ops in the order they were made, until each is remov
   CHECK(box[1].op.body["note"] == "我来");
   CHECK(box[1].created == "2026-11-23T08:00:01Z");
 
-  store.remove_from_outbox(a);
-  store.remove_from_outbox(ulid(99));  // unknown: nothing happens
+  store.remove_from_outbox(OpId(a));
+  store.remove_from_outbox(OpId(ulid(99)));  // unknown: nothing happens
   box = store.outbox();
   REQUIRE(box.size() == 2);
-  CHECK(box[0].op.id == b);
-  CHECK(box[1].op.id == c);
+  CHECK(box[0].op.id.str() == b);
+  CHECK(box[1].op.id.str() == c);
   CHECK(store.outbox_size() == 2);
 
   // Queue order survives removals: a new op goes to the end.
   store.enqueue(create_op(ulid(4), "gulou/antai"), kStart + 3000);
   box = store.outbox();
   REQUIRE(box.size() == 3);
-  CHECK(box[2].op.id == ulid(4));
+  CHECK(box[2].op.id.str() == ulid(4));
 }
 
 TEST_CASE("identity, config, cursors and rejections round-trip") {
@@ -153,16 +154,16 @@ TEST_CASE("identity, config, cursors and rejections round-trip") {
   CHECK(store.cursors() == muster::protocol::Cursors{{"area:gulou", 13}, {"user:bob", 3}});
 
   store.record_rejection(
-      Rejection{ulid(1), "task.claim", muster::make_error(Errc::conflict, "taken by carol"), "2026-11-23T08:00:00Z"});
+      Rejection{OpId(ulid(1)), "task.claim", muster::make_error(Errc::conflict, "taken by carol"), "2026-11-23T08:00:00Z"});
   store.record_rejection(
-      Rejection{ulid(2), "task.create", muster::make_error(Errc::forbidden, "not a lead"), "2026-11-23T08:05:00Z"});
+      Rejection{OpId(ulid(2)), "task.create", muster::make_error(Errc::forbidden, "not a lead"), "2026-11-23T08:05:00Z"});
   auto rejected = store.rejections(10);
   REQUIRE(rejected.size() == 2);
-  CHECK(rejected[0].op_id == ulid(2));  // newest first
+  CHECK(rejected[0].op_id.str() == ulid(2));  // newest first
   CHECK(rejected[0].kind == "task.create");
   CHECK(rejected[0].error.code == Errc::forbidden);
   CHECK(rejected[0].error.message == "not a lead");
-  CHECK(rejected[1].op_id == ulid(1));
+  CHECK(rejected[1].op_id.str() == ulid(1));
   CHECK(rejected[1].error.code == Errc::conflict);
   CHECK(rejected[1].at == "2026-11-23T08:00:00Z");
   CHECK(store.rejections(1).size() == 1);
@@ -209,7 +210,7 @@ TEST_CASE("reset_replica forgets the replica, cursors and rejections but keeps t
   State state;
   server_event(store, state, "task.created", "li", replica_task(ulid(1), "gulou/antai", "li"));
   store.save_cursor("area:gulou/antai", 1);
-  store.record_rejection(Rejection{ulid(2), "task.claim", muster::make_error(Errc::forbidden, "no"), "t"});
+  store.record_rejection(Rejection{OpId(ulid(2)), "task.claim", muster::make_error(Errc::forbidden, "no"), "t"});
   store.enqueue(create_op(ulid(3), "gulou/antai"), kStart);
 
   store.reset_replica();
@@ -230,9 +231,9 @@ TEST_CASE("the view is the replica with the outbox applied on top, in queue orde
 
   const std::string fresh = ulid(10);
   store.enqueue(create_op(fresh, "gulou/antai/yili"), kStart);
-  store.enqueue(Op{ulid(11), "task.claim", Json{{"task", fresh}}}, kStart + 1000);
-  store.enqueue(Op{ulid(12), "task.start", Json{{"task", fresh}, {"note", "going"}}}, kStart + 2000);
-  store.enqueue(Op{ulid(13), "task.cancel", Json{{"task", old_task}}}, kStart + 3000);
+  store.enqueue(Op{OpId(ulid(11)), "task.claim", Json{{"task", fresh}}}, kStart + 1000);
+  store.enqueue(Op{OpId(ulid(12)), "task.start", Json{{"task", fresh}, {"note", "going"}}}, kStart + 2000);
+  store.enqueue(Op{OpId(ulid(13)), "task.cancel", Json{{"task", old_task}}}, kStart + 3000);
 
   std::set<std::string> pending;
   State view = store.view(&pending);
@@ -253,7 +254,7 @@ TEST_CASE("the view is the replica with the outbox applied on top, in queue orde
 
   // Dropping an op (a rejection) rolls the view back; later ops that no longer apply
   // are skipped rather than invented.
-  store.remove_from_outbox(ulid(10));
+  store.remove_from_outbox(OpId(ulid(10)));
   pending.clear();
   view = store.view(&pending);
   CHECK(state_of(view, fresh) == "absent");
@@ -267,7 +268,7 @@ TEST_CASE("an outbox op the replica has overtaken is skipped in the view") {
   State replica;
   const std::string task = ulid(1);
   server_event(store, replica, "task.created", "li", replica_task(task, "gulou/antai/yili", "li"));
-  store.enqueue(Op{ulid(2), "task.claim", Json{{"task", task}}}, kStart);
+  store.enqueue(Op{OpId(ulid(2)), "task.claim", Json{{"task", task}}}, kStart);
   CHECK(store.view().tasks.at(muster::domain::TaskId(task)).assignee == "bob");
 
   // Carol's claim reached the server first; the replica learns it before the ack.
@@ -291,7 +292,7 @@ TEST_CASE("the store is durable across reopening its file") {
     State state;
     server_event(store, state, "task.created", "li", replica_task(ulid(1), "gulou/antai/yili", "li"));
     store.save_cursor("area:gulou/antai/yili", 1);
-    store.enqueue(Op{ulid(2), "task.claim", Json{{"task", ulid(1)}}}, kStart);
+    store.enqueue(Op{OpId(ulid(2)), "task.claim", Json{{"task", ulid(1)}}}, kStart);
   }
   auto store = ClientStore::open(home.sub("home"));
   REQUIRE(store.identity().has_value());
@@ -315,7 +316,7 @@ TEST_CASE("a hotline call's notes leave no trace in the home's files once the se
   };
   auto store = ClientStore::open(home.sub("home"));
   store.save_identity(identity_of("hana", {"hotline"}, "gulou/antai/yili"));
-  const Op call{ulid(7), "hotline.log",
+  const Op call{OpId(ulid(7)), "hotline.log",
                 Json{{"started", "2026-11-23T07:40:00Z"}, {"duration", 20}, {"category", "焦虑"}, {"risk", 2},
                      {"notes", notes}}};
   store.enqueue(call, kStart);
@@ -326,7 +327,7 @@ TEST_CASE("a hotline call's notes leave no trace in the home's files once the se
   REQUIRE(view.calls.count(ulid(7)));
   CHECK(view.calls.at(ulid(7)).has_notes);
 
-  store.remove_from_outbox(ulid(7));
+  store.remove_from_outbox(OpId(ulid(7)));
   store.scrub();
   CHECK(store.outbox_size() == 0);
   CHECK(raw_home().find(notes) == std::string::npos);

@@ -38,6 +38,7 @@ using muster::Errc;
 using muster::domain::Event;
 using muster::domain::Json;
 using muster::domain::Op;
+using muster::domain::OpId;
 using muster::domain::Role;
 using muster::domain::Roles;
 using muster::domain::State;
@@ -78,12 +79,12 @@ std::string welcome(const std::string& user = "bob", std::vector<std::string> ro
 std::string caught_up() { return protocol::encode(protocol::ServerFrame{protocol::CaughtUp{}}); }
 
 std::string ack_ok(const std::string& id) {
-  return protocol::encode(protocol::ServerFrame{protocol::Ack{id, true, {}, nullptr}});
+  return protocol::encode(protocol::ServerFrame{protocol::Ack{OpId(id), true, {}, nullptr}});
 }
 
 std::string ack_error(const std::string& id, Errc code, const std::string& message, Json state = nullptr) {
   return protocol::encode(
-      protocol::ServerFrame{protocol::Ack{id, false, muster::make_error(code, message), std::move(state)}});
+      protocol::ServerFrame{protocol::Ack{OpId(id), false, muster::make_error(code, message), std::move(state)}});
 }
 
 Json created_body(const std::string& id, const std::string& area = "gulou/antai/yili",
@@ -106,7 +107,7 @@ std::string event(const std::string& scope, std::int64_t seq, const std::string&
   e.seq = seq;
   e.gseq = 1000 + seq;
   e.id = ulid(static_cast<std::uint64_t>(5000 + seq));
-  e.op = op;
+  e.op = OpId(op);
   e.kind = kind;
   e.actor = actor;
   e.at = "2026-11-23T08:00:00Z";
@@ -162,12 +163,12 @@ struct Offline {
     session = std::make_unique<SyncSession>(store, fresh_identity(user), Credentials{"pw"}, clock);
   }
   std::string enqueue(std::uint64_t n, const std::string& kind, Json body) {
-    store.enqueue(Op{ulid(n), kind, std::move(body)}, clock.now_ms());
+    store.enqueue(Op{OpId(ulid(n)), kind, std::move(body)}, clock.now_ms());
     return ulid(n);
   }
   std::vector<std::string> outbox_ids() {
     std::vector<std::string> out;
-    for (const auto& e : store.outbox()) out.push_back(e.op.id);
+    for (const auto& e : store.outbox()) out.push_back(e.op.id.str());
     return out;
   }
 };
@@ -362,10 +363,10 @@ std::vector<UserRecord> grid_users() {
 }
 
 Op create(const std::string& id, const std::string& area, const std::string& title = "deliver vegetables") {
-  return Op{id, "task.create", Json{{"kind", "errand"}, {"title", title}, {"area", area}, {"dispatch", "claim"}}};
+  return Op{OpId(id), "task.create", Json{{"kind", "errand"}, {"title", title}, {"area", area}, {"dispatch", "claim"}}};
 }
 Op on_task(const std::string& id, const std::string& kind, const std::string& task) {
-  return Op{id, kind, Json{{"task", task}}};
+  return Op{OpId(id), kind, Json{{"task", task}}};
 }
 
 // Every check of "the client agrees with the server", for one synced device.
@@ -451,7 +452,7 @@ TEST_CASE("after welcome the identity is saved and the outbox is pushed in order
   const std::vector<std::string> order{a, b, d};
   for (std::size_t i = 0; i < 3; ++i) {
     auto op = client_frame<protocol::OpFrame>(pushed[i]).op;
-    CHECK(op.id == order[i]);
+    CHECK(op.id.str() == order[i]);
   }
   auto last = client_frame<protocol::OpFrame>(pushed[2]).op;
   CHECK(last.kind == "task.done");
@@ -472,7 +473,7 @@ TEST_CASE("after welcome the identity is saved and the outbox is pushed in order
   const std::string e = c.enqueue(11, "task.cancel", Json{{"task", ulid(1)}});
   auto more = c.session->push_new_ops();
   REQUIRE(more.size() == 1);
-  CHECK(client_frame<protocol::OpFrame>(more[0]).op.id == e);
+  CHECK(client_frame<protocol::OpFrame>(more[0]).op.id.str() == e);
   CHECK(c.session->push_new_ops().empty());
 }
 
@@ -603,13 +604,13 @@ TEST_CASE("a conflict ack removes the op, records the rejection, and the view ro
   CHECK(c.store.outbox_size() == 0);
   auto rejected = c.store.rejections(10);
   REQUIRE(rejected.size() == 1);
-  CHECK(rejected[0].op_id == claim);
+  CHECK(rejected[0].op_id.str() == claim);
   CHECK(rejected[0].kind == "task.claim");
   CHECK(rejected[0].error.code == Errc::conflict);
   CHECK(rejected[0].error.message.find("carol") != std::string::npos);
   CHECK(rejected[0].at == "2026-11-23T08:00:00Z");
   REQUIRE(c.session->report().rejected.size() == 1);
-  CHECK(c.session->report().rejected[0].op_id == claim);
+  CHECK(c.session->report().rejected[0].op_id.str() == claim);
   CHECK(c.session->report().accepted == 0);
 
   pending.clear();
@@ -659,7 +660,7 @@ TEST_CASE("an unavailable ack keeps the op queued for the next session") {
   c.session->start();
   auto pushed = feed(*c.session, welcome());
   REQUIRE(pushed.size() == 1);
-  CHECK(client_frame<protocol::OpFrame>(pushed[0]).op.id == a);
+  CHECK(client_frame<protocol::OpFrame>(pushed[0]).op.id.str() == a);
   feed(*c.session, ack_ok(a));
   CHECK(c.store.outbox_size() == 0);
 }
@@ -753,7 +754,7 @@ TEST_CASE("a crash keeps the replica and cursors together, and never an answered
   const std::string t = ulid(1), claim = ulid(2);
   {
     auto store = ClientStore::open(home.sub("bob"));
-    store.enqueue(Op{claim, "task.claim", Json{{"task", t}}}, kStart);
+    store.enqueue(Op{OpId(claim), "task.claim", Json{{"task", t}}}, kStart);
     SyncSession s(store, fresh_identity("bob"), Credentials{"pw"}, clock);
     s.start();
     feed(s, welcome());
@@ -837,7 +838,7 @@ TEST_CASE("offline ops of three users converge: every client agrees with the eng
   r = carol.sync(server);
   CHECK(r.accepted == 1);
   REQUIRE(r.rejected.size() == 1);
-  CHECK(r.rejected[0].op_id == ulid(21));
+  CHECK(r.rejected[0].op_id.str() == ulid(21));
   CHECK(r.rejected[0].error.code == Errc::conflict);
   CHECK(r.rejected[0].error.message.find("bob") != std::string::npos);
   CHECK(carol.store().view().tasks.at(muster::domain::TaskId(t_street)).assignee == "bob");  // rolled back to the server's word
@@ -892,7 +893,7 @@ TEST_CASE("two offline claims: the first to arrive wins, the other client rolls 
   CHECK(bob.store().outbox_size() == 0);
   auto rejected = bob.store().rejections(10);
   REQUIRE(rejected.size() == 1);
-  CHECK(rejected[0].op_id == ulid(2));
+  CHECK(rejected[0].op_id.str() == ulid(2));
   CHECK(rejected[0].error.code == Errc::conflict);
   CHECK(rejected[0].error.message.find("dora") != std::string::npos);
   // Bob got dora's event live, before his ack: his view shows her as the holder.
@@ -1085,7 +1086,7 @@ ModelStats run_model(std::uint64_t seed, int steps) {
     if (action < 200) {  // a user acts, online or not
       Device& d = *any_device(everyone);
       Op op = random_op(d);
-      made[d.device()].insert(op.id);
+      made[d.device()].insert(op.id.str());
       d.enqueue(op);
       ++stats.ops;
       if (chance(50)) d.push_new_ops();
@@ -1173,7 +1174,7 @@ ModelStats run_model(std::uint64_t seed, int steps) {
     }
     // ...and every refusal reached the user, once.
     std::set<std::string> recorded;
-    for (const auto& r : dev->store().rejections(100000)) recorded.insert(r.op_id);
+    for (const auto& r : dev->store().rejections(100000)) recorded.insert(r.op_id.str());
     CHECK(recorded == refused_here);
     stats.rejected += static_cast<int>(refused_here.size());
     stats.accepted += static_cast<int>(mine.size() - refused_here.size());
