@@ -284,7 +284,7 @@ int Cli::submit(domain::Op op) {
 int Cli::print_sync(const DriveResult& r, bool quiet_success) {
   const auto& rep = r.report;
   for (const auto& rej : rep.rejected) {
-    std::cerr << "rejected " << display_safe(rej.op_id) << ' ' << display_safe(rej.kind) << ": "
+    std::cerr << "rejected " << display_safe(rej.op_id.str()) << ' ' << display_safe(rej.kind) << ": "
               << to_string(rej.error.code) << ": " << display_safe(local_times(rej.error.message)) << '\n';
   }
   const auto pending = store().outbox_size();
@@ -453,7 +453,7 @@ int Cli::status() {
             << "last sync: " << (last.empty() ? "never" : last) << '\n'
             << waiting << (waiting == 1 ? " item" : " items") << " in your inbox (muster inbox)\n";
   for (const auto& r : store().rejections(5)) {
-    std::cout << "recently rejected: " << display_safe(r.op_id) << ' ' << display_safe(r.kind) << ": "
+    std::cout << "recently rejected: " << display_safe(r.op_id.str()) << ' ' << display_safe(r.kind) << ": "
               << to_string(r.error.code) << ": " << display_safe(local_times(r.error.message)) << '\n';
   }
   return kOk;
@@ -798,7 +798,7 @@ int Cli::watch() {
     options.keep_going = keep_going;
     auto r = drive(connect_, store(), *id, {}, options, print);
     for (const auto& rej : r.report.rejected) {
-      std::cerr << "rejected " << display_safe(rej.op_id) << ' ' << display_safe(rej.kind) << ": "
+      std::cerr << "rejected " << display_safe(rej.op_id.str()) << ' ' << display_safe(rej.kind) << ": "
                 << to_string(rej.error.code) << ": " << display_safe(local_times(rej.error.message)) << '\n';
     }
     if (r.status.ok()) break;
