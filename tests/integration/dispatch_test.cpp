@@ -37,6 +37,7 @@
 #include "cli_helpers.hpp"
 #include "muster/store/sqlite.hpp"
 #include "muster_fixture.hpp"
+#include "test_clock.hpp"
 
 namespace mt = muster::testing;
 using nlohmann::json;
@@ -50,66 +51,22 @@ using mt::parse_json;
 using mt::run_json;
 using mt::sync;
 
-using Ms = std::int64_t;  // UTC milliseconds
-constexpr Ms kSecond = 1000;
-constexpr Ms kMinute = 60 * kSecond;
-constexpr Ms kHour = 60 * kMinute;
-constexpr Ms kDay = 24 * kHour;
-// Asia/Shanghai has kept +08:00 all year since 1991: its local times are computed
-// here by hand, independently of the product's time zone code.
-constexpr Ms kShanghai = 8 * kHour;
+using mt::ClockFile;
+using mt::kDay;
+using mt::kHour;
+using mt::kMinute;
+using mt::kSecond;
+using mt::kShanghai;
+using mt::Ms;
+using mt::real_now;
+using mt::round_hour_ahead;
+using mt::shanghai_input;
+using mt::shanghai_midnight;
+using mt::shanghai_short;
+using mt::shanghai_text;
+using mt::utc_text;
 
 const std::string kYili = "gulou/antai/yili";
-
-Ms real_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// The start of the hour after the real time, plus `hours`: a round time the file clock
-// may be set to (it never goes back behind the real time it started at).
-Ms round_hour_ahead(int hours) { return (real_now() / kHour + 1 + hours) * kHour; }
-
-std::string strftime_utc(Ms t, const char* format) {
-  const std::time_t secs = static_cast<std::time_t>(t / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
-}
-std::string utc_text(Ms t) { return strftime_utc(t, "%Y-%m-%dT%H:%M:%SZ"); }
-std::string shanghai_text(Ms t) { return strftime_utc(t + kShanghai, "%Y-%m-%dT%H:%M:%S") + "+08:00"; }
-std::string shanghai_input(Ms t) { return strftime_utc(t + kShanghai, "%Y-%m-%dT%H:%M"); }  // what a user types
-std::string shanghai_short(Ms t) { return strftime_utc(t + kShanghai, "%Y-%m-%d %H:%M"); }   // table columns
-// Local midnight in Shanghai of the day `t` falls on, as UTC.
-Ms shanghai_midnight(Ms t) { return (t + kShanghai) / kDay * kDay - kShanghai; }
-
-// The server's clock: `musterd serve --clock-file path()`. Written whole (a temp file
-// renamed over it), so the server never reads half a time.
-class ClockFile {
- public:
-  explicit ClockFile(Ms start) : dir_("muster-clock-"), path_(dir_.path() + "/now") { set(start); }
-
-  void set(Ms t) {
-    const std::string tmp = path_ + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << utc_text(t) << '\n';
-      if (!out) throw std::runtime_error("cannot write " + tmp);
-    }
-    if (std::rename(tmp.c_str(), path_.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp);
-    now_ = t;
-  }
-  void advance(Ms by) { set(now_ + by); }
-  Ms now() const { return now_; }
-  std::vector<std::string> serve_args() const { return {"--clock-file", path_}; }
-
- private:
-  mt::TempDir dir_;
-  std::string path_;
-  Ms now_ = 0;
-};
 
 // Long enough for the server to have re-read the clock file (100 ms) and run its
 // timers (every second) at least once since: for checks that something did NOT happen.

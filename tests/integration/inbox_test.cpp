@@ -23,6 +23,7 @@
 
 #include "cli_helpers.hpp"
 #include "muster_fixture.hpp"
+#include "test_clock.hpp"
 
 namespace mt = muster::testing;
 using nlohmann::json;
@@ -35,48 +36,15 @@ using mt::describe;
 using mt::run_json;
 using mt::sync;
 
-using Ms = std::int64_t;  // UTC milliseconds
-constexpr Ms kSecond = 1000;
-constexpr Ms kMinute = 60 * kSecond;
-constexpr Ms kHour = 60 * kMinute;
+using mt::ClockFile;
+using mt::kHour;
+using mt::kMinute;
+using mt::kSecond;
+using mt::Ms;
+using mt::round_hour_ahead;
+using mt::utc_text;
 
 const std::string kYili = "gulou/antai/yili";
-
-Ms real_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-// A round hour a day ahead of the real time: the file clock starts there.
-Ms round_hour_ahead(int hours) { return (real_now() / kHour + 1 + hours) * kHour; }
-
-std::string utc_text(Ms t) {
-  const std::time_t secs = static_cast<std::time_t>(t / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-// The server's clock (`musterd serve --clock-file F`), written whole by a rename.
-class ClockFile {
- public:
-  explicit ClockFile(Ms start) : dir_("muster-clock-"), path_(dir_.path() + "/now") { set(start); }
-  void set(Ms t) {
-    const std::string tmp = path_ + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << utc_text(t) << '\n';
-      if (!out) throw std::runtime_error("cannot write " + tmp);
-    }
-    if (std::rename(tmp.c_str(), path_.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp);
-  }
-  std::vector<std::string> serve_args() const { return {"--clock-file", path_}; }
-
- private:
-  mt::TempDir dir_;
-  std::string path_;
-};
 
 std::string queued(mt::ClientFixture& c, std::vector<std::string> args) {
   auto r = c.run(args);

@@ -23,6 +23,7 @@
 
 #include "cli_helpers.hpp"
 #include "muster_fixture.hpp"
+#include "test_clock.hpp"
 
 namespace mt = muster::testing;
 using nlohmann::json;
@@ -34,30 +35,19 @@ using mt::contains;
 using mt::describe;
 using mt::parse_json;
 
-using Ms = std::int64_t;  // UTC milliseconds
-constexpr Ms kHour = 3600 * 1000;
-constexpr Ms kDay = 24 * kHour;
-constexpr Ms kShanghai = 8 * kHour;
+using mt::kDay;
+using mt::kHour;
+using mt::kShanghai;
+using mt::Ms;
+using mt::real_now;
+using mt::shanghai_input;
+using mt::shanghai_midnight;
+using mt::shanghai_text;
+using mt::strftime_utc;
 
 const std::string kYili = "gulou/antai/yili";
 
-Ms real_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string strftime_utc(Ms t, const char* format) {
-  const std::time_t secs = static_cast<std::time_t>(t / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
-}
 std::string short_text(Ms t) { return strftime_utc(t, "%Y-%m-%d %H:%M"); }  // a table column, before its zone
-std::string shanghai_input(Ms t) { return strftime_utc(t + kShanghai, "%Y-%m-%dT%H:%M"); }
-std::string shanghai_text(Ms t) { return strftime_utc(t + kShanghai, "%Y-%m-%dT%H:%M:%S") + "+08:00"; }
-Ms shanghai_midnight(Ms t) { return (t + kShanghai) / kDay * kDay - kShanghai; }
 
 // "2026-11-25T00:00:00Z" (as the replica stores times) -> UTC milliseconds.
 Ms parse_z(const std::string& text) {
