@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 
+#include "muster/base/utf8.hpp"
 #include "muster/domain/actor.hpp"
 
 namespace xmpp_bridge {
@@ -12,45 +13,8 @@ namespace {
 
 // ------------------------------------------------------------ UTF-8
 
-std::u32string decode(std::string_view s) {
-  std::u32string out;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + static_cast<std::size_t>(len) > s.size()) {
-      out.push_back(U'\uFFFD');
-      ++i;
-      continue;
-    }
-    char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]) & 0x3F);
-    out.push_back(cp);
-    i += static_cast<std::size_t>(len);
-  }
-  return out;
-}
-
-std::string encode(std::u32string_view s) {
-  std::string out;
-  for (char32_t cp : s) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-  return out;
-}
+using muster::decode_utf8;
+using muster::encode_utf8;
 
 bool is_cjk(char32_t cp) {
   return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x3000 && cp <= 0x303F) ||
@@ -59,7 +23,7 @@ bool is_cjk(char32_t cp) {
 
 // Full-width forms to ASCII, CJK punctuation to the ASCII separators the parser splits on.
 std::string normalise(std::string_view text) {
-  std::u32string cps = decode(text);
+  std::u32string cps = decode_utf8(text);
   for (char32_t& cp : cps) {
     if (cp >= 0xFF01 && cp <= 0xFF5E) {
       cp -= 0xFEE0;
@@ -75,7 +39,7 @@ std::string normalise(std::string_view text) {
       cp = U' ';
     }
   }
-  return encode(cps);
+  return encode_utf8(cps);
 }
 
 std::string trim(std::string_view s, std::string_view chars = " ") {
@@ -99,7 +63,7 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 bool is_quantity(std::string_view token) {
   static const std::u32string kNumerals = U"0123456789.一二两三四五六七八九十百千半几";
   static const std::u32string kMeasures = U"个只盒瓶包袋斤克箱支片份把条块罐板粒根颗桶听打提双两公升";
-  const std::u32string cps = decode(token);
+  const std::u32string cps = decode_utf8(token);
   if (cps.empty() || cps.size() > 6) return false;
   std::size_t i = 0;
   while (i < cps.size() && kNumerals.find(cps[i]) != std::u32string::npos) ++i;
@@ -207,7 +171,7 @@ const std::array<std::pair<std::string_view, std::string_view>, 9> kKeywords{{
 }  // namespace
 
 Lang detect_language(std::string_view text) {
-  const std::u32string cps = decode(text);
+  const std::u32string cps = decode_utf8(text);
   return std::any_of(cps.begin(), cps.end(), is_cjk) ? Lang::zh : Lang::en;
 }
 

@@ -12,6 +12,13 @@ namespace muster {
 // True if `text` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool valid_utf8(std::string_view text);
 
+// The code points of `text`; an ill-formed or truncated sequence gives one U+FFFD per
+// byte it skips, so every input decodes.
+std::u32string decode_utf8(std::string_view text);
+// Appends the UTF-8 bytes of `cp` (a Unicode scalar value) to `out`.
+void append_utf8(std::string& out, char32_t cp);
+std::string encode_utf8(std::u32string_view text);
+
 // Columns `text` occupies on a terminal, counted per grapheme cluster (what a reader
 // sees as one character) with utf8proc's widths: CJK, Hangul, fullwidth forms and
 // punctuation 2; emoji 2, a ZWJ sequence, a VS16 sequence or a flag being one

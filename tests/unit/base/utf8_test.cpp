@@ -242,3 +242,12 @@ TEST_CASE("display_safe_json escapes what JSON may carry raw, and stays the same
   CHECK(display_safe_json("\x1b") == R"(\u001b)");
   CHECK(display_safe_json("\xF0\x9F\x9A\x91") == "\xF0\x9F\x9A\x91");
 }
+
+TEST_CASE("decode_utf8 and encode_utf8 round-trip text and replace each bad byte") {
+  const std::string text = "代买 白菜2斤 🚑 e\u0301";
+  const std::u32string cps = muster::decode_utf8(text);
+  CHECK(cps == U"代买 白菜2斤 🚑 e\u0301");
+  CHECK(muster::encode_utf8(cps) == text);
+  CHECK(muster::decode_utf8("a\xff" "b") == U"a\uFFFDb");
+  CHECK(muster::decode_utf8("\xe4\xbb") == U"\uFFFD\uFFFD");  // a cut sequence: one per byte
+}
