@@ -12,6 +12,10 @@ namespace muster {
 // True if `text` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool valid_utf8(std::string_view text);
 
+// The longest prefix of `text` of at most `max_bytes` bytes that does not end inside a
+// UTF-8 sequence (for keeping a bounded, still-readable part of an oversized field).
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
+
 // Columns `text` occupies on a terminal, counted per grapheme cluster (what a reader
 // sees as one character) with utf8proc's widths: CJK, Hangul, fullwidth forms and
 // punctuation 2; emoji 2, a ZWJ sequence, a VS16 sequence or a flag being one
