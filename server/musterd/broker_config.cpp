@@ -185,6 +185,8 @@ muster::Status write_broker_config(DirectoryStore& directory, const BrokerConfig
        << "# Frames are at most 256 KiB, like over WebSocket (plus the packet's header).\n"
        << "max_packet_size 263168\n"
        << "max_queued_messages 100000\n"
+       << "# Small packets (an op, its ack, an event) go out at once, not after the peer's delayed ACK.\n"
+       << "set_tcp_nodelay true\n"
        << "log_dest stderr\n"
        << "log_type error\nlog_type warning\nlog_type notice\n";
   if (auto st = write_file(out / "mosquitto.conf", conf.str(), fs::perms::owner_read | fs::perms::owner_write); !st) return st;

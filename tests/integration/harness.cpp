@@ -508,6 +508,19 @@ std::optional<std::string> http_get(int port, const std::string& path, std::chro
   return std::move(response->body);
 }
 
+std::optional<std::string> http_raw(int port, const std::string& method, const std::string& path,
+                                    std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  Fd sock(connect_loopback(port, deadline));
+  if (sock.get() < 0) return std::nullopt;
+  std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                        "\r\nUser-Agent: muster-test-harness\r\nConnection: close\r\n\r\n";
+  if (!send_all_until(sock.get(), request, deadline)) return std::nullopt;
+  std::string raw;
+  if (!read_until(sock.get(), raw, [](const std::string&) { return false; }, deadline)) return std::nullopt;
+  return raw;
+}
+
 int http_status(int port, const std::string& path, std::chrono::milliseconds timeout) {
   auto response = http_request(port, path, timeout);
   return response ? response->status : -1;

@@ -129,6 +129,10 @@ std::optional<HttpResponse> http_request(int port, const std::string& path,
 // The body on status 200, nullopt otherwise.
 std::optional<std::string> http_get(int port, const std::string& path,
                                     std::chrono::milliseconds timeout = 2s);
+// Everything the server sends (head and body, raw) to `method` path until it closes the
+// connection; nullopt on connect/IO failure or timeout.
+std::optional<std::string> http_raw(int port, const std::string& method, const std::string& path,
+                                    std::chrono::milliseconds timeout = 2s);
 // The status code, or -1 on failure.
 int http_status(int port, const std::string& path, std::chrono::milliseconds timeout = 2s);
 

@@ -690,6 +690,7 @@ TEST_SUITE("mqtt") {
     CHECK(has_line(conf, "pid_file " + dir + "/mosquitto.pid"));
     CHECK(has_line(conf, "plugin " + mt::binary_path("muster_broker_ids.so")));
     CHECK_FALSE(has_line(conf, "allow_anonymous true"));
+    CHECK(has_line(conf, "set_tcp_nodelay true"));
 
     CHECK(has_line(acl, "pattern write muster/v1/op/%u"));
     CHECK(has_line(acl, "pattern write muster/v1/req/%u"));

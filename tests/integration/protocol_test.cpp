@@ -630,6 +630,23 @@ TEST_SUITE("protocol") {
       REQUIRE(nope.has_value());
       CHECK(nope->status == 404);
       CHECK(mt::http_status(port, "/metrics/extra") == 404);
+
+      // HEAD: the headers GET would send, Content-Length included, and not a byte of body.
+      for (const char* path : {"/metrics", "/healthz", "/nope"}) {
+        CAPTURE(path);
+        auto head = mt::http_raw(port, "HEAD", path);
+        REQUIRE(head.has_value());
+        const auto end = head->find("\r\n\r\n");
+        REQUIRE(end != std::string::npos);
+        CHECK(head->size() == end + 4);
+        CHECK(head->find(std::string(path) == "/nope" ? " 404 " : " 200 ") != std::string::npos);
+        auto get = mt::http_request(port, path);
+        REQUIRE(get.has_value());
+        CHECK(head->find("Content-Length: ") != std::string::npos);
+        if (std::string(path) != "/metrics") {  // metrics change between two requests
+          CHECK(head->find("Content-Length: " + std::to_string(get->body.size()) + "\r\n") != std::string::npos);
+        }
+      }
       stage.expect_untouched_and_serving();
     }
 

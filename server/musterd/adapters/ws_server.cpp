@@ -289,6 +289,12 @@ void Server<Config>::on_http(connection_hdl hdl) {
     con->set_status(websocketpp::http::status_code::not_found);
     con->set_body("not found\n");
   }
+  if (con->get_request().get_method() == "HEAD") {
+    // The same headers as GET, Content-Length included, and no body (RFC 9110 9.3.2).
+    const std::string length = con->get_response_header("Content-Length");
+    con->set_body("");
+    con->replace_header("Content-Length", length);
+  }
 }
 
 template <class Config>

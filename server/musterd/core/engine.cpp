@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "muster/base/ulid.hpp"
+#include "muster/base/utf8.hpp"
 #include "musterd/core/queries/queries.hpp"
 
 namespace musterd {
@@ -27,6 +28,9 @@ std::string ack_frame(const domain::OpId& id, const muster::Error* error, const 
 }
 
 std::string timer_key(const domain::ObjectRef& ref) { return ref.first + ":" + ref.second; }
+
+// The most of a rejection's reason an ack (stored in the audit) carries.
+constexpr std::size_t kMaxAuditMessageBytes = 1024;
 
 constexpr muster::UnixMs kDay = 24LL * 60 * 60 * 1000;
 
@@ -279,7 +283,9 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, muster:
                                            grants == grants_.end() ? &kNoGrants : &grants->second});
   }
   if (!drafts) {
-    const auto& err = drafts.error();
+    // The reason may quote what was sent; the ack is stored, so it is kept bounded.
+    muster::Error err = drafts.error();
+    err.message = std::string(muster::utf8_prefix(err.message, kMaxAuditMessageBytes));
     d.ack = ack_frame(s.op.id, &err, err.code == Errc::conflict ? domain::conflict_state(state_, s.op) : nlohmann::json());
     log_.record_op(s.op.id, s.user, s.device, s.op.kind, false, d.ack, now_text);
     return d;

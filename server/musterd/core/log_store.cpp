@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "muster/base/utf8.hpp"
 #include "muster/protocol/frame.hpp"
 
 namespace musterd {
@@ -235,7 +236,10 @@ void LogStore::append_event(const muster::domain::Event& e, const std::string& f
 
 void LogStore::record_op(const muster::domain::OpId& id, const std::string& actor, const std::string& device,
                          const std::string& kind, bool ok, const std::string& ack, const std::string& at) {
-  insert_op_.bind(1, id.str()).bind(2, actor).bind(3, device).bind(4, kind).bind(5, ok ? 1 : 0).bind(6, ack).bind(7, at).run();
+  insert_op_.bind(1, id.str())
+      .bind(2, actor)
+      .bind(3, std::string(muster::utf8_prefix(device, kMaxAuditFieldBytes)))
+      .bind(4, std::string(muster::utf8_prefix(kind, kMaxAuditFieldBytes))).bind(5, ok ? 1 : 0).bind(6, ack).bind(7, at).run();
 }
 
 void LogStore::save_token(const std::string& digest, const std::string& user, const std::string& device,

@@ -15,6 +15,7 @@
 // Thread: the server's loop thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -26,6 +27,9 @@
 #include "muster/store/sqlite.hpp"
 
 namespace musterd {
+
+// The most of a field the audit (the ops table) keeps of an op: kind, device.
+inline constexpr std::size_t kMaxAuditFieldBytes = 256;
 
 struct StoredOp {
   std::string actor;
@@ -86,6 +90,8 @@ class LogStore {
 
   // --- writes (call inside a Transaction on db()) ---
   void append_event(const muster::domain::Event& event, const std::string& frame);
+  // `kind` and `device` are kept to their first kMaxAuditFieldBytes (cut on a UTF-8
+  // boundary): a rejected op's oversized field never fills the audit.
   void record_op(const muster::domain::OpId& id, const std::string& actor, const std::string& device, const std::string& kind,
                  bool ok, const std::string& ack, const std::string& at);
   void save_token(const std::string& digest, const std::string& user, const std::string& device,

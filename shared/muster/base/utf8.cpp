@@ -125,6 +125,14 @@ Cluster next_cluster(std::string_view text, std::size_t pos) {
 
 }  // namespace
 
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t end = max_bytes;
+  // Back off continuation bytes (10xxxxxx) to the start of the sequence that was cut.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
 bool valid_utf8(std::string_view text) {
   for (std::size_t pos = 0; pos < text.size();) {
     const Decoded d = decode(text, pos);

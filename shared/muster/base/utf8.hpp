@@ -18,6 +18,9 @@ std::u32string decode_utf8(std::string_view text);
 // Appends the UTF-8 bytes of `cp` (a Unicode scalar value) to `out`.
 void append_utf8(std::string& out, char32_t cp);
 std::string encode_utf8(std::u32string_view text);
+// The longest prefix of `text` of at most `max_bytes` bytes that does not end inside a
+// UTF-8 sequence (for keeping a bounded, still-readable part of an oversized field).
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
 
 // Columns `text` occupies on a terminal, counted per grapheme cluster (what a reader
 // sees as one character) with utf8proc's widths: CJK, Hangul, fullwidth forms and

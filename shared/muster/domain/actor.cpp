@@ -3,11 +3,11 @@
 #include <algorithm>
 
 #include "muster/base/utf8.hpp"
+#include "muster/domain/limits.hpp"
 
 namespace muster::domain {
 
 namespace {
-constexpr std::size_t kMaxAreaBytes = 256;
 constexpr int kMaxAreaDepth = 16;
 
 bool starts_with(std::string_view s, std::string_view prefix) {
@@ -111,7 +111,7 @@ std::string user_scope(std::string_view name) { return "user:" + std::string(nam
 std::string role_scope(std::string_view role) { return "role:" + std::string(role); }
 
 bool valid_user_name(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
+  if (name.empty() || name.size() > kMaxNameBytes) return false;
   auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'; };
   if (!std::all_of(name.begin(), name.end(), ok)) return false;
   return name.front() != '.' && name.front() != '_' && name.front() != '-';

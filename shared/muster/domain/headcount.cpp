@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "muster/domain/fields.hpp"
+#include "muster/domain/limits.hpp"
 #include "muster/domain/policy.hpp"
 #include "muster/domain/task.hpp"
 
@@ -12,9 +13,6 @@ namespace muster::domain {
 
 namespace {
 
-constexpr std::size_t kMaxHouseholdIdBytes = 32;
-constexpr std::size_t kMaxTitleBytes = 400;
-constexpr std::size_t kMaxIdBytes = 64;
 constexpr std::int64_t kMaxPeople = 50;
 
 constexpr std::array<std::string_view, 4> kStatusNames{"done", "absent", "exempt", "moved"};
@@ -79,9 +77,9 @@ void retally(HeadcountBooks& books, Round& round) {
 
 Result<std::vector<Draft>> open_round(const HeadcountBooks& books, const Op& op, const Context& ctx) {
   Fields f(op.body);
-  auto area = f.required_string("area", 256);
+  auto area = f.required_string("area", kMaxAreaBytes);
   auto title = f.required_string("title", kMaxTitleBytes);
-  auto closes = f.optional_string("closes", 64);
+  auto closes = f.optional_string("closes", kMaxTimeBytes);
   if (!f.ok()) return f.error();
   if (!valid_area_path(*area)) return make_error(Errc::invalid, "invalid area path '" + *area + "'");
   if (title->empty()) return make_error(Errc::invalid, "title must not be empty");
@@ -130,7 +128,7 @@ Result<std::vector<Draft>> mark_household(const HeadcountBooks& books, const Op&
   Fields f(op.body);
   auto round_id = f.required_string("round", kMaxIdBytes);
   auto household_id = f.required_string("household", kMaxIdBytes);
-  auto status_text = f.required_string("status", 16);
+  auto status_text = f.required_string("status", kMaxWordBytes);
   if (!f.ok()) return f.error();
   auto status = mark_status_from_string(*status_text);
   if (!status) return make_error(Errc::invalid, "status must be done, absent, exempt or moved");

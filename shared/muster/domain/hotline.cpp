@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "muster/domain/fields.hpp"
+#include "muster/domain/limits.hpp"
 #include "muster/domain/policy.hpp"
 #include "muster/domain/task.hpp"
 
@@ -10,9 +11,6 @@ namespace muster::domain {
 
 namespace {
 
-constexpr std::size_t kMaxCategoryBytes = 64;
-constexpr std::size_t kMaxBriefBytes = 400;
-constexpr std::size_t kMaxTimeBytes = 64;
 constexpr int kMaxDurationMinutes = 600;
 constexpr int kMaxRisk = 5;
 // A call cannot have started in the future; an hour of slack covers a device whose
@@ -46,7 +44,7 @@ Result<std::vector<Draft>> log_call(const CallBook& calls, const Op& op, const C
   Fields f(b);
   auto started_text = f.required_string("started", kMaxTimeBytes);
   auto category = f.required_string("category", kMaxCategoryBytes);
-  auto area = f.optional_string("area", 256);
+  auto area = f.optional_string("area", kMaxAreaBytes);
   auto notes = f.optional_string("notes", kMaxNotesBytes);
   auto duration = f.required_int("duration", 0, kMaxDurationMinutes);
   auto risk = f.required_int("risk", 0, kMaxRisk);

@@ -20,6 +20,7 @@
 #include "muster/base/result.hpp"
 #include "muster/domain/context.hpp"
 #include "muster/domain/event.hpp"
+#include "muster/domain/limits.hpp"
 
 namespace muster::domain {
 
@@ -40,9 +41,6 @@ struct Call {
 Json to_json(const Call& c);
 std::optional<Call> call_from_json(const Json& j);
 using CallBook = std::map<std::string, Call>;
-
-// The largest notes a call may carry (bytes of UTF-8).
-inline constexpr std::size_t kMaxNotesBytes = 16 * 1024;
 
 // hotline.log
 bool is_hotline_op(std::string_view kind);

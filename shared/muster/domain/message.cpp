@@ -4,11 +4,11 @@
 
 #include "muster/domain/actor.hpp"
 #include "muster/domain/fields.hpp"
+#include "muster/domain/limits.hpp"
 
 namespace muster::domain {
 
 namespace {
-constexpr std::size_t kMaxMessageBytes = 8000;
 }
 
 bool is_message_op(std::string_view kind) { return kind == "message.send"; }
@@ -30,7 +30,7 @@ std::optional<Message> message_from_json(const Json& j) {
 Result<std::vector<Draft>> apply_message_op(const MessageBook& messages, const Op& op, const Context& ctx) {
   if (op.kind != "message.send") return make_error(Errc::invalid, "unknown op kind '" + op.kind + "'");
   Fields f(op.body);
-  auto to = f.required_string("to", 300);
+  auto to = f.required_string("to", kMaxRecipientBytes);
   auto text = f.required_string("text", kMaxMessageBytes);
   if (!f.ok()) return f.error();
   if (text->empty()) return make_error(Errc::invalid, "text must not be empty");

@@ -1,11 +1,11 @@
 #include "muster/domain/notice.hpp"
 
 #include "muster/domain/fields.hpp"
+#include "muster/domain/limits.hpp"
 
 namespace muster::domain {
 
 namespace {
-constexpr std::size_t kMaxNoticeBytes = 8000;
 }
 
 bool is_notice_op(std::string_view kind) { return kind == "notice.post" || kind == "notice.ack"; }
@@ -39,9 +39,9 @@ std::optional<Notice> notice_from_json(const Json& j) {
 Result<std::vector<Draft>> apply_notice_op(const NoticeBook& notices, const Op& op, const Context& ctx) {
   Fields f(op.body);
   if (op.kind == "notice.post") {
-    auto area = f.required_string("area", 256);
+    auto area = f.required_string("area", kMaxAreaBytes);
     auto text = f.required_string("text", kMaxNoticeBytes);
-    auto priority_text = f.optional_string("priority", 16);
+    auto priority_text = f.optional_string("priority", kMaxWordBytes);
     auto ack = f.optional_bool("ack");
     if (!f.ok()) return f.error();
     if (!valid_area_path(*area)) return make_error(Errc::invalid, "invalid area path '" + *area + "'");
@@ -70,7 +70,7 @@ Result<std::vector<Draft>> apply_notice_op(const NoticeBook& notices, const Op& 
     return std::vector<Draft>{Draft{area_scope(n.area), "notice.posted", to_json(n)}};
   }
   if (op.kind == "notice.ack") {
-    auto id = f.required_string("notice", 64);
+    auto id = f.required_string("notice", kMaxIdBytes);
     if (!f.ok()) return f.error();
     auto it = notices.find(*id);
     if (it == notices.end() || !can_see(ctx.actor, area_scope(it->second.area))) {

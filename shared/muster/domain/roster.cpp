@@ -5,15 +5,13 @@
 #include <cstdint>
 
 #include "muster/domain/fields.hpp"
+#include "muster/domain/limits.hpp"
 #include "muster/domain/policy.hpp"
 
 namespace muster::domain {
 
 namespace {
 
-constexpr std::size_t kMaxPostBytes = 100;
-constexpr std::size_t kMaxIdBytes = 64;
-constexpr std::size_t kMaxTimeBytes = 64;
 constexpr int kMaxSeats = 1000;
 constexpr UnixMs kMaxShiftMs = 7LL * 24 * 60 * 60 * 1000;
 
@@ -81,7 +79,7 @@ std::optional<UnixMs> parse_whole_seconds(const std::string& text) {
 Result<std::vector<Draft>> add(const ShiftBook& shifts, const Op& op, const Context& ctx) {
   Fields f(op.body);
   auto post = f.required_string("post", kMaxPostBytes);
-  auto area = f.required_string("area", 256);
+  auto area = f.required_string("area", kMaxAreaBytes);
   auto start_text = f.required_string("start", kMaxTimeBytes);
   auto end_text = f.required_string("end", kMaxTimeBytes);
   if (!f.ok()) return f.error();
@@ -165,7 +163,7 @@ Result<std::vector<Draft>> act(const ShiftBook& shifts, const Op& op, const Cont
   auto id = f.required_string("shift", kMaxIdBytes);
   std::optional<std::string> to;
   std::optional<std::string> swap_id;
-  if (op.kind == "shift.swap") to = f.required_string("to", 64);
+  if (op.kind == "shift.swap") to = f.required_string("to", kMaxNameBytes);
   if (op.kind == "shift.swap_accept" || op.kind == "shift.swap_decline") {
     swap_id = f.required_string("swap", kMaxIdBytes);
   }

@@ -1,10 +1,18 @@
 #include "muster/domain/state.hpp"
 
+#include <string>
+
+#include "muster/domain/limits.hpp"
+
 namespace muster::domain {
 
 bool is_known_op(std::string_view kind) { return kind_of_op(kind) != nullptr; }
 
 Result<std::vector<Draft>> apply(const State& state, const Op& op, const Context& ctx) {
+  // First, before the kind is looked up or repeated in an error.
+  if (op.kind.size() > kMaxOpKindBytes) {
+    return make_error(Errc::invalid, "op kind is longer than " + std::to_string(kMaxOpKindBytes) + " bytes");
+  }
   if (!op.body.is_object()) return make_error(Errc::invalid, "op body must be an object");
   if (const auto* k = kind_of_op(op.kind)) return k->apply(state, op, ctx);
   return make_error(Errc::invalid, "unknown op kind '" + op.kind + "'");

@@ -4,16 +4,13 @@
 #include <array>
 
 #include "muster/domain/fields.hpp"
+#include "muster/domain/limits.hpp"
 #include "muster/domain/policy.hpp"
 
 namespace muster::domain {
 
 namespace {
 
-constexpr std::size_t kMaxTitleBytes = 400;
-constexpr std::size_t kMaxNoteBytes = 2000;
-constexpr std::size_t kMaxDetails = 32;
-constexpr std::size_t kMaxDetailBytes = 1000;
 
 constexpr std::array kTaskKinds{"errand", "sampling", "doorknock", "hotline_followup", "generic"};
 
@@ -50,14 +47,14 @@ Draft transition(const Task& t, std::string kind, const Json& body) {
 Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Context& ctx) {
   const Json& b = op.body;
   Fields f(b);
-  auto kind = f.required_string("kind", 32);
+  auto kind = f.required_string("kind", kMaxNameBytes);
   auto title = f.required_string("title", kMaxTitleBytes);
-  auto area = f.required_string("area", 256);
-  auto assignee = f.optional_string("assignee", 64);
-  auto dispatch_text = f.optional_string("dispatch", 16);
-  auto priority_text = f.optional_string("priority", 16);
-  auto due = f.optional_string("due", 64);
-  auto skill = f.optional_string("skill", 64);
+  auto area = f.required_string("area", kMaxAreaBytes);
+  auto assignee = f.optional_string("assignee", kMaxNameBytes);
+  auto dispatch_text = f.optional_string("dispatch", kMaxWordBytes);
+  auto priority_text = f.optional_string("priority", kMaxWordBytes);
+  auto due = f.optional_string("due", kMaxTimeBytes);
+  auto skill = f.optional_string("skill", kMaxNameBytes);
   if (!f.ok()) return f.error();
 
   if (!valid_task_kind(*kind)) return make_error(Errc::invalid, "unknown task kind '" + *kind + "'");
@@ -97,7 +94,7 @@ Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Con
     if (!d->is_object()) return make_error(Errc::invalid, "details must be an object of strings");
     if (d->size() > kMaxDetails) return make_error(Errc::invalid, "too many details");
     for (const auto& [k, v] : d->items()) {
-      if (!v.is_string() || k.empty() || k.size() > 64 || v.get_ref<const std::string&>().size() > kMaxDetailBytes) {
+      if (!v.is_string() || k.empty() || k.size() > kMaxNameBytes || v.get_ref<const std::string&>().size() > kMaxDetailBytes) {
         return make_error(Errc::invalid, "details must map short keys to strings");
       }
       details[k] = v.get<std::string>();
@@ -236,7 +233,7 @@ Result<std::vector<Draft>> apply_task_op(const TaskBook& tasks, const Op& op, co
   if (!is_task_op(op.kind)) return make_error(Errc::invalid, "unknown op kind '" + op.kind + "'");
 
   Fields f(op.body);
-  auto id = f.required_string("task", 64);
+  auto id = f.required_string("task", kMaxIdBytes);
   auto note = f.optional_string("note", kMaxNoteBytes);
   if (!f.ok()) return f.error();
   (void)note;

@@ -11,6 +11,7 @@ using muster::display_safe_lines;
 using muster::display_width;
 using muster::pad_to_width;
 using muster::truncate_to_width;
+using muster::utf8_prefix;
 using muster::valid_utf8;
 
 TEST_CASE("valid_utf8 accepts well-formed text") {
@@ -46,6 +47,22 @@ TEST_CASE("valid_utf8 rejects ill-formed text") {
   CHECK_FALSE(valid_utf8("\x80"));                  // lone continuation byte
   CHECK_FALSE(valid_utf8("a\xBF" "b"));
   CHECK_FALSE(valid_utf8("\xE7\x99\xBD\xBD"));      // "白" plus a stray continuation
+}
+
+TEST_CASE("utf8_prefix keeps at most the bytes asked, never half a character") {
+  CHECK(utf8_prefix("abc", 10) == "abc");
+  CHECK(utf8_prefix("abcdef", 3) == "abc");
+  CHECK(utf8_prefix("", 0).empty());
+  // 白菜 is 6 bytes: 4 or 5 keep only 白, 6 keeps both, 2 keeps nothing.
+  CHECK(utf8_prefix("白菜", 6) == "白菜");
+  CHECK(utf8_prefix("白菜", 5) == "白");
+  CHECK(utf8_prefix("白菜", 4) == "白");
+  CHECK(utf8_prefix("白菜", 3) == "白");
+  CHECK(utf8_prefix("白菜", 2).empty());
+  CHECK(utf8_prefix("a\xF0\x9F\x98\x80" "b", 4) == "a");  // an emoji's 4 bytes are kept whole or not at all
+  CHECK(utf8_prefix("a\xF0\x9F\x98\x80" "b", 5) == "a\xF0\x9F\x98\x80");
+  const std::string long_text(1000, 'x');
+  CHECK(valid_utf8(utf8_prefix("户" + long_text, 2)));
 }
 
 TEST_CASE("display_width counts terminal columns") {

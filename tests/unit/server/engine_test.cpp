@@ -22,6 +22,7 @@
 
 #include "muster/base/time.hpp"
 #include "muster/base/ulid.hpp"
+#include "muster/base/utf8.hpp"
 #include "muster/protocol/frame.hpp"
 #include "muster/store/sqlite.hpp"
 #include "musterd/core/directory.hpp"
@@ -320,6 +321,52 @@ TEST_CASE("rejected ops append no event, are audited, and are answered identical
     CHECK_FALSE(again.fresh);
   }
   CHECK(f.ops_rows() == static_cast<std::int64_t>(2 + cases.size()));
+}
+
+TEST_CASE("an oversized op kind or title is invalid, and the audit keeps only a bounded prefix") {
+  Fixture f;
+  const auto events_before = f.log->count_events();
+
+  // 250 KB of an unknown kind (Chinese, so a byte cut could split a character).
+  std::string huge_kind = "task.";
+  while (huge_kind.size() < 250 * 1000) huge_kind += "派";
+  const std::string kind_id = f.id();
+  Decision d = f.one(sub("li", kind_id, huge_kind, create_body("gulou/antai/yili")));
+  CHECK_FALSE(d.ok);
+  CHECK(code_of(d) == "invalid");
+  auto ack = decode_ack(d.ack);
+  REQUIRE(ack.error.has_value());
+  CHECK(ack.error->message == "op kind is longer than 64 bytes");
+  CHECK(d.ack.size() < 1024);
+  auto row = op_row(*f.log, kind_id);
+  REQUIRE(row.has_value());
+  CHECK_FALSE(row->ok);
+  CHECK(row->kind.size() <= musterd::kMaxAuditFieldBytes);
+  CHECK(row->kind.size() > 200);
+  CHECK(muster::valid_utf8(row->kind));
+  CHECK(huge_kind.compare(0, row->kind.size(), row->kind) == 0);
+  CHECK(row->ack == d.ack);
+  // Repeated, the same small answer.
+  CHECK(f.one(sub("li", kind_id, huge_kind, create_body("gulou/antai/yili"))).ack == d.ack);
+
+  // A kind exactly at the cap is looked up as usual (and unknown).
+  const std::string at_cap = "task." + std::string(64 - 5, 'x');
+  Decision cap = f.one(sub("li", f.id(), at_cap, Json{{"task", "x"}}));
+  CHECK(code_of(cap) == "invalid");
+  CHECK(decode_ack(cap.ack).error->message == "unknown op kind '" + at_cap + "'");
+
+  // A 100 KB title.
+  std::string title;
+  while (title.size() < 100 * 1000) title += "买药";
+  const std::string title_id = f.id();
+  Decision t = f.one(sub("li", title_id, "task.create", create_body("gulou/antai/yili", title)));
+  CHECK_FALSE(t.ok);
+  CHECK(code_of(t) == "invalid");
+  CHECK(decode_ack(t.ack).error->message == "field 'title' is longer than 400 bytes");
+  CHECK(op_row(*f.log, title_id)->ack.size() < 1024);
+
+  CHECK(f.log->count_events() == events_before);
+  CHECK(f.engine->state().tasks.empty());
 }
 
 TEST_CASE("a conflict ack carries the object's current state and names the holder") {
