@@ -110,7 +110,7 @@ struct World {
   }
   Context client(const Actor& a) const { return Context{a, now, unknown}; }
 
-  std::vector<Event> number(const std::vector<Draft>& drafts, const std::string& op, const std::string& actor) {
+  std::vector<Event> number(const std::vector<Draft>& drafts, const OpId& op, const std::string& actor) {
     std::vector<Event> out;
     for (const Draft& d : drafts) out.push_back(numbering.number(d, op, actor, now));
     return out;
@@ -119,11 +119,11 @@ struct World {
   // The world's own moves, which must succeed.
   std::string setup(const std::string& who, const std::string& kind, Json body) {
     const Actor& a = *std::find_if(kActors.begin(), kActors.end(), [&](const Actor& x) { return x.name == who; });
-    const Op op{ulid(++ops), kind, std::move(body)};
+    const Op op{OpId(ulid(++ops)), kind, std::move(body)};
     auto r = apply(state, op, server(a));
     FUZZ_CHECK(r.ok(), kind + ": " + r.error().message);
     for (const Event& e : number(*r, op.id, who)) fold(state, e);
-    return op.id;
+    return op.id.str();
   }
   void household(const std::string& id, const std::string& area, const std::string& address, int members) {
     Household h{id, area, address, members, muster::format_utc(now)};
@@ -295,7 +295,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto as = j.find("as");
     const std::string chosen = as != j.end() && as->is_string() ? as->get<std::string>() : std::string();
     const auto body = j.find("body");
-    const Op op{ulid(++w.ops), kind->get<std::string>(), body == j.end() ? Json::object() : *body};
+    const Op op{OpId(ulid(++w.ops)), kind->get<std::string>(), body == j.end() ? Json::object() : *body};
 
     const Actor* mover = nullptr;
     std::vector<Draft> moves;
@@ -303,7 +303,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (bool on_server : {true, false}) {
         auto r = apply(w.state, op, on_server ? w.server(a) : w.client(a));
         if (trace && on_server) {
-          std::fprintf(stderr, "%s %s %s: %s\n", op.id.c_str(), a.name.c_str(), op.kind.c_str(),
+          std::fprintf(stderr, "%s %s %s: %s\n", op.id.str().c_str(), a.name.c_str(), op.kind.c_str(),
                        r ? "ok" : (std::string(muster::to_string(r.error().code)) + " " + r.error().message).c_str());
         }
         if (!r) {
