@@ -128,7 +128,7 @@ struct World {
   void household(const std::string& id, const std::string& area, const std::string& address, int members) {
     Household h{id, area, address, members, muster::format_utc(now)};
     const Draft d{area_scope(area), "household.registered", to_json(h)};
-    for (const Event& e : number({d}, ulid(++ops), "musterd")) fold(state, e);
+    for (const Event& e : number({d}, OpId(ulid(++ops)), "musterd")) fold(state, e);
   }
 };
 
