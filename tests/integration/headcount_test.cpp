@@ -19,6 +19,7 @@
 #include "cli_helpers.hpp"
 #include "muster/store/sqlite.hpp"
 #include "muster_fixture.hpp"
+#include "test_clock.hpp"
 
 namespace mt = muster::testing;
 using nlohmann::json;
@@ -155,7 +156,7 @@ TEST_SUITE("integration") {
                {"registered_at", replica_object(bob, "household", "b1-201")["registered_at"]}});
 
     auto opened = lead.run({"headcount", "open", "--area", kYili, "--title", "全员核酸 第1轮", "--closes",
-                            "2026-11-25T18:00"});
+                            mt::shanghai_input(mt::shanghai_midnight(mt::real_now() + mt::kDay) + 18 * mt::kHour)});
     REQUIRE_MESSAGE(opened.code == 0, describe(opened));
     const std::string round = mt::queued_id(opened);
     REQUIRE(sync(lead, "yan") == 0);
