@@ -536,6 +536,7 @@ int Cli::task_list() {
   // the terminal, the title is cut first, then the least needed columns go (area, since,
   // kind); the id, state, priority, holder and next step never.
   bool any_escalated = false;
+  const std::string today_date = short_time(SystemClock().now_ms()).substr(0, 10);  // in the server's zone
   auto cell = [&](const domain::Task& t, const std::string& head) -> std::string {
     if (head == "ID") return t.id.str();
     if (head == "STATE") {
@@ -559,7 +560,7 @@ int Cli::task_list() {
         // Offers last minutes: today's show the time alone.
         if (auto until = parse_utc(t.offer_expires)) {
           const std::string at = short_time(*until);
-          const bool today = at.substr(0, 10) == short_time(SystemClock().now_ms()).substr(0, 10);
+          const bool today = at.substr(0, 10) == today_date;
           return "offer to " + (today ? at.substr(11) : at.substr(5));
         }
       }
