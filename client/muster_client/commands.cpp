@@ -13,6 +13,7 @@
 #include "muster/base/args.hpp"
 #include "muster/base/ulid.hpp"
 #include "muster/base/utf8.hpp"
+#include "muster_client/ops.hpp"
 #include "muster_client/platform.hpp"
 #include "muster_client/sync_driver.hpp"
 #include "muster_client/connection.hpp"
@@ -262,17 +263,12 @@ Result<std::string> Cli::resolve(const std::string& given, const std::string& ty
 int Cli::submit(domain::Op op) {
   auto id = identity();
   if (!id) return fail(kUsage, "not logged in: run muster login first");
-  auto view = store().view();
-  const domain::UnknownDirectory unknown;
-  const domain::Actor actor = id->actor();
-  auto drafts = domain::apply(view, op, domain::Context{actor, SystemClock().now_ms(), unknown});
-  if (!drafts) {
-    const auto& e = drafts.error();
+  if (auto st = queue_op(store(), *id, op, SystemClock().now_ms()); !st) {
+    const auto& e = st.error();
     std::string hint = e.code == Errc::not_found ? " (run muster sync to refresh)" : "";
     return fail(e.code == Errc::invalid ? kUsage : kRejected,
                 std::string(to_string(e.code)) + ": " + local_times(e.message) + hint);
   }
-  store().enqueue(op, SystemClock().now_ms());
   if (json_) {
     std::cout << Json{{"id", op.id}, {"kind", op.kind}, {"queued", true}}.dump() << '\n';
   } else {
@@ -478,30 +474,23 @@ int Cli::task() {
     auto area = a_.get("area");
     const std::string kind = a_.word(2);
     if (kind.empty() || !title || !area) return usage("task new needs KIND, --title and --area");
-    Json body{{"kind", kind}, {"title", *title}, {"area", *area}};
-    if (auto v = a_.get("assignee")) body["assignee"] = *v;
-    if (auto v = a_.get("dispatch")) body["dispatch"] = *v;
-    if (auto v = a_.get("priority")) body["priority"] = *v;
-    if (auto v = a_.get("skill")) body["skill"] = *v;
+    NewTask t{kind, *title, *area, a_.get("assignee"), a_.get("dispatch"), a_.get("priority"), a_.get("skill"), {}};
     auto due = time_option("due");  // local, as --start and the others are
     if (!due) return usage(due.error().message);
-    if (*due) body["due"] = format_utc(**due);
-    Json details = Json::object();
+    t.due = *due;
     for (const auto& kv : a_.all("detail")) {
       auto eq = kv.find('=');
       if (eq == std::string::npos || eq == 0) return usage("--detail takes KEY=VALUE");
-      details[kv.substr(0, eq)] = kv.substr(eq + 1);
+      t.details[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
-    if (!details.empty()) body["details"] = details;
-    return submit(domain::Op{domain::OpId(ids_.next(SystemClock().now_ms())), "task.create", body});
+    auto body = task_create_body(t);
+    if (!body) return usage(body.error().message);
+    return submit(make_op("task.create", std::move(*body)));
   }
-  static const std::set<std::string> kTransitions{"claim", "accept", "decline", "start", "done", "fail", "cancel"};
-  if (!kTransitions.count(verb)) return usage("unknown task command '" + verb + "'");
+  if (!is_task_transition(verb)) return usage("unknown task command '" + verb + "'");
   auto task_id = resolve(a_.word(2), "task");
   if (!task_id) return fail(task_id.error().code == Errc::invalid ? kUsage : kRejected, task_id.error().message);
-  Json body{{"task", *task_id}};
-  if (auto note = a_.get("note")) body["note"] = *note;
-  return submit(domain::Op{domain::OpId(ids_.next(SystemClock().now_ms())), "task." + verb, body});
+  return submit(make_op("task." + verb, task_transition_body(*task_id, a_.get("note"))));
 }
 
 int Cli::task_list() {
@@ -661,9 +650,9 @@ int Cli::notice() {
     auto area = a_.get("area");
     auto text = a_.get("text");
     if (!area || !text) return usage("notice post needs --area and --text");
-    Json body{{"area", *area}, {"text", *text}, {"ack", a_.flag("ack")}};
-    if (auto p = a_.get("priority")) body["priority"] = *p;
-    return submit(domain::Op{domain::OpId(ids_.next(SystemClock().now_ms())), "notice.post", body});
+    auto body = notice_post_body(*area, *text, a_.flag("ack"), a_.get("priority"));
+    if (!body) return usage(body.error().message);
+    return submit(make_op("notice.post", std::move(*body)));
   }
   if (verb == "ack") {
     auto nid = resolve(a_.word(2), "notice");
@@ -753,7 +742,9 @@ int Cli::msg() {
     auto to = a_.get("to");
     auto text = a_.get("text");
     if (!to || !text) return usage("msg send needs --to and --text");
-    return submit(domain::Op{domain::OpId(ids_.next(SystemClock().now_ms())), "message.send", Json{{"to", *to}, {"text", *text}}});
+    auto body = message_body(*to, *text);
+    if (!body) return usage(body.error().message);
+    return submit(make_op("message.send", std::move(*body)));
   }
   if (verb != "list") return usage("unknown msg command '" + verb + "'");
   auto view = store().view();

@@ -1,0 +1,61 @@
+#include "muster_client/ops.hpp"
+
+#include <set>
+
+#include "muster/domain/context.hpp"
+#include "muster/domain/state.hpp"
+
+namespace muster::client {
+
+using domain::Json;
+
+Json task_transition_body(const std::string& task, const std::optional<std::string>& note) {
+  Json body{{"task", task}};
+  if (note) body["note"] = *note;
+  return body;
+}
+
+bool is_task_transition(const std::string& verb) {
+  static const std::set<std::string> kTransitions{"claim", "accept", "decline", "start", "done", "fail", "cancel"};
+  return kTransitions.count(verb) > 0;
+}
+
+Result<Json> task_create_body(const NewTask& t) {
+  if (t.kind.empty()) return make_error(Errc::invalid, "a new task needs a kind");
+  if (t.title.empty()) return make_error(Errc::invalid, "a new task needs a title");
+  if (t.area.empty()) return make_error(Errc::invalid, "a new task needs an area");
+  Json body{{"kind", t.kind}, {"title", t.title}, {"area", t.area}};
+  if (t.assignee) body["assignee"] = *t.assignee;
+  if (t.dispatch) body["dispatch"] = *t.dispatch;
+  if (t.priority) body["priority"] = *t.priority;
+  if (t.skill) body["skill"] = *t.skill;
+  if (t.due) body["due"] = format_utc(*t.due);
+  if (!t.details.empty()) body["details"] = t.details;
+  return body;
+}
+
+Result<Json> notice_post_body(const std::string& area, const std::string& text, bool ack,
+                              const std::optional<std::string>& priority) {
+  if (area.empty()) return make_error(Errc::invalid, "a notice needs an area");
+  if (text.empty()) return make_error(Errc::invalid, "a notice needs a text");
+  Json body{{"area", area}, {"text", text}, {"ack", ack}};
+  if (priority) body["priority"] = *priority;
+  return body;
+}
+
+Result<Json> message_body(const std::string& to, const std::string& text) {
+  if (to.empty()) return make_error(Errc::invalid, "a message needs a recipient (a user or area:PATH)");
+  if (text.empty()) return make_error(Errc::invalid, "a message needs a text");
+  return Json{{"to", to}, {"text", text}};
+}
+
+Status queue_op(sync::ClientStore& store, const sync::Identity& id, const domain::Op& op, UnixMs now) {
+  auto view = store.view();
+  const domain::UnknownDirectory unknown;
+  auto drafts = domain::apply(view, op, domain::Context{id.actor(), now, unknown});
+  if (!drafts) return drafts.error();
+  store.enqueue(op, now);
+  return {};
+}
+
+}  // namespace muster::client
