@@ -19,6 +19,7 @@
 #include "muster/sync/client_store.hpp"
 #include "muster_client/connection.hpp"
 #include "muster_client/sync_driver.hpp"
+#include "muster_client/tui/terminal.hpp"
 
 namespace muster::client {
 
@@ -34,8 +35,8 @@ std::string now_text();
 
 class Cli {
  public:
-  Cli(const Args& args, ConnectionFactory connect)
-      : a_(args), json_(args.flag("json")), connect_(std::move(connect)) {}
+  Cli(const Args& args, ConnectionFactory connect, tui::TerminalFactory terminal = {})
+      : a_(args), json_(args.flag("json")), connect_(std::move(connect)), terminal_(std::move(terminal)) {}
 
   int run();
 
@@ -87,6 +88,9 @@ class Cli {
   int inbox();  // inbox_commands.cpp
   int inbox_ack(const sync::Identity& id);
   std::vector<domain::InboxItem> inbox_items(const sync::Identity& id);
+  int tui();  // tui_command.cpp
+  // The op a TUI form asks for (its fields as typed), made as the command line makes it.
+  Result<domain::Op> form_op(const std::string& kind, const domain::Json& fields);
   int hotline();    // hotline_commands.cpp
   int hotline_list();
   int hotline_show();
@@ -94,6 +98,7 @@ class Cli {
   const Args& a_;
   bool json_;
   ConnectionFactory connect_;  // the transports (main.cpp)
+  tui::TerminalFactory terminal_;  // the terminal for `muster tui` (main.cpp), or none
   std::unique_ptr<sync::ClientStore> store_;
   std::optional<Zone> zone_;
   std::string zone_missing_;  // the zone that could not be loaded, if zone_ is UTC instead

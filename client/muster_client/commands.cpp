@@ -42,6 +42,11 @@ constexpr const char* kUsageText = R"(usage: muster [--home DIR] COMMAND [--json
                                            acknowledge, unread messages, follow-ups),
                                            each with the command that settles it
   inbox ack ID                             dismiss an escalation, reminder or gap
+  tui [--no-bell]                          full screen: inbox with offer countdowns,
+                                           tasks, roster, notices, head-count, hotline,
+                                           compose; keys a d s D k c n / Tab ? q; stays
+                                           connected and syncs by itself; rings the bell
+                                           on a new offer or escalation unless --no-bell
   sync [--timeout S]                       push the outbox, pull missed events
   task new KIND --title T --area A [--assignee U] [--dispatch direct|offer|claim]
            [--skill S] [--due TIME] [--priority low|normal|high|urgent] [--detail KEY=VALUE]...
@@ -324,7 +329,7 @@ int Cli::run() {
   // Every other command reads or writes this user's replica: in a home that never
   // logged in, an empty list would look like "nothing for you" when it means "no you".
   static const std::set<std::string> kCommands{"sync",      "task",    "notice", "msg",  "watch",
-                                               "roster",    "headcount", "hotline", "inbox"};
+                                               "roster",    "headcount", "hotline", "inbox", "tui"};
   if (kCommands.count(cmd) && !store().identity()) {
     return fail(kUsage, "not logged in here (home " + home() + "): run muster login --server URL --user NAME first");
   }
@@ -337,6 +342,7 @@ int Cli::run() {
   if (cmd == "headcount") return headcount();
   if (cmd == "hotline") return hotline();
   if (cmd == "inbox") return inbox();
+  if (cmd == "tui") return tui();
   return usage("unknown command '" + cmd + "'");
 }
 
@@ -805,11 +811,12 @@ int Cli::watch() {
   return kOk;
 }
 
-int run_command(const std::vector<std::string>& words, const ConnectionFactory& connect) {
-  auto parsed = Args::parse(words, {"json", "password-stdin", "mine", "ack", "help", "missing"});
+int run_command(const std::vector<std::string>& words, const ConnectionFactory& connect,
+                const tui::TerminalFactory& terminal) {
+  auto parsed = Args::parse(words, {"json", "password-stdin", "mine", "ack", "help", "missing", "no-bell"});
   if (!parsed) return usage(parsed.error().message);
   try {
-    Cli cli(*parsed, connect);
+    Cli cli(*parsed, connect, terminal);
     return cli.run();
   } catch (const store::SqliteError& e) {
     return fail(kLocal, std::string("local database error: ") + e.what());

@@ -6,10 +6,13 @@
 #include <vector>
 
 #include "muster_client/connection.hpp"
+#include "muster_client/tui/terminal.hpp"
 
 namespace muster::client {
 
-// Runs one command; every connection to the server is made with `connect`.
-int run_command(const std::vector<std::string>& words, const ConnectionFactory& connect);
+// Runs one command; every connection to the server is made with `connect`; `muster tui`
+// opens its screen with `terminal` (without one it says it was not built in).
+int run_command(const std::vector<std::string>& words, const ConnectionFactory& connect,
+                const tui::TerminalFactory& terminal = {});
 
 }  // namespace muster::client

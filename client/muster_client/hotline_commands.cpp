@@ -16,6 +16,7 @@
 #include "muster/base/utf8.hpp"
 #include "muster/domain/hotline.hpp"
 #include "muster_client/cli.hpp"
+#include "muster_client/ops.hpp"
 
 namespace muster::client {
 
@@ -23,18 +24,6 @@ namespace domain = muster::domain;
 using domain::Json;
 
 namespace {
-
-// A whole number from an option, or nullopt if it is not one.
-std::optional<int> whole_number(const std::string& text) {
-  try {
-    std::size_t used = 0;
-    const int n = std::stoi(text, &used);
-    if (used != text.size()) return std::nullopt;
-    return n;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
 
 // The notes from --notes-file F ("-" for stdin), at most one byte more than allowed so
 // the reducer can say they are too long.
@@ -80,24 +69,21 @@ int Cli::hotline() {
   if (!duration) return usage("--duration takes whole minutes");
   auto risk = whole_number(*risk_text);
   if (!risk) return usage("--risk takes a whole number from 0 to 5");
-  Json body{{"started", format_utc(**started)}, {"duration", *duration}, {"category", *category}, {"risk", *risk}};
-  if (auto area = a_.get("area")) body["area"] = *area;
+  NewCall call{**started, *duration, *category, *risk, a_.get("area"), "", a_.get("followup")};
 
   auto notes_text = a_.get("notes");
   auto notes_file = a_.get("notes-file");
   if (notes_text && notes_file) return usage("give the notes with --notes or --notes-file, not both");
-  std::string notes;
   if (notes_file) {
     auto read = read_notes_file(*notes_file);
     if (!read) return usage(read.error().message);
-    notes = std::move(*read);
+    call.notes = std::move(*read);
   } else if (notes_text) {
-    notes = *notes_text;
+    call.notes = *notes_text;
   }
-  if (!valid_utf8(notes)) return usage("the notes are not UTF-8 text");
-  if (!notes.empty()) body["notes"] = std::move(notes);
-  if (auto brief = a_.get("followup")) body["followup"] = Json{{"brief", *brief}};
-  return submit(make_op("hotline.log", std::move(body)));
+  auto body = hotline_log_body(std::move(call));
+  if (!body) return usage(body.error().message);
+  return submit(make_op("hotline.log", std::move(*body)));
 }
 
 int Cli::hotline_list() {

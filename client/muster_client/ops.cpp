@@ -1,7 +1,9 @@
 #include "muster_client/ops.hpp"
 
+#include <exception>
 #include <set>
 
+#include "muster/base/utf8.hpp"
 #include "muster/domain/context.hpp"
 #include "muster/domain/state.hpp"
 
@@ -47,6 +49,30 @@ Result<Json> message_body(const std::string& to, const std::string& text) {
   if (to.empty()) return make_error(Errc::invalid, "a message needs a recipient (a user or area:PATH)");
   if (text.empty()) return make_error(Errc::invalid, "a message needs a text");
   return Json{{"to", to}, {"text", text}};
+}
+
+std::optional<int> whole_number(const std::string& text) {
+  try {
+    std::size_t used = 0;
+    const int n = std::stoi(text, &used);
+    if (used != text.size()) return std::nullopt;
+    return n;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+Result<Json> hotline_log_body(NewCall call) {
+  if (call.category.empty()) return make_error(Errc::invalid, "a call needs a category");
+  if (!valid_utf8(call.notes)) return make_error(Errc::invalid, "the notes are not UTF-8 text");
+  Json body{{"started", format_utc(call.started)},
+            {"duration", call.duration},
+            {"category", call.category},
+            {"risk", call.risk}};
+  if (call.area) body["area"] = *call.area;
+  if (!call.notes.empty()) body["notes"] = std::move(call.notes);
+  if (call.followup) body["followup"] = Json{{"brief", *call.followup}};
+  return body;
 }
 
 Status queue_op(sync::ClientStore& store, const sync::Identity& id, const domain::Op& op, UnixMs now) {

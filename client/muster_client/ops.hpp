@@ -35,6 +35,22 @@ Result<domain::Json> notice_post_body(const std::string& area, const std::string
 // message.send {to, text}; both required.
 Result<domain::Json> message_body(const std::string& to, const std::string& text);
 
+// A whole number ("12"), or nullopt if the text is not one (forms and options).
+std::optional<int> whole_number(const std::string& text);
+
+// hotline.log {started, duration, category, risk, area?, notes?, followup?}: the notes
+// must be UTF-8; they travel in the op only (the server seals them), never anywhere else.
+struct NewCall {
+  UnixMs started = 0;
+  int duration = 0;
+  std::string category;
+  int risk = 0;
+  std::optional<std::string> area;
+  std::string notes;
+  std::optional<std::string> followup;  // the follow-up task's brief
+};
+Result<domain::Json> hotline_log_body(NewCall call);
+
 // Checks `op` against the local view (the replica with the outbox on top) as `id`'s
 // user at `now`, then writes it to the outbox: the error of the local decision
 // (invalid, forbidden, not_found, conflict) if it does not apply, and nothing is queued.

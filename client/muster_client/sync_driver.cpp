@@ -28,7 +28,10 @@ DriveResult drive(const ConnectionFactory& connect, sync::ClientStore& store, co
   }
   sync::SyncSession session(store, identity, credentials, clock);
   session.on_event = on_event;
-  session.on_result = [&](const protocol::QueryResult& r) { result.query_result = r; };
+  session.on_result = [&](const protocol::QueryResult& r) {
+    result.query_result = r;
+    if (options.on_result) options.on_result(r);
+  };
 
   auto send_all = [&](const std::vector<std::string>& frames) -> Status {
     for (const auto& f : frames) {
@@ -60,6 +63,14 @@ DriveResult drive(const ConnectionFactory& connect, sync::ClientStore& store, co
       session.commit();  // idle: make what we have durable
       if (options.stay_live) {
         if (options.keep_going && !options.keep_going()) break;
+        if (options.next_query && session.done()) {
+          if (auto q = options.next_query()) {
+            if (auto st = send_all({protocol::encode(protocol::ClientFrame{*q})}); !st) {
+              result.status = st;
+              break;
+            }
+          }
+        }
         if (now - last_outbox_poll >= kOutboxPoll && session.welcomed()) {
           last_outbox_poll = now;
           if (auto st = send_all(session.push_new_ops()); !st) {

@@ -19,6 +19,10 @@ struct DriveOptions {
   bool stay_live = false;                    // watch: keep streaming after catching up
   std::function<bool()> keep_going;          // polled while live; false ends the session
   std::optional<protocol::Query> query;      // sent once caught up; its result ends the session
+  // While live (the TUI): polled when idle once caught up; a query it returns is sent
+  // on the same connection, and every result goes to on_result.
+  std::function<std::optional<protocol::Query>()> next_query;
+  std::function<void(const protocol::QueryResult&)> on_result;
 };
 
 struct DriveResult {

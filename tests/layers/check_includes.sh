@@ -34,6 +34,8 @@ mapfile -t sync < <(sources shared/muster/sync)
 mapfile -t server_core < <(sources server/musterd/core)
 mapfile -t client_core < <(sources client/muster_client -maxdepth 1)
 mapfile -t client_transports < <(sources client/muster_client/transports)
+mapfile -t client_tui_model < <(ls client/muster_client/tui/{model,terminal}.[ch]pp)
+mapfile -t shared_all < <(sources shared)
 mapfile -t bridge_core < <(ls plugins/xmpp-bridge/{bridge,bridge_config,instance_lock,replies,request_parser}.[ch]pp)
 mapfile -t above_store < <(sources server client plugins bench tests/integration tests/plugins tests/tools \
                              tests/unit/{base,domain,plugins,protocol,server,sync})
@@ -51,6 +53,11 @@ forbid "code above muster_store" "$sqlite" "${above_store[@]}"
 # The cores the unit tests link: no transport, no event loop, no adapter.
 forbid musterd_core "\"musterd/adapters/|\"musterd/[a-z_]+\.hpp\"|$transport" "${server_core[@]}"
 forbid muster_client_core "\"muster_client/transports/|$transport" "${client_core[@]}"
+# The TUI: only its terminal (tui/curses_terminal.*, its own target) names curses; the
+# model and the loop stay testable without a terminal, and shared/ never sees it.
+forbid "muster_client_core and the TUI's model" '<n?curses|<term\.h>|"muster_client/tui/curses_terminal' \
+  "${client_core[@]}" "${client_tui_model[@]}"
+forbid "shared/" '<n?curses|<term\.h>' "${shared_all[@]}"
 forbid muster_xmpp_bridge_core "$transport" "${bridge_core[@]}"
 forbid unit_tests "$transport" "${unit_tests[@]}"
 # The client needs nothing only the server or the bridge uses.
