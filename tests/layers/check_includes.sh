@@ -38,7 +38,7 @@ mapfile -t client_tui_model < <(ls client/muster_client/tui/{model,terminal}.[ch
 mapfile -t shared_all < <(sources shared)
 mapfile -t bridge_core < <(ls plugins/xmpp-bridge/{bridge,bridge_config,instance_lock,replies,request_parser}.[ch]pp)
 mapfile -t above_store < <(sources server client plugins bench tests/integration tests/plugins tests/tools \
-                             tests/unit/{base,domain,plugins,protocol,server,sync})
+                             tests/unit/{base,client,domain,plugins,protocol,server,sync})
 mapfile -t unit_tests < <(sources tests/unit)
 
 # shared/: each layer includes only the ones below it; none uses a transport or a loop.

@@ -5,6 +5,7 @@
 
 #include <clocale>
 #include <cstdio>
+#include <cwchar>
 #include <string>
 
 #include <unistd.h>
@@ -83,10 +84,23 @@ class CursesTerminal final : public Terminal {
       const Line& line = frame.lines[static_cast<std::size_t>(y)];
       const attr_t attr = attribute(line.style);
       attron(attr);
-      std::wstring wide;
-      for (char32_t cp : decode_utf8(line.text)) wide.push_back(static_cast<wchar_t>(cp));
-      // The bottom-right cell cannot be written without scrolling: ERR there is expected.
-      (void)mvaddwstr(y, 0, wide.c_str());
+      // One cchar_t per character with the zero-width ones that follow it (a combining
+      // mark, a variation selector): addwstr would drop a combining mark (か + U+3099).
+      move(y, 0);
+      const std::u32string cps = decode_utf8(line.text);
+      for (std::size_t i = 0; i < cps.size();) {
+        wchar_t cluster[CCHARW_MAX + 1] = {};
+        int n = 0;
+        cluster[n++] = static_cast<wchar_t>(cps[i++]);
+        while (i < cps.size() && wcwidth(static_cast<wchar_t>(cps[i])) == 0) {
+          if (n < CCHARW_MAX) cluster[n++] = static_cast<wchar_t>(cps[i]);
+          ++i;
+        }
+        cchar_t c;
+        setcchar(&c, cluster, A_NORMAL, 0, nullptr);
+        // The bottom-right cell cannot be written without scrolling: ERR there is expected.
+        (void)add_wch(&c);
+      }
       attroff(attr);
     }
     if (frame.cursor_column >= 0) {

@@ -40,6 +40,27 @@ std::size_t window_top(std::size_t focus, std::size_t n, std::size_t total) {
   return std::min(focus - n + 1, total - n);
 }
 
+// Edit distance, for telling a misspelt state ("opne") from words of a title.
+std::size_t distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+const std::vector<std::string>& task_states() {
+  static const std::vector<std::string> kStates{"open", "offered", "accepted", "started", "done", "failed", "cancelled"};
+  return kStates;
+}
+
 const std::vector<std::string>& task_kinds() {
   static const std::vector<std::string> kKinds{"errand", "sampling", "doorknock", "hotline_followup", "generic"};
   return kKinds;
@@ -243,6 +264,12 @@ Result<Model::TaskFilter> Model::parse_filter(const std::string& text) {
       }
       f.state = s;
     } else {
+      // A word one or two letters from a state is a misspelt state, not a title's word.
+      for (const auto& st : task_states()) {
+        if (w.size() >= 3 && distance(w, st) <= 2) {
+          return make_error(Errc::invalid, "no task state '" + w + "': did you mean " + st + "?");
+        }
+      }
       words += (words.empty() ? "" : " ") + w;
     }
   }
@@ -395,7 +422,7 @@ Action Model::form_key(Form& form, std::int32_t key) {
 Action Model::key(std::int32_t k) {
   if (prompt_ != Prompt::none) return prompt_key(k);
   if (help_) {
-    if (k == '?' || k == kEscape || k == 'q' || k == kEnter) help_ = false;
+    help_ = false;  // any key
     return {};
   }
   const auto order = screens();
@@ -509,7 +536,7 @@ std::vector<std::string> Model::draw_inbox(int width, int height, std::vector<St
   const int kind_w = 11, when_w = 17;
   const int area_w = width >= 120 ? 30 : 16;
   const int title_w = std::max(8, width - kind_w - 2 - area_w - when_w - 1);
-  out.push_back(fit(" " + fit("KIND", kind_w - 1) + "  " + fit("TITLE", title_w) + fit("AREA", area_w) + " WHEN", width));
+  out.push_back(fit(" " + fit("KIND", kind_w - 1) + "  " + fit("TITLE", title_w) + fit("AREA", area_w) + "WHEN", width));
   styles.push_back(Style::header);
   const std::size_t list_h = static_cast<std::size_t>(std::max(1, height - 4));
   const std::size_t f = std::min(focus_of(Screen::inbox), items.size() - 1);
