@@ -9,7 +9,7 @@
 #
 # Usage: check_links.sh --target NAME --binary FILE
 #          [--link-txt FILE | --ninja PROGRAM BUILD_DIR] [--nm NM] [--ldd LDD] LIBRARY...
-# LIBRARY is one of: asio websocketpp paho libuv libstrophe.
+# LIBRARY is one of: asio websocketpp paho libuv libstrophe ncursesw.
 set -euo pipefail
 
 target= binary= link_txt= ninja= build_dir= nm=nm ldd=ldd
@@ -39,6 +39,7 @@ link_pattern() {
     paho) echo '(^|/)libpaho-mqtt|^-lpaho-mqtt' ;;
     libuv) echo '(^|/)libuv\.(so|a)|^-luv$' ;;
     libstrophe) echo '(^|/)libstrophe\.(so|a)|^-lstrophe$' ;;
+    ncursesw) echo '(^|/)libncursesw?\.(so|a)|^-lncursesw?$' ;;
     *) echo "unknown library '$1'" >&2; exit 2 ;;
   esac
 }
@@ -48,6 +49,7 @@ ldd_pattern() {
     paho) echo 'libpaho-mqtt' ;;
     libuv) echo 'libuv\.so' ;;
     libstrophe) echo 'libstrophe\.so' ;;
+    ncursesw) echo 'libncursesw?\.so' ;;
   esac
 }
 nm_pattern() {
@@ -57,6 +59,7 @@ nm_pattern() {
     paho) echo '(^|[^[:alnum:]_:])mqtt::|^MQTTAsync_' ;;
     libuv) echo '^uv_[[:alnum:]_]+(@|$)' ;;
     libstrophe) echo '^xmpp_(ctx|conn|stanza|handler|timed_handler|initialize|shutdown|run|connect|send|jid)' ;;
+    ncursesw) echo '^(initscr|endwin|wget_wch|wadd_wch|newterm)(@|$)' ;;
   esac
 }
 

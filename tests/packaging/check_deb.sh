@@ -37,7 +37,7 @@ echo "made $(basename "$deb") ($(du -h "$deb" | cut -f1))"
 info=$(dpkg-deb --info "$deb")
 depends=$(dpkg-deb --field "$deb" Depends)
 echo "Depends: $depends"
-for dep in libsqlite3-0 libsodium23 libssl3 libutf8proc2 libuv1 tzdata passwd init-system-helpers; do
+for dep in libsqlite3-0 libsodium23 libssl3 libutf8proc2 libncursesw6 libuv1 tzdata passwd init-system-helpers; do
   grep -qE "(^|[ ,])$dep([ (,]|$)" <<<"$depends" || fail "Depends does not name $dep"
 done
 grep -q "^ *Package: muster$" <<<"$info" || fail "the package is not called muster"

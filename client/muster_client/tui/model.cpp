@@ -849,7 +849,7 @@ std::vector<std::string> Model::draw_help(int width, int /*height*/) const {
       {"s", "start the focused task (a reminder: check in)"},
       {"D", "done: asks for a note, Enter sends it"},
       {"c", "claim the focused task"},
-      {"k", "acknowledge the focused notice; dismiss an escalation, reminder, gap"},
+      {"k", "acknowledge a notice; dismiss an escalation, reminder or gap"},
       {"n", "new task, notice or message (Compose)"},
       {"/", "filter the tasks: a state, area:PATH, mine, words; all clears"},
       {"Enter", "notices: acknowledgements per building; forms: edit, send"},
