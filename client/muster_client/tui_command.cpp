@@ -176,9 +176,13 @@ int Cli::tui() {
   // Keys for up to `wait`, then a redraw if anything changed (or a second passed).
   auto pump = [&](milliseconds wait) {
     if (interrupted()) quit = true;
+    // A hotline call's notes leave no trace in the WAL once its op is acknowledged (the
+    // command line does this after each sync; the TUI's session never ends). Here no
+    // transaction is open: drive calls keep_going after committing.
+    store().scrub();
     auto k = term->key(wait);
     while (k && !quit) {
-      act(model.key(*k));
+      if (*k != tui::kResize) act(model.key(*k));
       dirty = true;
       k = term->key(milliseconds{0});
     }

@@ -70,7 +70,8 @@ class CursesTerminal final : public Terminal {
         case KEY_BTAB: return kBackTab;
         case KEY_ENTER: return kEnter;
         case KEY_BACKSPACE: return kBackspace;
-        default: return std::nullopt;  // KEY_RESIZE and the rest: the next draw fits the new size
+        case KEY_RESIZE: return kResize;
+        default: return std::nullopt;
       }
     }
     if (ch == '\r' || ch == '\n') return kEnter;

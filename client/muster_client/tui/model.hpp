@@ -40,6 +40,7 @@ enum Key : std::int32_t {
   kBackTab,
   kHome,
   kEnd,
+  kResize,  // the terminal changed size: nothing for the model, a redraw
 };
 
 enum class Screen { inbox, tasks, roster, notices, headcount, hotline, compose };

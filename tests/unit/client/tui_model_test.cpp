@@ -293,3 +293,63 @@ TEST_CASE("tui model: compose sends the form's fields for the command line's che
   (void)v.key('n');
   CHECK(text(v.frame(80, 24)).find("New message") != std::string::npos);
 }
+
+TEST_CASE("tui model: head-count bars per building; the roster marks a lead's gaps in the next 24 h") {
+  auto s = snapshot("lin", {domain::Role::lead});
+  domain::Round r;
+  r.id = "01JROUND000000000000000FFF";
+  r.area = kYili;
+  r.title = "全员核酸 第3轮";
+  r.opened_at = format_utc(kNow - 3600000);
+  r.expected = {{kYili + "/b3", 10}, {kYili + "/b5", 4}};
+  r.tallies[kYili + "/b3"] = domain::Round::Tally{5, 12};
+  r.tallies[kYili + "/b5"] = domain::Round::Tally{4, 9};
+  s.state.headcount.rounds[r.id] = r;
+  domain::Shift gap;
+  gap.id = "01JSHIFT000000000000000GGG";
+  gap.post = "north gate";
+  gap.area = kYili;
+  gap.start = kNow + 3600000;
+  gap.end = kNow + 7 * 3600000;
+  gap.seats = 2;
+  gap.signups.push_back(domain::Signup{"lin", format_utc(kNow), "", false, ""});
+  s.state.shifts[gap.id] = gap;
+  for (auto [w, h] : {std::pair{80, 24}, std::pair{120, 40}}) {
+    tui::Model m;
+    m.update(s);
+    m.show(tui::Screen::headcount);
+    auto f = m.frame(w, h);
+    check_frame(f, w, h);
+    const std::string hc = text(f);
+    CHECK_MESSAGE(hc.find("全员核酸 第3轮") != std::string::npos, hc);
+    CHECK_MESSAGE(hc.find("9/14 counted, 21 people") != std::string::npos, hc);
+    CHECK(hc.find("5/10") != std::string::npos);
+    CHECK(hc.find("█") != std::string::npos);
+    CHECK(hc.find("░") != std::string::npos);
+    m.show(tui::Screen::roster);
+    const std::string roster = text(m.frame(w, h));
+    CHECK_MESSAGE(roster.find("north gate") != std::string::npos, roster);
+    CHECK_MESSAGE(roster.find("GAP 1") != std::string::npos, roster);
+    CHECK_MESSAGE(roster.find("signed up") != std::string::npos, roster);
+  }
+}
+
+TEST_CASE("tui model: the hotline form never shows the notes, only how long they are") {
+  tui::Model m;
+  m.update(snapshot("hu", {domain::Role::hotline}));
+  m.show(tui::Screen::hotline);
+  // Down to Notes (started, minutes, category, risk, area, notes).
+  for (int i = 0; i < 4; ++i) (void)m.key(tui::kDown);
+  (void)m.key(tui::kEnter);
+  type(m, "来电者情绪低落");
+  CHECK(text(m.frame(80, 24)).find("情绪") == std::string::npos);  // the prompt shows stars
+  (void)m.key(tui::kEnter);
+  const std::string shown = text(m.frame(80, 24));
+  CHECK(shown.find("情绪") == std::string::npos);
+  CHECK_MESSAGE(shown.find("(14 columns typed)") != std::string::npos, shown);
+  for (int i = 0; i < 3; ++i) (void)m.key(tui::kDown);
+  auto a = m.key(tui::kEnter);
+  CHECK(a.op_kind == "hotline.log");
+  CHECK(a.body["notes"] == "来电者情绪低落");
+  CHECK(a.what.find("情绪") == std::string::npos);
+}
