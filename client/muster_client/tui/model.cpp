@@ -18,6 +18,15 @@ namespace {
 std::string cell(std::string_view text, std::size_t w) { return pad_to_width(display_safe(text), w); }
 std::string fit(std::string_view text, int w) { return pad_to_width(text, static_cast<std::size_t>(std::max(0, w))); }
 
+// An area path cut from the left ("…antai/yili/b3"): its end (the building) says most.
+std::string area_cell(const std::string& area, std::size_t w) {
+  std::string safe = display_safe(area);
+  if (display_width(safe) <= w) return pad_to_width(safe, w);
+  std::u32string cps = decode_utf8(safe);
+  while (!cps.empty() && display_width(encode_utf8(cps)) + 1 > w) cps.erase(0, 1);
+  return pad_to_width("…" + encode_utf8(cps), w);
+}
+
 // The end of an id: ULIDs differ in their last (random) characters, and `muster task
 // accept` takes a unique suffix of 4 or more.
 std::string short_id(const std::string& id) { return id.size() > 6 ? id.substr(id.size() - 6) : id; }
@@ -110,7 +119,24 @@ void Model::show(Screen s) {
 
 bool Model::update(Snapshot snapshot) {
   const bool was_empty = snap_.user.empty();
+  // The focus stays on the same object when the list changes under it (an accepted offer
+  // becomes a task further down; a new offer arrives above).
+  std::string focused;
+  {
+    const auto before = rows();
+    const std::size_t f = focus_of(screen_);
+    if (f < before.size()) focused = before[f].id;
+  }
   snap_ = std::move(snapshot);
+  if (!focused.empty()) {
+    const auto after = rows();
+    for (std::size_t i = 0; i < after.size(); ++i) {
+      if (after[i].id == focused) {
+        focus_[screen_] = i;
+        break;
+      }
+    }
+  }
   if (was_empty && compose_.kind == "task") {
     // Volunteers cannot create tasks: their Compose starts on a message.
     open_compose(domain::is_manager(snap_.actor) ? "task" : "message");
@@ -559,7 +585,7 @@ std::vector<std::string> Model::draw_inbox(int width, int height, std::vector<St
     any_pending = any_pending || pending;
     out.push_back(fit(" " + cell(item.kind, static_cast<std::size_t>(kind_w - 1)) + (pending ? "* " : "  ") +
                           cell(item.title, static_cast<std::size_t>(title_w - 1)) + " " +
-                          cell(item.area, static_cast<std::size_t>(area_w - 1)) + " " + when,
+                          area_cell(item.area, static_cast<std::size_t>(area_w - 1)) + " " + when,
                       width));
     styles.push_back(i == f ? Style::focus : (item.kind == "offer" || item.kind == "escalation" ? Style::alert
                                                                                                  : Style::normal));
@@ -624,7 +650,7 @@ std::vector<std::string> Model::draw_tasks(int width, int height, std::vector<St
     const std::string holder = !t.assignee.empty() ? t.assignee : (!t.offered_to.empty() ? "→" + t.offered_to : "-");
     out.push_back(fit(" " + cell(short_id(t.id.str()), id_w) + cell(state, state_w) +
                           cell(domain::to_string(t.priority), pri_w) + cell(holder, holder_w - 1) + " " +
-                          (area_w > 0 ? cell(t.area, static_cast<std::size_t>(area_w - 1)) + " " : "") +
+                          (area_w > 0 ? area_cell(t.area, static_cast<std::size_t>(area_w - 1)) + " " : "") +
                           cell(t.title, static_cast<std::size_t>(title_w)),
                       width));
     styles.push_back(i == f ? Style::focus : (escalated ? Style::alert : Style::normal));
@@ -835,7 +861,9 @@ std::vector<std::string> Model::draw_form(const Form& form, int width, int /*hei
   styles.push_back(form.focus == form.fields.size() ? Style::focus : Style::normal);
   out.push_back(std::string(static_cast<std::size_t>(width), ' '));
   styles.push_back(Style::normal);
-  out.push_back(fit(" ↑↓ field  Enter edit / send  ←→ choice  Esc leave", width));
+  out.push_back(fit(" ↑↓ field  Enter edit / send  ←→ choice  Esc leave; times as 2026-11-25 08:00, in " +
+                        display_safe(snap_.link.zone),
+                    width));
   styles.push_back(Style::dim);
   return out;
 }
