@@ -8,11 +8,15 @@
 //   4. with the server stopped an action is queued and marked * (not yet confirmed);
 //      when the server is back the status bar says online and the mark is gone, with no
 //      key pressed
+//   and a hotline operator's call logged through the TUI's form: the notes reach the
+//   server, never the screen, and no file of the operator's home once confirmed
 //   5. a screen with Chinese titles, fullwidth letters, an emoji and a combining mark
 //      keeps its columns aligned by display width (utf8proc), at 80x24 and at 120x40
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -87,6 +91,8 @@ class TuiPane {
     auto r = tmux(args);
     REQUIRE_MESSAGE(r.code == 0, describe(r));
   }
+  // Types `text` as it is (send-keys -l: no key names).
+  void type(const std::string& text) { keys({"-l", text}); }
   // Waits (bounded) until the screen shows all of `texts`; the screen then.
   bool wait_for(const std::vector<std::string>& texts, std::chrono::milliseconds timeout) {
     return mt::wait_until(
@@ -113,6 +119,17 @@ std::string queued(mt::ClientFixture& c, std::vector<std::string> args) {
   auto r = c.run(args);
   REQUIRE_MESSAGE(r.code == 0, describe(r));
   return mt::queued_id(r);
+}
+
+// Every byte of every file under `dir` (databases, their WAL and shm files, ...).
+std::string raw_files(const std::string& dir) {
+  std::string out;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return out;
 }
 
 // The display column where `needle` starts in `line`, or npos.
@@ -263,5 +280,48 @@ TEST_SUITE("integration") {
       // The detail pane under the list: the focused task's history.
       CHECK_MESSAGE(contains(pane.screen(), "created  "), pane.screen());
     }
+  }
+
+  TEST_CASE("tui: a call logged with the hotline form; its notes reach the server and no screen or file here") {
+    const std::string notes = "来电者说她已经三天没有合眼，想知道社区能不能帮忙联系心理医生。";
+    const std::string part = "三天没有合眼";
+    mt::ServerFixture server;
+    server.add_user("hana", "hotline", kYili);
+    server.start();
+    mt::ClientFixture hana("hana");
+    hana.login(server, "hana");
+
+    TuiPane pane(hana, 80, 24);
+    REQUIRE_MESSAGE(pane.wait_for({"hana · online"}, 15s), pane.screen());
+    pane.keys({"Tab", "Tab", "Tab", "Tab", "Tab"});
+    REQUIRE_MESSAGE(pane.wait_for({"[Hotline]", "Log a hotline call"}, 10s), pane.screen());
+    // Minutes, category, then down past risk and area to the notes; then send.
+    pane.keys({"Enter"});
+    pane.type("25");
+    pane.keys({"Enter", "Enter"});
+    pane.type("家庭矛盾");
+    pane.keys({"Enter", "Down", "Down", "Enter"});
+    pane.type(notes);
+    REQUIRE_MESSAGE(pane.wait_for({"Notes: ****"}, 10s), pane.screen());
+    CHECK_FALSE(contains(pane.screen(), part));
+    pane.keys({"Enter"});
+    REQUIRE_MESSAGE(pane.wait_for({"columns typed)"}, 10s), pane.screen());
+    pane.keys({"Down", "Enter"});
+    REQUIRE_MESSAGE(pane.wait_for({"new call queued"}, 10s), pane.screen());
+    REQUIRE_MESSAGE(pane.wait_for({"0 ops waiting"}, 15s), pane.screen());
+    CHECK_FALSE(contains(pane.screen(), part));
+
+    // The server has them, sealed, and shows them to the operator who asks.
+    auto calls = run_json(hana, {"hotline", "list"});
+    REQUIRE_MESSAGE(calls.size() == 1, calls.dump());
+    CHECK(calls[0]["category"] == "家庭矛盾");
+    CHECK(calls[0]["duration"] == 25);
+    auto shown = run_json(hana, {"hotline", "show", calls[0]["id"].get<std::string>()});
+    CHECK(shown["notes"] == notes);
+    // Confirmed, they are in no file of the home, while the TUI still runs.
+    CHECK_MESSAGE(mt::wait_until([&] { return !contains(raw_files(hana.home()), part); }, 10s, 100ms),
+                  "the notes are still in a file of the operator's home");
+    CHECK_FALSE(contains(raw_files(server.data_dir()), part));
+    CHECK_FALSE(contains(server.log(), part));
   }
 }
