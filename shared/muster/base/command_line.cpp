@@ -10,18 +10,18 @@
 namespace muster {
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  // Optimal string alignment: insertions, deletions, substitutions and swaps of two
+  // neighbours (the commonest typo, "opne") each count one.
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
-  return row[b.size()];
+  return d[a.size()][b.size()];
 }
 
 std::optional<std::string> closest_name(const std::string& given, const std::vector<std::string>& candidates) {
@@ -112,6 +112,8 @@ CommandTree::CommandTree(std::string program, std::string version)
 }
 
 CommandTree::~CommandTree() = default;
+CommandTree::CommandTree(CommandTree&&) noexcept = default;
+CommandTree& CommandTree::operator=(CommandTree&&) noexcept = default;
 
 CommandTree::Node CommandTree::root() { return &impl_->app; }
 
@@ -181,7 +183,7 @@ CommandTree::Parsed CommandTree::parse(const std::vector<std::string>& words) {
         if (words[i] == names.front()) given = words[i + 1];
         if (words[i].rfind(names.front() + "=", 0) == 0) given = words[i].substr(names.front().size() + 1);
       }
-      message = names.front() + " takes one of " + joined(values, ", ") + " (not '" + given + "')";
+      message = "unknown " + names.front() + " '" + given + "' (one of " + joined(values, ", ") + ")";
       if (auto near = closest_name(given, values)) message += "; did you mean " + *near + "?";
     }
     for (const auto* n : walk()) {
@@ -192,6 +194,18 @@ CommandTree::Parsed CommandTree::parse(const std::vector<std::string>& words) {
   const auto nodes = walk();
   for (std::size_t i = 1; i < nodes.size(); ++i) out.path.push_back(nodes[i]->get_name());
 
+  // `--tls-cert --data DIR`: CLI11 (as the hand-written parser before it) gives an
+  // option its value whatever it looks like; an option's name is no value.
+  const auto known = impl_->option_names(nodes.back());
+  for (const auto* n : nodes) {
+    for (const auto* o : n->get_options()) {
+      if (o->count() == 0 || o->get_positional() || o->get_expected_max() == 0) continue;
+      for (const auto& r : o->results()) {
+        if (std::find(known.begin(), known.end(), r.substr(0, r.find('='))) == known.end()) continue;
+        return refuse("option " + typed_names(o).front() + " needs a value (" + r + " is an option)");
+      }
+    }
+  }
   // Left-over words, in the order given: an option this command does not take, then a
   // word beyond its positionals.
   std::vector<std::string> extras;

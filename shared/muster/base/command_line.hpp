@@ -25,7 +25,8 @@ class App;
 
 namespace muster {
 
-// Levenshtein distance between two byte strings (option names are ASCII).
+// The edit distance between two byte strings (option names are ASCII): insertions,
+// deletions, substitutions and swaps of neighbours count one each.
 std::size_t edit_distance(const std::string& a, const std::string& b);
 
 // The candidate nearest to `given`, if it is near enough to be a likely typo: at most
@@ -40,6 +41,8 @@ class CommandTree {
   ~CommandTree();
   CommandTree(const CommandTree&) = delete;
   CommandTree& operator=(const CommandTree&) = delete;
+  CommandTree(CommandTree&&) noexcept;  // the nodes stay where they are
+  CommandTree& operator=(CommandTree&&) noexcept;
 
   using Node = CLI::App*;
   Node root();
