@@ -11,8 +11,10 @@
 #include <thread>
 
 #include "muster/base/args.hpp"
+#include "muster/base/command_line.hpp"
 #include "muster/base/ulid.hpp"
 #include "muster/base/utf8.hpp"
+#include "muster_client/command_tree.hpp"
 #include "muster_client/ops.hpp"
 #include "muster_client/platform.hpp"
 #include "muster_client/sync_driver.hpp"
@@ -813,10 +815,33 @@ int Cli::watch() {
 
 int run_command(const std::vector<std::string>& words, const ConnectionFactory& connect,
                 const tui::TerminalFactory& terminal) {
-  auto parsed = Args::parse(words, {"json", "password-stdin", "mine", "ack", "help", "missing", "no-bell"});
-  if (!parsed) return usage(parsed.error().message);
+  CommandTree tree("muster", MUSTER_VERSION);
+  declare_commands(tree);
+  auto parsed = tree.parse(words);
+  if (!parsed.error.empty()) {
+    // A command nobody declared: the whole list. A mistake within a command: that
+    // command's synopsis, so the message stays on the screen.
+    if (parsed.unknown_command || parsed.path.empty()) return usage(parsed.error);
+    std::cerr << "muster: " << display_safe_lines(parsed.error) << "\nusage: muster [--home DIR] ... [--json]\n"
+              << synopsis(kUsageText, parsed.path);
+    return kUsage;
+  }
+  if (parsed.version) {
+    std::cout << "muster " << MUSTER_VERSION << '\n';
+    return kOk;
+  }
+  if (parsed.help && !parsed.path.empty()) {
+    const std::string text = synopsis(kUsageText, parsed.path);
+    std::cout << (text.empty() ? kUsageText : "usage: muster [--home DIR] ... [--json]\n" + text);
+    return kOk;
+  }
+  if (parsed.path == std::vector<std::string>{"completion"} ||
+      parsed.path == std::vector<std::string>{"completion", "bash"}) {
+    std::cout << tree.bash_completion();
+    return kOk;
+  }
   try {
-    Cli cli(*parsed, connect, terminal);
+    Cli cli(parsed.args, connect, terminal);
     return cli.run();
   } catch (const store::SqliteError& e) {
     return fail(kLocal, std::string("local database error: ") + e.what());

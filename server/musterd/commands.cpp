@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "muster/base/args.hpp"
+#include "muster/base/command_line.hpp"
 #include "muster/base/csv.hpp"
 #include "muster/base/json_parse.hpp"
 #include "muster/base/time.hpp"
@@ -27,6 +28,7 @@
 #include "muster/domain/policy.hpp"
 #include "musterd/backup.hpp"
 #include "musterd/broker_config.hpp"
+#include "musterd/command_tree.hpp"
 #include "musterd/core/credentials.hpp"
 #include "musterd/core/directory.hpp"
 #include "musterd/core/engine.hpp"
@@ -653,9 +655,30 @@ int cmd_hotline(const muster::Args& a) {
 
 int run_command(const std::vector<std::string>& words) {
   if (words.size() == 2 && words[0] == "plugin-exec") return plugin_exec(words[1]);
-  auto parsed = muster::Args::parse(words, {"password-stdin", "json", "help", "insecure-listen", "create-area"});
-  if (!parsed) return usage(parsed.error().message);
-  const muster::Args& a = *parsed;
+  muster::CommandTree tree("musterd", MUSTER_VERSION);
+  declare_commands(tree);
+  auto parsed = tree.parse(words);
+  if (!parsed.error.empty()) {
+    // A command nobody declared: the whole list; a mistake within a command: its synopsis.
+    if (parsed.unknown_command || parsed.path.empty()) return usage(parsed.error);
+    std::cerr << "musterd: " << parsed.error << "\nusage:\n" << muster::synopsis(kUsage, parsed.path, "musterd ");
+    return 1;
+  }
+  if (parsed.version) {
+    std::cout << "musterd " << MUSTER_VERSION << '\n';
+    return 0;
+  }
+  if (parsed.path == std::vector<std::string>{"completion"} ||
+      parsed.path == std::vector<std::string>{"completion", "bash"}) {
+    std::cout << tree.bash_completion();
+    return 0;
+  }
+  if (parsed.help && !parsed.path.empty() && parsed.path.front() != "help") {
+    const std::string text = muster::synopsis(kUsage, parsed.path, "musterd ");
+    std::cout << (text.empty() ? std::string(kUsage) : "usage:\n" + text);
+    return 0;
+  }
+  const muster::Args& a = parsed.args;
   const std::string cmd = a.word(0);
   if (cmd.empty() || a.flag("help") || cmd == "help") {
     std::cout << kUsage;

@@ -30,6 +30,15 @@ Result<Args> Args::parse(const std::vector<std::string>& words, const std::set<s
   return a;
 }
 
+Args Args::make(std::vector<std::string> positional, std::multimap<std::string, std::string> options,
+                std::set<std::string> flags) {
+  Args a;
+  a.positional_ = std::move(positional);
+  a.options_ = std::move(options);
+  a.flags_ = std::move(flags);
+  return a;
+}
+
 std::optional<std::string> Args::get(const std::string& name) const {
   auto range = options_.equal_range(name);
   if (range.first == range.second) return std::nullopt;

@@ -18,6 +18,9 @@ class Args {
   // `flags` take no value; every other `--name` takes the next word (or `--name=value`).
   // Errors (Errc::invalid): an option without its value.
   static Result<Args> parse(const std::vector<std::string>& words, const std::set<std::string>& flags);
+  // The words as a parser that knows the commands read them (muster/base/command_line).
+  static Args make(std::vector<std::string> positional, std::multimap<std::string, std::string> options,
+                   std::set<std::string> flags);
 
   const std::vector<std::string>& positional() const { return positional_; }
   std::string word(std::size_t i) const { return i < positional_.size() ? positional_[i] : std::string(); }
