@@ -14,6 +14,10 @@
 //                 its version is read every `directory_poll`; a change gives the Engine
 //                 a new snapshot, ends the sessions of disabled users, publishes the
 //                 household registry and carries out a hotline purge request
+//   logins        a hello's password is checked on the workers (Loop::offload), at most
+//                 max_pending_logins at a time, after the login throttle
+//                 (core/login_throttle.hpp) has let it through; an unknown name is
+//                 checked against a dummy hash so that it costs the same
 //   checkpoint    once the log has been written to and then left alone for a whole
 //                 `directory_poll`, and at stop, log.db's WAL is copied into the
 //                 database and truncated to zero bytes (SQLite's own checkpoints copy
