@@ -73,6 +73,13 @@ constexpr const char* kUsage = R"(usage:
   musterd serve --data DIR [--listen 127.0.0.1:8080] [--max-frame BYTES] [--allow-origin ORIGIN]...
                 [--tls-cert CHAIN.pem --tls-key KEY.pem]   (wss://; plain ws:// listens on
                                       loopback only, unless --insecure-listen)
+                [--metrics-token FILE]   (GET /metrics wants Authorization: Bearer <the file's token>)
+                [--metrics-listen 127.0.0.1:PORT]   (/metrics and /healthz there, not on --listen)
+                [--max-unauthenticated N] [--max-unauthenticated-per-address N]
+                                      (connections not logged in yet, default 1000 and 50: beyond,
+                                      the oldest are closed)
+                [--login-workers N] [--max-pending-logins N]   (password checks: threads,
+                                      default 2; waiting at most, default 32, beyond: rate_limited)
                 [--mqtt tcp://HOST:PORT [--mqtt-user U --mqtt-password-file F]]
                 [--plugin PATH --plugin-config FILE]...   (plugins/README.md)
                 [--clock-file F]      (tests and drills: the server's time is read from F)
@@ -493,6 +500,43 @@ int cmd_serve(const muster::Args& a) {
   options.ws.tls_key = a.get_or("tls-key", "");
   if (options.ws.tls_cert.empty() != options.ws.tls_key.empty()) return usage("--tls-cert and --tls-key go together");
   options.ws.insecure_listen = a.flag("insecure-listen");
+  try {
+    auto positive = [&a](const char* name, int fallback) {
+      const auto v = a.get(name);
+      if (!v) return fallback;
+      const int n = std::stoi(*v);
+      if (n < 1) throw std::out_of_range(name);
+      return n;
+    };
+    options.ws.max_unauthenticated = positive("max-unauthenticated", options.ws.max_unauthenticated);
+    options.ws.max_unauthenticated_per_address =
+        positive("max-unauthenticated-per-address", options.ws.max_unauthenticated_per_address);
+    options.login_workers = positive("login-workers", options.login_workers);
+    options.hub.max_pending_logins = positive("max-pending-logins", options.hub.max_pending_logins);
+  } catch (const std::exception&) {
+    return usage("--max-unauthenticated, --max-unauthenticated-per-address, --login-workers and "
+                 "--max-pending-logins take a number of at least 1");
+  }
+  if (auto file = a.get("metrics-token")) {
+    std::ifstream in(*file);
+    std::string token;
+    if (!in || !std::getline(in, token)) return usage("cannot read the metrics token from " + *file);
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    if (token.size() < 16) return usage("the metrics token in " + *file + " is too short (16 characters at least)");
+    options.ws.metrics_token = token;
+  }
+  if (auto where = a.get("metrics-listen")) {
+    const auto c = where->rfind(':');
+    int port = -1;
+    try {
+      if (c != std::string::npos) port = std::stoi(where->substr(c + 1));
+    } catch (const std::exception&) {
+      port = -1;
+    }
+    if (c == std::string::npos || port < 1 || port > 65535) return usage("--metrics-listen takes 127.0.0.1:PORT");
+    options.ws.metrics_host = where->substr(0, c);
+    options.ws.metrics_port = static_cast<std::uint16_t>(port);
+  }
   if (auto url = a.get("mqtt")) {
     options.mqtt.url = *url;
     options.mqtt.user = a.get_or("mqtt-user", kBrokerAccount);

@@ -6,14 +6,22 @@
 #include <memory>
 
 #include "musterd/adapters/asio_loop.hpp"
+#include "musterd/adapters/descriptors.hpp"
 #include "musterd/core/hub.hpp"
 #include "musterd/core/log.hpp"
 
 namespace musterd {
 
 int serve(ServeOptions options, LogStore& log, DirectoryStore& directory, Engine& engine, const muster::Clock& clock) {
+  // Every connection costs a descriptor: take all the system allows.
+  const FdLimit fds = raise_fd_limit();
+  if (fds.now != fds.before) {
+    log_info("descriptor limit raised from " + std::to_string(fds.before) + " to " + std::to_string(fds.now));
+  } else {
+    log_info("descriptor limit " + std::to_string(fds.now) + " (the hard limit)");
+  }
   asio::io_context io;
-  AsioLoop loop(io);
+  AsioLoop loop(io, options.login_workers);
   Metrics metrics;
   Hub hub(loop, engine, log, directory, clock, metrics, options.hub);
   hub.start();

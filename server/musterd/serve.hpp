@@ -26,6 +26,7 @@ struct ServeOptions {
   std::vector<PluginSpec> plugins;  // --plugin PATH --plugin-config FILE, each
   PluginLimits plugin_limits;
   HubOptions hub;
+  int login_workers = 2;  // threads checking passwords (argon2id, 64 MiB each while it runs)
 };
 
 // Serves until SIGINT or SIGTERM. Returns the process exit code.

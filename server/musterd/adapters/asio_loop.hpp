@@ -1,5 +1,6 @@
-// The core's Loop (core/loop.hpp) on a standalone Asio io_context, with one worker
-// thread for offloaded work (argon2id password checks).
+// The core's Loop (core/loop.hpp) on a standalone Asio io_context, with a few worker
+// threads for offloaded work (argon2id password checks; `musterd serve --login-workers`,
+// default 2: each check holds 64 MiB while it runs).
 //
 // Thread: the io_context's thread for everything but offload()'s `work`.
 #pragma once
@@ -13,7 +14,8 @@ namespace musterd {
 
 class AsioLoop final : public Loop {
  public:
-  explicit AsioLoop(asio::io_context& io) : io_(io) {}
+  explicit AsioLoop(asio::io_context& io, int workers = 2)
+      : io_(io), workers_(static_cast<std::size_t>(workers < 1 ? 1 : workers)) {}
   ~AsioLoop() override;  // joins the worker
 
   void post(std::function<void()> fn) override;
@@ -24,7 +26,7 @@ class AsioLoop final : public Loop {
 
  private:
   asio::io_context& io_;
-  asio::thread_pool workers_{1};
+  asio::thread_pool workers_;
 };
 
 }  // namespace musterd

@@ -127,6 +127,7 @@ class MqttBridge::Impl final : public mqtt::callback, public mqtt::iaction_liste
       if (reason != CloseReason::stopping) {
         const char* code = reason == CloseReason::bad_hello ? "bad_frame"
                            : reason == CloseReason::storage ? "unavailable"
+                           : reason == CloseReason::rate_limited || reason == CloseReason::crowded ? "rate_limited"
                                                             : "unauthorized";
         send(FrameKind::reply, protocol::encode(protocol::ServerFrame{protocol::ErrorFrame{code, text}}));
       }

@@ -8,6 +8,15 @@
 //   - the Origin allow-list for browsers;
 //   - the hello deadline: a connection that has not logged in within
 //     hello_timeout_ms is closed with 1008;
+//   - connections waiting to log in (from the TCP accept to the welcome), per source
+//     address and in all: beyond either limit the oldest of them is closed (1013, or
+//     at once if it has not finished its handshake), a password being checked last.
+//     A flood of silent connections so costs the flooder its own oldest, never the
+//     logins of others;
+//   - accept: its own loop (not WebSocket++'s, which tries again at once and spins at
+//     100% CPU while out of descriptors): when accept fails it sheds the oldest
+//     connections waiting to log in and waits (10 ms, doubling to 1 s) before the next;
+//   - /metrics: a bearer token if given; or only on a separate loopback listener;
 //   - the send window, read from WebSocket++'s buffered amount; WebSocket++ tells no
 //     one when it drains, so a session waiting for room looks again: every 2 ms while
 //     the peer reads, less often (up to every 250 ms) while it does not.
@@ -41,6 +50,16 @@ struct WsOptions {
   std::string tls_cert;
   std::string tls_key;
   bool insecure_listen = false;
+  // Connections not logged in yet: beyond these the oldest are closed (1013).
+  int max_unauthenticated = 1000;
+  int max_unauthenticated_per_address = 50;  // an IPv4 address, an IPv6 /64
+  // Non-empty: GET /metrics wants "Authorization: Bearer <token>" (401 otherwise);
+  // /healthz stays open.
+  std::string metrics_token;
+  // Set: /metrics and /healthz are (also) served over plain HTTP on this loopback
+  // address, and /metrics no longer on the main port.
+  std::string metrics_host;
+  std::uint16_t metrics_port = 0;
 };
 
 class WsServer {

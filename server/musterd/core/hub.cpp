@@ -21,11 +21,16 @@ Hub::Hub(Loop& loop, Engine& engine, LogStore& log, DirectoryStore& directory, c
       metrics_(metrics),
       options_(std::move(options)),
       timers_(loop.make_timer()),
-      directory_job_(loop.make_timer()) {
+      directory_job_(loop.make_timer()),
+      throttle_(options_.throttle) {
   if (!options_.check_password) {
     options_.check_password = [](const std::string& password, const std::string& hash) {
       return verify_password(password, hash);
     };
+    // The same parameters as every stored hash (hash_password), so it takes as long.
+    dummy_hash_ = hash_password(new_token());
+  } else {
+    dummy_hash_ = "dummy";
   }
 }
 
@@ -115,22 +120,56 @@ void Hub::authenticate(Subscriber& s, protocol::Hello hello) {
     s.logged_in(*user, hello.device, *hello.token, hello.cursors);
     return;
   }
+  const std::string address = s.rules().peer_address;
+  if (auto refusal = throttle_.check(hello.user, address, SteadyClock::now())) {
+    ++metrics_.logins_throttled;
+    std::string why;
+    switch (refusal->why) {
+      case LoginThrottle::Why::user_address: why = "for " + hello.user + " from " + address; break;
+      case LoginThrottle::Why::address: why = "from " + address; break;
+      case LoginThrottle::Why::user: why = "for " + hello.user + " from several addresses"; break;
+    }
+    refuse_for_now(s, refusal->wait, "too many failed logins " + why);
+    return;
+  }
+  // The workers are busy: say so now rather than queue without end.
+  if (logins_pending_ >= options_.max_pending_logins) {
+    ++metrics_.logins_busy;
+    refuse_for_now(s, std::chrono::seconds(1), "the server is busy checking other logins");
+    return;
+  }
   const UserRecord* user = engine_.directory().user(hello.user);
-  std::string hash = user ? user->password_hash : std::string();
+  // An unknown name, or a user without a password (token only), is checked against the
+  // dummy: every wrong hello costs one argon2id, whatever the name.
+  const bool known = user && !user->password_hash.empty();
+  std::string hash = known ? user->password_hash : dummy_hash_;
   // argon2id takes a while by design: check it off the loop, then come back.
   auto ok = std::make_shared<bool>(false);
   // Taken apart before the calls: the order in which arguments are made is unspecified.
-  auto work = [ok, check = options_.check_password, password = *hello.password, hash = std::move(hash)] {
-    *ok = !hash.empty() && check(password, hash);
+  auto work = [ok, known, check = options_.check_password, password = *hello.password, hash = std::move(hash)] {
+    const bool matches = check(password, hash);
+    *ok = known && matches;
   };
+  ++logins_pending_;
+  metrics_.logins_pending = logins_pending_;
   loop_.offload(
       std::move(work),
-      [this, ok, id = s.id(), hello = std::move(hello)] {
-        Subscriber* again = find(id);
-        if (!again || stopping_) return;
+      [this, ok, address, id = s.id(), hello = std::move(hello)] {
+        --logins_pending_;
+        metrics_.logins_pending = logins_pending_;
+        if (stopping_) return;
         refresh_directory();
         const UserRecord* u = engine_.directory().user(hello.user);
-        if (!*ok || !u || u->disabled) {
+        const bool good = *ok && u && !u->disabled;
+        if (good) {
+          throttle_.succeeded(hello.user, address);
+        } else {
+          throttle_.failed(hello.user, address, SteadyClock::now());
+        }
+        // Counted even if the peer has gone: hanging up before the answer saves no guesser a failure.
+        Subscriber* again = find(id);
+        if (!again) return;
+        if (!good) {
           ++metrics_.auth_failures;
           again->login_failed(CloseReason::auth_failed, "authentication failed");
           return;
@@ -145,6 +184,11 @@ void Hub::authenticate(Subscriber& s, protocol::Hello hello) {
         }
         again->logged_in(*u, hello.device, token, hello.cursors);
       });
+}
+
+void Hub::refuse_for_now(Subscriber& s, std::chrono::milliseconds wait, const std::string& why) {
+  const auto seconds = (wait.count() + 999) / 1000;
+  s.login_refused_for_now(wait, why + ": try again in " + std::to_string(seconds) + " s");
 }
 
 protocol::QueryResult Hub::query(const std::string& user, const protocol::Query& q) const {

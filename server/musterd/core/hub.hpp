@@ -14,6 +14,10 @@
 //                 its version is read every `directory_poll`; a change gives the Engine
 //                 a new snapshot, ends the sessions of disabled users, publishes the
 //                 household registry and carries out a hotline purge request
+//   logins        a hello's password is checked on the workers (Loop::offload), at most
+//                 max_pending_logins at a time, after the login throttle
+//                 (core/login_throttle.hpp) has let it through; an unknown name is
+//                 checked against a dummy hash so that it costs the same
 //   checkpoint    once the log has been written to and then left alone for a whole
 //                 `directory_poll`, and at stop, log.db's WAL is copied into the
 //                 database and truncated to zero bytes (SQLite's own checkpoints copy
@@ -39,6 +43,7 @@
 #include "musterd/core/directory.hpp"
 #include "musterd/core/engine.hpp"
 #include "musterd/core/log_store.hpp"
+#include "musterd/core/login_throttle.hpp"
 #include "musterd/core/loop.hpp"
 #include "musterd/core/metrics.hpp"
 
@@ -63,6 +68,11 @@ struct HubOptions {
   // Checks a hello's password against the stored hash (argon2id: slow on purpose, so
   // it runs off the loop). Tests of the session protocol give a cheap one.
   std::function<bool(const std::string& password, const std::string& hash)> check_password;
+  // Failed password logins per (user, address), address and user (core/login_throttle.hpp).
+  LoginThrottlePolicy throttle;
+  // Password checks waiting for or running on the workers at most; a hello beyond
+  // them is answered rate_limited at once rather than queued behind a flood.
+  int max_pending_logins = 32;
 };
 
 class Hub {
@@ -117,6 +127,7 @@ class Hub {
   void run_hotline_purge_request();
   void checkpoint_when_idle();
   bool refuse_plugin_account(Subscriber& s, const UserRecord& user);
+  void refuse_for_now(Subscriber& s, std::chrono::milliseconds wait, const std::string& why);
   void checkpoint_log();
 
   Loop& loop_;
@@ -144,6 +155,13 @@ class Hub {
   std::int64_t log_changes_seen_ = 0;          // log.db's total changes at the last poll
   std::int64_t log_changes_checkpointed_ = 0;  // … at the last complete checkpoint
   std::uint64_t ticks_ = 0;  // how often the timers have ticked (run_timers)
+
+  LoginThrottle throttle_;
+  int logins_pending_ = 0;  // password checks offloaded and not yet answered
+  // An argon2id hash of a random password, made at start: an unknown name's hello is
+  // checked against it, so it costs what a known name's does (no user enumeration by
+  // timing).
+  std::string dummy_hash_;
 };
 
 }  // namespace musterd

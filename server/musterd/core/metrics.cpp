@@ -13,6 +13,19 @@ std::string Metrics::prometheus() const {
   metric("muster_connections_total", "counter", "WebSocket connections accepted.", connections_total);
   metric("muster_sessions_live", "gauge", "Authenticated sessions streaming live events.", sessions_live);
   metric("muster_auth_failures_total", "counter", "Failed hellos.", auth_failures);
+  metric("muster_logins_throttled_total", "counter", "Hellos refused unchecked after too many failed logins.",
+         logins_throttled);
+  metric("muster_logins_busy_total", "counter", "Hellos refused because too many password checks were waiting.",
+         logins_busy);
+  metric("muster_logins_pending", "gauge", "Password checks waiting for or running on the workers.", logins_pending);
+  metric("muster_unauthenticated_connections", "gauge", "WebSocket connections not logged in yet.", unauthenticated);
+  metric("muster_connections_shed_total", "counter",
+         "Connections not logged in that were closed to make room (per-address or global limit, no descriptors).",
+         connections_shed);
+  metric("muster_accept_failures_total", "counter", "Times accept() failed for want of file descriptors.",
+         accept_failures);
+  metric("muster_open_fds", "gauge", "File descriptors in use.", open_fds);
+  metric("muster_max_fds", "gauge", "The file descriptor limit (RLIMIT_NOFILE, soft).", max_fds);
   metric("muster_ops_accepted_total", "counter", "Ops accepted and made durable.", ops_accepted);
   metric("muster_ops_rejected_total", "counter", "Ops rejected (invalid, forbidden, conflict, not_found).",
          ops_rejected);

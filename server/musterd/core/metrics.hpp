@@ -12,6 +12,14 @@ struct Metrics {
   std::int64_t connections_total = 0;
   std::int64_t sessions_live = 0;
   std::int64_t auth_failures = 0;
+  std::int64_t logins_throttled = 0;        // hellos refused unchecked: too many failed logins
+  std::int64_t logins_busy = 0;             // hellos refused: too many password checks waiting
+  std::int64_t logins_pending = 0;          // password checks waiting for or on the workers
+  std::int64_t unauthenticated = 0;         // WebSocket connections not logged in (yet)
+  std::int64_t connections_shed = 0;        // of those, closed to make room
+  std::int64_t accept_failures = 0;         // accept() failed for want of descriptors
+  std::int64_t open_fds = 0;                // descriptors in use (/proc/self/fd), read at each scrape
+  std::int64_t max_fds = 0;                 // RLIMIT_NOFILE (soft)
   std::int64_t ops_accepted = 0;
   std::int64_t ops_rejected = 0;
   std::int64_t ops_repeated = 0;

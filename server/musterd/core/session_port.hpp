@@ -22,6 +22,8 @@ enum class CloseReason {
   auth_failed,        // wrong password or token, unknown or disabled user  (1008)
   disabled,           // the user was disabled while connected               (1008)
   storage,            // the log could not be read or written                (1013)
+  rate_limited,       // too many failed logins, or the server busy          (1013)
+  crowded,            // too many connections waiting to log in; shed        (1013)
   stopping,           // the server is stopping                              (1001)
 };
 
@@ -39,6 +41,9 @@ class SessionPort {
   // Ends the session; the port must not call the subscriber afterwards except to
   // destroy it.
   virtual void close(CloseReason reason, const std::string& text) = 0;
+  // The session has a user now (before its welcome is sent): a transport that limits
+  // connections waiting to log in stops counting this one.
+  virtual void logged_in() {}
   // The highest seq of `scope` handed to this peer outside the session, where live
   // events travel another way (MQTT: through the broker's event topics). Receipts may
   // go as far as this.

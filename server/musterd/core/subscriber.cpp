@@ -96,6 +96,13 @@ void Subscriber::login_failed(CloseReason reason, const std::string& text) {
   port_.close(reason, text);
 }
 
+void Subscriber::login_refused_for_now(std::chrono::milliseconds wait, const std::string& text) {
+  phase_ = Phase::fresh;
+  protocol::ErrorFrame e{"rate_limited", text, static_cast<std::int64_t>(wait.count())};
+  port_.send(FrameKind::reply, protocol::encode(protocol::ServerFrame{std::move(e)}));
+  port_.close(CloseReason::rate_limited, text);
+}
+
 void Subscriber::op(domain::Op op) {
   if (!authenticated()) {
     error("unauthorized", "say hello first");
@@ -218,6 +225,7 @@ void Subscriber::start(const UserRecord& user, const std::string& device, const 
                        const protocol::Cursors& cursors, bool welcome) {
   user_ = user.name;
   device_ = device;
+  port_.logged_in();
   auto from = hub_.engine().replay_start(user, cursors);
   if (welcome) {
     protocol::Welcome w{user.name, user.roles.names(), user.area, token, {}, hub_.engine().policy().timezone};

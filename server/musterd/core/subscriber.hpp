@@ -23,6 +23,7 @@
 // with the Hub for as long as it lives.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -55,6 +56,9 @@ struct SessionRules {
   std::size_t replay_window = 1 << 20;  // replay reads the log while the backlog is under this
   std::size_t live_window = 16 << 20;   // live events are sent while the backlog is under this
   int replay_chunk = 512;               // events read from the log at a time
+  // Where the peer connects from, as the login throttle keys it (an IPv4 address, an
+  // IPv6 /64); empty where the transport has no such thing.
+  std::string peer_address;
 };
 
 class Subscriber {
@@ -70,6 +74,8 @@ class Subscriber {
   const SessionRules& rules() const { return rules_; }
   bool authenticated() const { return !user_.empty() && phase_ != Phase::authenticating; }
   bool live() const { return phase_ == Phase::live; }
+  // A hello's password is being checked.
+  bool checking_credentials() const { return phase_ == Phase::authenticating; }
   const std::vector<std::string>& scopes() const { return scopes_; }
 
   // The transport vouches for who this is (credentials == false).
@@ -96,6 +102,9 @@ class Subscriber {
   void logged_in(const UserRecord& user, const std::string& device, const std::string& token,
                  const muster::protocol::Cursors& cursors);
   void login_failed(CloseReason reason, const std::string& text);
+  // Too many failed logins, or the server busy: an error frame (rate_limited, with
+  // retry_after_ms), then the connection is closed (1013). The password was not checked.
+  void login_refused_for_now(std::chrono::milliseconds wait, const std::string& text);
   // A committed event of one of this session's scopes.
   void deliver(const Delivery& delivery);
   // The answer to one of this session's ops.

@@ -182,6 +182,7 @@ Result<ServerFrame> decode_server_json(const Json& j) {
     ErrorFrame e;
     e.code = str(r.required_string("code"));
     e.message = str(r.required_string("message"));
+    e.retry_after_ms = r.optional_int("retry_after_ms", 0);
     return finish<ServerFrame>(r, std::move(e));
   }
   if (t == "result") {
@@ -230,7 +231,11 @@ std::string encode(const ServerFrame& frame) {
       if (!a.state.is_null()) j["state"] = a.state;
       return j;
     }
-    Json operator()(const ErrorFrame& e) const { return Json{{"t", "error"}, {"code", e.code}, {"message", e.message}}; }
+    Json operator()(const ErrorFrame& e) const {
+      Json j{{"t", "error"}, {"code", e.code}, {"message", e.message}};
+      if (e.retry_after_ms) j["retry_after_ms"] = *e.retry_after_ms;
+      return j;
+    }
     Json operator()(const Pong&) const { return Json{{"t", "pong"}}; }
     Json operator()(const QueryResult& q) const {
       Json j{{"t", "result"}, {"id", q.id}, {"ok", q.ok}};

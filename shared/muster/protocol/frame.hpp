@@ -95,6 +95,7 @@ struct Ack {
 struct ErrorFrame {
   std::string code;  // bad_frame, too_large, rate_limited, unauthorized
   std::string message;
+  std::optional<std::int64_t> retry_after_ms = std::nullopt;  // rate_limited: how long to wait before trying again
 };
 
 struct Pong {};

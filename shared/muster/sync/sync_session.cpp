@@ -77,6 +77,15 @@ Result<std::vector<std::string>> SyncSession::on_frame(std::string_view text) {
   // it as the server said it, not as a protocol violation.
   if (auto* err = std::get_if<protocol::ErrorFrame>(&frame)) {
     if (err->code == "unauthorized") return make_error(Errc::forbidden, err->message);
+    // A hello refused for now (too many failed logins, the server busy): a refusal,
+    // with the server's words, which say how long to wait.
+    if (err->code == "rate_limited" && !welcomed_) {
+      std::string refusal = "rate_limited: " + err->message;
+      if (err->retry_after_ms && err->message.find("try again") == std::string::npos) {
+        refusal += " (try again in " + std::to_string((*err->retry_after_ms + 999) / 1000) + " s)";
+      }
+      return make_error(Errc::forbidden, refusal);
+    }
     return make_error(Errc::invalid, "server error " + err->code + ": " + err->message);
   }
   // Over MQTT a persistent session delivers what the broker queued for us (live events,
