@@ -61,6 +61,12 @@ void declare_commands(muster::CommandTree& t) {
   t.option(serve, "--plugin-config", "FILE");
   t.option(serve, "--clock-file", "F");
   t.choice(serve, "--log-level", {"trace", "debug", "info", "warn", "error"});
+  t.option(serve, "--metrics-token", "FILE");
+  t.option(serve, "--metrics-listen", "127.0.0.1:PORT");
+  t.option(serve, "--max-unauthenticated", "N");
+  t.option(serve, "--max-unauthenticated-per-address", "N");
+  t.option(serve, "--login-workers", "N");
+  t.option(serve, "--max-pending-logins", "N");
 
   data(t.command(root, "policy"));
 
