@@ -8,6 +8,8 @@
 //   4. with the server stopped an action is queued and marked * (not yet confirmed);
 //      when the server is back the status bar says online and the mark is gone, with no
 //      key pressed
+//   and a lead's new task from the Compose form, refused with the command line's message
+//   while its due time is not a time (nothing queued), then queued and confirmed;
 //   and a hotline operator's call logged through the TUI's form: the notes reach the
 //   server, never the screen, and no file of the operator's home once confirmed
 //   5. a screen with Chinese titles, fullwidth letters, an emoji and a combining mark
@@ -29,6 +31,7 @@
 #include "cli_helpers.hpp"
 #include "muster/base/utf8.hpp"
 #include "muster_fixture.hpp"
+#include "test_clock.hpp"
 
 namespace mt = muster::testing;
 using nlohmann::json;
@@ -323,5 +326,45 @@ TEST_SUITE("integration") {
                   "the notes are still in a file of the operator's home");
     CHECK_FALSE(contains(raw_files(server.data_dir()), part));
     CHECK_FALSE(contains(server.log(), part));
+  }
+
+  TEST_CASE("tui: compose a task; a due time that is not one is refused and nothing queued") {
+    mt::ServerFixture server;
+    server.add_user("lin", "lead", kYili);
+    server.add_user("chen", "volunteer", kYili);
+    server.start();
+    mt::ClientFixture lead("lin");
+    lead.login(server, "lin");
+
+    TuiPane pane(lead, 80, 24);
+    REQUIRE_MESSAGE(pane.wait_for({"lin · online"}, 15s), pane.screen());
+    pane.keys({"n"});
+    REQUIRE_MESSAGE(pane.wait_for({"[Compose]", "New task"}, 10s), pane.screen());
+    // Kind errand; down to Title, type it; then down from Area past dispatch, assignee and
+    // priority to Due.
+    pane.keys({"Down", "Enter"});
+    pane.type("代买 感冒药 两盒");
+    pane.keys({"Enter", "Down", "Down", "Down", "Down", "Enter"});
+    pane.type("tomorrow 8am");
+    pane.keys({"Enter", "Enter"});
+    CHECK_MESSAGE(pane.wait_for({"Due takes a time like 2026-11-25 08:00 (in Asia/Shanghai)"}, 10s), pane.screen());
+    auto status = run_json(lead, {"status"});
+    CHECK_MESSAGE(status["pending"] == 0, status.dump());
+
+    // Tomorrow 08:00 in the server's zone.
+    const std::string tomorrow = mt::strftime_utc(mt::real_now() + mt::kDay + mt::kShanghai, "%Y-%m-%d");
+    pane.keys({"Up", "Enter", "C-u"});
+    for (int i = 0; i < 12; ++i) pane.keys({"BSpace"});
+    pane.type(tomorrow + " 08:00");
+    pane.keys({"Enter", "Enter"});
+    REQUIRE_MESSAGE(pane.wait_for({"new task queued"}, 10s), pane.screen());
+    REQUIRE_MESSAGE(pane.wait_for({"0 ops waiting"}, 15s), pane.screen());
+    REQUIRE(sync(lead, "lin") == 0);
+    auto tasks = run_json(lead, {"task", "list"});
+    REQUIRE_MESSAGE(tasks.size() == 1, tasks.dump());
+    CHECK(tasks[0]["title"] == "代买 感冒药 两盒");
+    CHECK(tasks[0]["kind"] == "errand");
+    CHECK(tasks[0]["area"] == kYili);
+    CHECK(tasks[0]["due"] == tomorrow + "T00:00:00Z");
   }
 }

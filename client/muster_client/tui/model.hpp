@@ -8,6 +8,8 @@
 //
 // Every line of a frame is exactly `width` display columns (muster/base/utf8.hpp's
 // widths), and every text another person wrote goes through display_safe.
+//
+// Thread: whoever owns it (the TUI's one thread); no locks, no clock of its own.
 #pragma once
 
 #include <cstdint>
