@@ -8,6 +8,7 @@
 //   4. with the server stopped an action is queued and marked * (not yet confirmed);
 //      when the server is back the status bar says online and the mark is gone, with no
 //      key pressed
+//   and the bell on a new offer (and none with --no-bell);
 //   and a lead's new task from the Compose form, refused with the command line's message
 //   while its due time is not a time (nothing queued), then queued and confirmed;
 //   and a hotline operator's call logged through the TUI's form: the notes reach the
@@ -49,14 +50,15 @@ const std::string kYili = "gulou/antai/yili";
 // One `muster tui` in a detached tmux session of its own tmux server.
 class TuiPane {
  public:
-  TuiPane(const mt::ClientFixture& client, int width, int height) {
+  // With `bell`, muster tui without --no-bell.
+  TuiPane(const mt::ClientFixture& client, int width, int height, bool bell = false) {
     static int count = 0;
     socket_ = "muster-tui-" + std::to_string(getpid()) + "-" + std::to_string(++count);
     // A pane whose program ended stays, so a crash shows in the capture.
     const std::string conf = dir_.path() + "/tmux.conf";
     std::ofstream(conf) << "set -g remain-on-exit on\nset -g status off\n";
     const std::string command = "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen " + mt::binary_path("muster") +
-                                " --home " + client.home() + " tui --no-bell";
+                                " --home " + client.home() + (bell ? " tui" : " tui --no-bell");
     auto r = tmux({"-f", conf, "new-session", "-d", "-s", "tui", "-x", std::to_string(width), "-y",
                    std::to_string(height), command});
     REQUIRE_MESSAGE(r.code == 0, describe(r));
@@ -93,6 +95,12 @@ class TuiPane {
     args.insert(args.end(), keys.begin(), keys.end());
     auto r = tmux(args);
     REQUIRE_MESSAGE(r.code == 0, describe(r));
+  }
+  // "1" once the program rang the terminal's bell (tmux flags the window of a detached
+  // session), else "0".
+  std::string bell_flag() {
+    auto r = tmux({"display-message", "-p", "-t", "tui", "#{window_bell_flag}"});
+    return r.code == 0 ? r.out.substr(0, r.out.find('\n')) : "";
   }
   // Types `text` as it is (send-keys -l: no key names).
   void type(const std::string& text) { keys({"-l", text}); }
@@ -163,6 +171,7 @@ TEST_SUITE("integration") {
     // Within 3 s of the lead's sync, no key pressed: the offer with its countdown.
     CHECK_MESSAGE(pane.wait_for({"offer", "代买 白菜2斤 鸡蛋10个", " left", "[Inbox 1]"}, 3s), pane.screen());
     CHECK_MESSAGE(contains(pane.screen(), "muster task accept " + errand), pane.screen());
+    CHECK(pane.bell_flag() == "0");  // --no-bell
 
     pane.keys({"a"});
     // Accepted here at once; confirmed once the TUI's own sync got the server's ack.
@@ -366,5 +375,22 @@ TEST_SUITE("integration") {
     CHECK(tasks[0]["kind"] == "errand");
     CHECK(tasks[0]["area"] == kYili);
     CHECK(tasks[0]["due"] == tomorrow + "T00:00:00Z");
+  }
+
+  TEST_CASE("tui: a new offer rings the terminal's bell") {
+    mt::ServerFixture server;
+    server.add_user("lin", "lead", kYili);
+    server.add_user("chen", "volunteer", kYili);
+    server.start();
+    mt::ClientFixture lead("lin"), chen("chen");
+    lead.login(server, "lin");
+    chen.login(server, "chen");
+    TuiPane pane(chen, 80, 24, true);
+    REQUIRE_MESSAGE(pane.wait_for({"chen · online"}, 15s), pane.screen());
+    CHECK(pane.bell_flag() == "0");
+    queued(lead, {"task", "new", "errand", "--title", "代买 白菜2斤", "--area", kYili, "--dispatch", "offer"});
+    REQUIRE(sync(lead, "lin") == 0);
+    REQUIRE_MESSAGE(pane.wait_for({"代买 白菜2斤", " left"}, 10s), pane.screen());
+    CHECK(mt::wait_until([&] { return pane.bell_flag() == "1"; }, 5s, 50ms));
   }
 }
