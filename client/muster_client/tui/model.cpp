@@ -476,6 +476,7 @@ Action Model::key(std::int32_t k) {
   }
   const std::size_t count = rows().size();
   std::size_t& f = focus();
+  if (count > 0 && f >= count) f = count - 1;  // the list shrank under it: the last, as drawn
   switch (k) {
     case kUp: if (f > 0) --f; return {};
     case kDown: if (f + 1 < count) ++f; return {};
