@@ -8,6 +8,7 @@
 //   4. with the server stopped an action is queued and marked * (not yet confirmed);
 //      when the server is back the status bar says online and the mark is gone, with no
 //      key pressed
+//   and a lead's notice roll-up per building, asked on the TUI's connection;
 //   and the bell on a new offer (and none with --no-bell);
 //   and a lead's new task from the Compose form, refused with the command line's message
 //   while its due time is not a time (nothing queued), then queued and confirmed;
@@ -392,5 +393,39 @@ TEST_SUITE("integration") {
     REQUIRE(sync(lead, "lin") == 0);
     REQUIRE_MESSAGE(pane.wait_for({"代买 白菜2斤", " left"}, 10s), pane.screen());
     CHECK(mt::wait_until([&] { return pane.bell_flag() == "1"; }, 5s, 50ms));
+  }
+
+  TEST_CASE("tui: a lead's notice roll-up per building, asked on the TUI's own connection, drawn as bars") {
+    mt::ServerFixture server;
+    server.add_user("lin", "lead", kYili);
+    server.add_user("chen", "volunteer", kYili + "/b3");
+    server.add_user("li", "volunteer", kYili + "/b5");
+    server.start();
+    mt::ClientFixture lead("lin"), chen("chen"), li("li");
+    lead.login(server, "lin");
+    chen.login(server, "chen");
+    li.login(server, "li");
+    const std::string notice =
+        queued(lead, {"notice", "post", "--area", kYili, "--text", "明早7点 核酸采样 请回复收到", "--ack"});
+    REQUIRE(sync(lead, "lin") == 0);
+    REQUIRE(sync(chen, "chen") == 0);
+    queued(chen, {"notice", "ack", notice});
+    REQUIRE(sync(chen, "chen") == 0);
+
+    TuiPane pane(lead, 120, 40);
+    REQUIRE_MESSAGE(pane.wait_for({"lin · online"}, 15s), pane.screen());
+    pane.keys({"Tab", "Tab", "Tab"});
+    REQUIRE_MESSAGE(pane.wait_for({"[Notices]", "明早7点 核酸采样", "Enter: acknowledgements"}, 10s), pane.screen());
+    pane.keys({"Enter"});
+    REQUIRE_MESSAGE(pane.wait_for({"acknowledged 1/2, 1 missing"}, 10s), pane.screen());
+    std::string b3, b5;
+    for (const auto& line : pane.lines()) {
+      if (contains(line, kYili + "/b3")) b3 = line;
+      if (contains(line, kYili + "/b5")) b5 = line;
+    }
+    CHECK_MESSAGE((contains(b3, "█") && contains(b3, "1/1")), pane.screen());
+    CHECK_MESSAGE((contains(b5, "░") && contains(b5, "0/1") && contains(b5, "li")), pane.screen());
+    CHECK_FALSE(contains(b5, "█"));
+    CHECK(contains(pane.status(), "lin · online"));  // the same connection, still up
   }
 }

@@ -533,7 +533,7 @@ Action Model::key(std::int32_t k) {
         Action a;
         a.kind = Action::Kind::query;
         a.query_name = "notice.status";
-        a.body = Json{{"notice", rows()[f].id}, {"by", "building"}, {"missing", true}};
+        a.body = Json{{"notice", rows()[f].id}, {"by", "building"}, {"missing", false}};  // every building, lagging or not
         a.what = "acknowledgements of " + short_id(rows()[f].id);
         return a;
       }
