@@ -665,7 +665,7 @@ int Cli::notice() {
   if (verb == "ack") {
     auto nid = resolve(a_.word(2), "notice");
     if (!nid) return fail(nid.error().code == Errc::invalid ? kUsage : kRejected, nid.error().message);
-    return submit(domain::Op{domain::OpId(ids_.next(SystemClock().now_ms())), "notice.ack", Json{{"notice", *nid}}});
+    return submit(make_op("notice.ack", notice_ack_body(*nid)));
   }
   if (verb == "status") return notice_status();
   if (verb != "list") return usage("unknown notice command '" + verb + "'");

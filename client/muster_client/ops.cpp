@@ -22,6 +22,10 @@ bool is_task_transition(const std::string& verb) {
   return kTransitions.count(verb) > 0;
 }
 
+Json notice_ack_body(const std::string& notice) { return Json{{"notice", notice}}; }
+
+Json shift_body(const std::string& shift) { return Json{{"shift", shift}}; }
+
 Result<Json> task_create_body(const NewTask& t) {
   if (t.kind.empty()) return make_error(Errc::invalid, "a new task needs a kind");
   if (t.title.empty()) return make_error(Errc::invalid, "a new task needs a title");

@@ -19,6 +19,11 @@ domain::Json task_transition_body(const std::string& task, const std::optional<s
 // The transitions a person can ask for ("claim", "accept", ...).
 bool is_task_transition(const std::string& verb);
 
+// notice.ack {notice}.
+domain::Json notice_ack_body(const std::string& notice);
+// shift.signup|withdraw|checkin|checkout {shift}.
+domain::Json shift_body(const std::string& shift);
+
 // task.create's body; kind, title and area are required (an empty one is `invalid`,
 // naming it); `due` is already a UTC time.
 struct NewTask {

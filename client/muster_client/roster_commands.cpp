@@ -6,6 +6,7 @@
 #include "muster/base/utf8.hpp"
 #include "muster/domain/roster.hpp"
 #include "muster_client/cli.hpp"
+#include "muster_client/ops.hpp"
 
 namespace muster::client {
 
@@ -69,7 +70,7 @@ int Cli::roster() {
   if (!kSimple.count(verb) && !kSwaps.count(verb)) return usage("unknown roster command '" + verb + "'");
   auto shift_id = resolve(a_.word(2), "shift");
   if (!shift_id) return fail(shift_id.error().code == Errc::invalid ? kUsage : kRejected, shift_id.error().message);
-  if (kSimple.count(verb)) return submit(make_op("shift." + verb, Json{{"shift", *shift_id}}));
+  if (kSimple.count(verb)) return submit(make_op("shift." + verb, shift_body(*shift_id)));
   if (verb == "swap") {
     auto to = a_.get("to");
     if (!to) return usage("roster swap needs --to USER");

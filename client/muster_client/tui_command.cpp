@@ -160,6 +160,10 @@ int Cli::tui() {
       op = form_op(a.op_kind, a.body);
     } else if (a.op_kind.rfind("task.", 0) == 0) {
       op = make_op(a.op_kind, task_transition_body(a.body.value("task", ""), non_empty(a.body, "note")));
+    } else if (a.op_kind == "notice.ack") {
+      op = make_op(a.op_kind, notice_ack_body(a.body.value("notice", "")));
+    } else if (a.op_kind.rfind("shift.", 0) == 0) {
+      op = make_op(a.op_kind, shift_body(a.body.value("shift", "")));
     }
     if (!op) {
       model.say(op.error().message, true);

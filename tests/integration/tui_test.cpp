@@ -8,6 +8,10 @@
 //   4. with the server stopped an action is queued and marked * (not yet confirmed);
 //      when the server is back the status bar says online and the mark is gone, with no
 //      key pressed
+//   and a lead's notice roll-up per building, asked on the TUI's connection;
+//   and the bell on a new offer (and none with --no-bell);
+//   and a lead's new task from the Compose form, refused with the command line's message
+//   while its due time is not a time (nothing queued), then queued and confirmed;
 //   and a hotline operator's call logged through the TUI's form: the notes reach the
 //   server, never the screen, and no file of the operator's home once confirmed
 //   5. a screen with Chinese titles, fullwidth letters, an emoji and a combining mark
@@ -29,6 +33,7 @@
 #include "cli_helpers.hpp"
 #include "muster/base/utf8.hpp"
 #include "muster_fixture.hpp"
+#include "test_clock.hpp"
 
 namespace mt = muster::testing;
 using nlohmann::json;
@@ -46,14 +51,15 @@ const std::string kYili = "gulou/antai/yili";
 // One `muster tui` in a detached tmux session of its own tmux server.
 class TuiPane {
  public:
-  TuiPane(const mt::ClientFixture& client, int width, int height) {
+  // With `bell`, muster tui without --no-bell.
+  TuiPane(const mt::ClientFixture& client, int width, int height, bool bell = false) {
     static int count = 0;
     socket_ = "muster-tui-" + std::to_string(getpid()) + "-" + std::to_string(++count);
     // A pane whose program ended stays, so a crash shows in the capture.
     const std::string conf = dir_.path() + "/tmux.conf";
     std::ofstream(conf) << "set -g remain-on-exit on\nset -g status off\n";
     const std::string command = "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen " + mt::binary_path("muster") +
-                                " --home " + client.home() + " tui --no-bell";
+                                " --home " + client.home() + (bell ? " tui" : " tui --no-bell");
     auto r = tmux({"-f", conf, "new-session", "-d", "-s", "tui", "-x", std::to_string(width), "-y",
                    std::to_string(height), command});
     REQUIRE_MESSAGE(r.code == 0, describe(r));
@@ -90,6 +96,12 @@ class TuiPane {
     args.insert(args.end(), keys.begin(), keys.end());
     auto r = tmux(args);
     REQUIRE_MESSAGE(r.code == 0, describe(r));
+  }
+  // "1" once the program rang the terminal's bell (tmux flags the window of a detached
+  // session), else "0".
+  std::string bell_flag() {
+    auto r = tmux({"display-message", "-p", "-t", "tui", "#{window_bell_flag}"});
+    return r.code == 0 ? r.out.substr(0, r.out.find('\n')) : "";
   }
   // Types `text` as it is (send-keys -l: no key names).
   void type(const std::string& text) { keys({"-l", text}); }
@@ -160,6 +172,7 @@ TEST_SUITE("integration") {
     // Within 3 s of the lead's sync, no key pressed: the offer with its countdown.
     CHECK_MESSAGE(pane.wait_for({"offer", "代买 白菜2斤 鸡蛋10个", " left", "[Inbox 1]"}, 3s), pane.screen());
     CHECK_MESSAGE(contains(pane.screen(), "muster task accept " + errand), pane.screen());
+    CHECK(pane.bell_flag() == "0");  // --no-bell
 
     pane.keys({"a"});
     // Accepted here at once; confirmed once the TUI's own sync got the server's ack.
@@ -323,5 +336,96 @@ TEST_SUITE("integration") {
                   "the notes are still in a file of the operator's home");
     CHECK_FALSE(contains(raw_files(server.data_dir()), part));
     CHECK_FALSE(contains(server.log(), part));
+  }
+
+  TEST_CASE("tui: compose a task; a due time that is not one is refused and nothing queued") {
+    mt::ServerFixture server;
+    server.add_user("lin", "lead", kYili);
+    server.add_user("chen", "volunteer", kYili);
+    server.start();
+    mt::ClientFixture lead("lin");
+    lead.login(server, "lin");
+
+    TuiPane pane(lead, 80, 24);
+    REQUIRE_MESSAGE(pane.wait_for({"lin · online"}, 15s), pane.screen());
+    pane.keys({"n"});
+    REQUIRE_MESSAGE(pane.wait_for({"[Compose]", "New task"}, 10s), pane.screen());
+    // Kind errand; down to Title, type it; then down from Area past dispatch, assignee and
+    // priority to Due.
+    pane.keys({"Down", "Enter"});
+    pane.type("代买 感冒药 两盒");
+    pane.keys({"Enter", "Down", "Down", "Down", "Down", "Enter"});
+    pane.type("tomorrow 8am");
+    pane.keys({"Enter", "Enter"});
+    CHECK_MESSAGE(pane.wait_for({"Due takes a time like 2026-11-25 08:00 (in Asia/Shanghai)"}, 10s), pane.screen());
+    auto status = run_json(lead, {"status"});
+    CHECK_MESSAGE(status["pending"] == 0, status.dump());
+
+    // Tomorrow 08:00 in the server's zone.
+    const std::string tomorrow = mt::strftime_utc(mt::real_now() + mt::kDay + mt::kShanghai, "%Y-%m-%d");
+    pane.keys({"Up", "Enter", "C-u"});
+    for (int i = 0; i < 12; ++i) pane.keys({"BSpace"});
+    pane.type(tomorrow + " 08:00");
+    pane.keys({"Enter", "Enter"});
+    REQUIRE_MESSAGE(pane.wait_for({"new task queued"}, 10s), pane.screen());
+    REQUIRE_MESSAGE(pane.wait_for({"0 ops waiting"}, 15s), pane.screen());
+    REQUIRE(sync(lead, "lin") == 0);
+    auto tasks = run_json(lead, {"task", "list"});
+    REQUIRE_MESSAGE(tasks.size() == 1, tasks.dump());
+    CHECK(tasks[0]["title"] == "代买 感冒药 两盒");
+    CHECK(tasks[0]["kind"] == "errand");
+    CHECK(tasks[0]["area"] == kYili);
+    CHECK(tasks[0]["due"] == tomorrow + "T00:00:00Z");
+  }
+
+  TEST_CASE("tui: a new offer rings the terminal's bell") {
+    mt::ServerFixture server;
+    server.add_user("lin", "lead", kYili);
+    server.add_user("chen", "volunteer", kYili);
+    server.start();
+    mt::ClientFixture lead("lin"), chen("chen");
+    lead.login(server, "lin");
+    chen.login(server, "chen");
+    TuiPane pane(chen, 80, 24, true);
+    REQUIRE_MESSAGE(pane.wait_for({"chen · online"}, 15s), pane.screen());
+    CHECK(pane.bell_flag() == "0");
+    queued(lead, {"task", "new", "errand", "--title", "代买 白菜2斤", "--area", kYili, "--dispatch", "offer"});
+    REQUIRE(sync(lead, "lin") == 0);
+    REQUIRE_MESSAGE(pane.wait_for({"代买 白菜2斤", " left"}, 10s), pane.screen());
+    CHECK(mt::wait_until([&] { return pane.bell_flag() == "1"; }, 5s, 50ms));
+  }
+
+  TEST_CASE("tui: a lead's notice roll-up per building, asked on the TUI's own connection, drawn as bars") {
+    mt::ServerFixture server;
+    server.add_user("lin", "lead", kYili);
+    server.add_user("chen", "volunteer", kYili + "/b3");
+    server.add_user("li", "volunteer", kYili + "/b5");
+    server.start();
+    mt::ClientFixture lead("lin"), chen("chen"), li("li");
+    lead.login(server, "lin");
+    chen.login(server, "chen");
+    li.login(server, "li");
+    const std::string notice =
+        queued(lead, {"notice", "post", "--area", kYili, "--text", "明早7点 核酸采样 请回复收到", "--ack"});
+    REQUIRE(sync(lead, "lin") == 0);
+    REQUIRE(sync(chen, "chen") == 0);
+    queued(chen, {"notice", "ack", notice});
+    REQUIRE(sync(chen, "chen") == 0);
+
+    TuiPane pane(lead, 120, 40);
+    REQUIRE_MESSAGE(pane.wait_for({"lin · online"}, 15s), pane.screen());
+    pane.keys({"Tab", "Tab", "Tab"});
+    REQUIRE_MESSAGE(pane.wait_for({"[Notices]", "明早7点 核酸采样", "Enter: acknowledgements"}, 10s), pane.screen());
+    pane.keys({"Enter"});
+    REQUIRE_MESSAGE(pane.wait_for({"acknowledged 1/2, 1 missing"}, 10s), pane.screen());
+    std::string b3, b5;
+    for (const auto& line : pane.lines()) {
+      if (contains(line, kYili + "/b3")) b3 = line;
+      if (contains(line, kYili + "/b5")) b5 = line;
+    }
+    CHECK_MESSAGE((contains(b3, "█") && contains(b3, "1/1")), pane.screen());
+    CHECK_MESSAGE((contains(b5, "░") && contains(b5, "0/1") && contains(b5, "li")), pane.screen());
+    CHECK_FALSE(contains(b5, "█"));
+    CHECK(contains(pane.status(), "lin · online"));  // the same connection, still up
   }
 }

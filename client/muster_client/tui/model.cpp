@@ -49,7 +49,8 @@ std::size_t window_top(std::size_t focus, std::size_t n, std::size_t total) {
   return std::min(focus - n + 1, total - n);
 }
 
-// Edit distance, for telling a misspelt state ("opne") from words of a title.
+// Edit distance, for telling a misspelt state ("opne") from words of a title. Hand-written:
+// a dozen lines over seven short words, not worth a library.
 std::size_t distance(const std::string& a, const std::string& b) {
   std::vector<std::size_t> row(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -475,6 +476,7 @@ Action Model::key(std::int32_t k) {
   }
   const std::size_t count = rows().size();
   std::size_t& f = focus();
+  if (count > 0 && f >= count) f = count - 1;  // the list shrank under it: the last, as drawn
   switch (k) {
     case kUp: if (f > 0) --f; return {};
     case kDown: if (f + 1 < count) ++f; return {};
@@ -531,7 +533,7 @@ Action Model::key(std::int32_t k) {
         Action a;
         a.kind = Action::Kind::query;
         a.query_name = "notice.status";
-        a.body = Json{{"notice", rows()[f].id}, {"by", "building"}, {"missing", true}};
+        a.body = Json{{"notice", rows()[f].id}, {"by", "building"}, {"missing", false}};  // every building, lagging or not
         a.what = "acknowledgements of " + short_id(rows()[f].id);
         return a;
       }

@@ -8,6 +8,8 @@
 //
 // Every line of a frame is exactly `width` display columns (muster/base/utf8.hpp's
 // widths), and every text another person wrote goes through display_safe.
+//
+// Thread: whoever owns it (the TUI's one thread); no locks, no clock of its own.
 #pragma once
 
 #include <cstdint>
@@ -76,7 +78,9 @@ struct Action {
   enum class Kind {
     none,
     quit,
-    queue,       // an op: op_kind with body, to check and queue (ops.hpp queue_op)
+    queue,       // an op: op_kind with body, to check and queue (ops.hpp queue_op); for a
+                 // form (task.create, notice.post, message.send, hotline.log) the body is
+                 // the fields as typed, made into the op by the command line's code
     ack_alerts,  // dismiss alerts (the inbox's escalations, reminders, gaps)
     query,       // ask the server: query_name with body as its args
   };
@@ -86,9 +90,6 @@ struct Action {
   std::vector<std::string> alerts;
   std::string query_name;
   std::string what;  // for the message line: "accept 3F9K2A"
-  // For a form's local time fields (compose's due, the hotline's started): the text
-  // typed, to be read in the server's zone by the loop; the field's name.
-  std::map<std::string, std::string> local_times;
 };
 
 enum class Style { normal, title, header, focus, alert, status, dim };

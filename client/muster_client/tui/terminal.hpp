@@ -1,6 +1,7 @@
 // What `muster tui` needs from a terminal: its size, keys, drawing a Frame, the bell.
 // tui/curses_terminal.cpp implements it on ncursesw (a target of its own, linked into
 // the muster program only); the loop and the model never name a terminal library.
+// Thread: the TUI's one thread (curses is not thread-safe).
 #pragma once
 
 #include <chrono>

@@ -365,3 +365,14 @@ TEST_CASE("tui model: the focus follows its item when the list changes under it"
   m.update(s);
   CHECK(m.key('s').body["task"] == "01JHELD000000000000000BBBB");
 }
+
+TEST_CASE("tui model: when the list shrinks under the focus, keys act on the last item, as drawn") {
+  tui::Model m;
+  auto s = snapshot();
+  m.update(s);
+  (void)m.key(tui::kEnd);  // the escalation, third
+  s.inbox.resize(2);       // settled elsewhere
+  m.update(s);
+  CHECK(m.frame(80, 24).lines[3].style == tui::Style::focus);
+  CHECK(m.key('s').body["task"] == "01JHELD000000000000000BBBB");
+}
