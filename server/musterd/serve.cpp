@@ -3,6 +3,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 
+#include <csignal>
 #include <memory>
 
 #include "musterd/adapters/asio_loop.hpp"
@@ -12,6 +13,10 @@
 namespace musterd {
 
 int serve(ServeOptions options, LogStore& log, DirectoryStore& directory, Engine& engine, const muster::Clock& clock) {
+  // A file grown past the process's size limit (ulimit -f, LimitFSIZE=) is a full disk
+  // like any other: the write fails, the commit is refused `unavailable` and the server
+  // stays up, instead of SIGXFSZ killing it.
+  std::signal(SIGXFSZ, SIG_IGN);
   asio::io_context io;
   AsioLoop loop(io);
   Metrics metrics;
