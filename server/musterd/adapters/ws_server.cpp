@@ -37,7 +37,14 @@ struct PlainConfig : websocketpp::config::asio {
   };
   using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
 };
-using TlsConfig = websocketpp::config::asio_tls;  // wss://
+// wss://: the same over TLS.
+struct TlsConfig : websocketpp::config::asio_tls {
+  using type = TlsConfig;
+  struct transport_config : websocketpp::config::asio_tls::transport_config {
+    using socket_type = DrainingTlsEndpoint;
+  };
+  using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
+};
 using Status = muster::Status;
 using muster::Errc;
 
