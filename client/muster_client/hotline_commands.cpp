@@ -15,6 +15,7 @@
 
 #include "muster/base/utf8.hpp"
 #include "muster/domain/hotline.hpp"
+#include "muster/domain/task.hpp"
 #include "muster_client/cli.hpp"
 #include "muster_client/ops.hpp"
 
@@ -164,7 +165,16 @@ int Cli::hotline_show() {
             << pad_to_width("category", 14) << display_safe(c->category) << '\n'
             << pad_to_width("risk", 14) << c->risk << (c->escalated ? " (escalated)" : "") << '\n'
             << pad_to_width("area", 14) << display_safe(c->area) << '\n';
-  if (!c->followup_task.empty()) std::cout << pad_to_width("follow-up", 14) << display_safe(c->followup_task) << '\n';
+  if (!c->followup_task.empty()) {
+    std::cout << pad_to_width("follow-up", 14) << display_safe(c->followup_task);
+    // Its state, from the server: the task is the hotline's, whoever does it.
+    if (auto t = domain::task_from_json(q.body.value("followup", Json()))) {
+      std::cout << "  " << domain::to_string(t->state);
+      if (!t->assignee.empty()) std::cout << " by " << display_safe(t->assignee);
+      else if (!t->offered_to.empty()) std::cout << " to " << display_safe(t->offered_to);
+    }
+    std::cout << '\n';
+  }
   std::cout << pad_to_width("logged_at", 14) << display_safe(local(c->logged_at)) << '\n';
   const Json& notes = q.body["notes"];
   if (notes.is_string()) {
@@ -176,6 +186,13 @@ int Cli::hotline_show() {
     std::cout << "notes:        deleted by the retention purge\n";
   } else {
     std::cout << "notes:        (none)\n";
+  }
+  const Json& outcome = q.body["followup_note"];
+  if (outcome.is_string()) {
+    std::cout << "follow-up note:\n" << display_safe_lines(outcome.get<std::string>());
+    if (!outcome.get_ref<const std::string&>().empty() && outcome.get_ref<const std::string&>().back() != '\n') {
+      std::cout << '\n';
+    }
   }
   return kOk;
 }

@@ -3,6 +3,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 
+#include <csignal>
 #include <memory>
 
 #include "musterd/adapters/asio_loop.hpp"
@@ -20,6 +21,10 @@ int serve(ServeOptions options, LogStore& log, DirectoryStore& directory, Engine
   } else {
     log_info("descriptor limit " + std::to_string(fds.now) + " (the hard limit)");
   }
+  // A file grown past the process's size limit (ulimit -f, LimitFSIZE=) is a full disk
+  // like any other: the write fails, the commit is refused `unavailable` and the server
+  // stays up, instead of SIGXFSZ killing it.
+  std::signal(SIGXFSZ, SIG_IGN);
   asio::io_context io;
   AsioLoop loop(io, options.login_workers);
   Metrics metrics;

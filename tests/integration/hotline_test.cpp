@@ -265,7 +265,7 @@ TEST_SUITE("integration") {
     CHECK(shown["notes"] == kNotes);
   }
 
-  TEST_CASE("hotline: a follow-up task reaches a volunteer of the area with the brief only") {
+  TEST_CASE("hotline: a follow-up is offered to one volunteer of the area with the brief only") {
     mt::ServerFixture server;
     server.add_user("hana", "hotline", "gulou/antai/yili");
     server.add_user("wang", "volunteer", "gulou/antai/yili/b3");
@@ -290,13 +290,16 @@ TEST_SUITE("integration") {
     REQUIRE(tasks.size() == 1);
     auto task = run_json(wang, {"task", "show", call + "-f"});
     CHECK(task["kind"] == "hotline_followup");
+    CHECK(task["creator"] == "hotline");  // not the operator
     CHECK(task["title"] == kBrief);
     CHECK(task["area"] == "gulou/antai/yili/b3");
-    CHECK(task["state"] == "open");
+    CHECK(task["state"] == "offered");
+    CHECK(task["offered_to"] == "wang");
     CHECK(task["details"] == json{{"brief", kBrief}, {"area", "gulou/antai/yili/b3"}});
     const std::string dump = task.dump();
     CHECK_FALSE(contains(dump, kNotesPart));
     CHECK_FALSE(contains(dump, kCategory));
+    CHECK_FALSE(contains(dump, "hana"));
     CHECK_FALSE(contains(dump, "caller"));
     CHECK_FALSE(contains(dump, "notes"));
     CHECK_FALSE(contains(dump, "risk"));
@@ -305,14 +308,118 @@ TEST_SUITE("integration") {
     CHECK_FALSE(contains(raw_files(wang.home()), kCategory));
 
     // The volunteer can act on it.
-    auto claim = wang.run({"task", "claim", call + "-f"});
-    REQUIRE_MESSAGE(claim.code == 0, describe(claim));
+    auto accept = wang.run({"task", "accept", call + "-f"});
+    REQUIRE_MESSAGE(accept.code == 0, describe(accept));
     REQUIRE(sync(wang, "wang") == 0);
     CHECK(run_json(wang, {"task", "show", call + "-f"})["assignee"] == "wang");
 
     // Not in another area.
     REQUIRE(sync(zhao, "zhao") == 0);
     CHECK(run_json(zhao, {"task", "list"}) == json::array());
+  }
+
+  // Issue 13: the follow-up's kind and creator told every volunteer of the building that
+  // someone there had called; its outcome note was readable by all of them; the operator,
+  // living elsewhere, got `not found` for it.
+  TEST_CASE("hotline: a follow-up is the hotline's: other volunteers of the building see nothing, the note is sealed") {
+    const std::string kOutcome = "已电话回访，她已约到周四下午的心理门诊，情绪比昨晚平稳。";
+    const std::string kOutcomePart = "周四下午的心理门诊";
+    mt::ServerFixture server;
+    server.add_user("hana", "hotline", "gulou/xinjie");         // the operator, not of the building's area
+    server.add_user("mei", "hotline,lead", "gulou/antai");      // a hotline lead
+    server.add_user("lin", "lead", "gulou/antai/yili");         // the lead who dispatches in the area
+    server.add_user("li", "volunteer", "gulou/antai/yili/b3");  // offered it first (fewest tasks, then by name)
+    server.add_user("wang", "volunteer", "gulou/antai/yili/b3");
+    server.start();
+    mt::ClientFixture hana("hana"), mei("mei"), lin("lin"), li("li"), wang("wang");
+    hana.login(server, "hana");
+    mei.login(server, "mei");
+    lin.login(server, "lin");
+    li.login(server, "li");
+    wang.login(server, "wang");
+
+    auto logged = log_call(hana, {"--area", "gulou/antai/yili/b3", "--notes", kNotes, "--followup", kBrief});
+    REQUIRE_MESSAGE(logged.code == 0, describe(logged));
+    const std::string call = mt::queued_id(logged);
+    const std::string fu = call + "-f";
+    REQUIRE(sync(hana, "hana") == 0);
+
+    // The operator sees the follow-up although it is not of her area, and who has it.
+    auto seen = run_json(hana, {"task", "show", fu});
+    CHECK(seen["state"] == "offered");
+    CHECK(seen["offered_to"] == "li");
+    CHECK(seen["creator"] == "hana");
+
+    // The volunteer it is offered to: the brief, the area, a neutral creator.
+    REQUIRE(sync(li, "li") == 0);
+    auto offered = run_json(li, {"task", "show", fu});
+    CHECK(offered["kind"] == "hotline_followup");
+    CHECK(offered["creator"] == "hotline");
+    CHECK(offered["title"] == kBrief);
+    CHECK_FALSE(contains(offered.dump(), "hana"));
+    for (const std::vector<std::string>& step : {std::vector<std::string>{"task", "accept", fu},
+                                                  {"task", "start", fu},
+                                                  {"task", "done", fu, "--note", kOutcome}}) {
+      auto r = li.run(step);
+      REQUIRE_MESSAGE(r.code == 0, describe(r));
+      REQUIRE(sync(li, "li") == 0);
+    }
+    auto done = run_json(li, {"task", "show", fu});
+    CHECK(done["state"] == "done");
+    CHECK(done["assignee"] == "li");
+    CHECK_FALSE(contains(done.dump(), "hana"));
+
+    // The other volunteer of the building: no task, no kind, no creator, no note; it
+    // cannot even name it.
+    REQUIRE(sync(wang, "wang") == 0);
+    CHECK(run_json(wang, {"task", "list"}) == json::array());
+    auto probe = wang.run({"task", "show", fu});
+    CHECK(probe.code != 0);
+    CHECK(wang.run({"task", "claim", fu}).code != 0);
+    {
+      const std::string home = raw_files(wang.home());
+      CHECK_FALSE(contains(home, "hotline_followup"));
+      CHECK_FALSE(contains(home, kBrief));
+      CHECK_FALSE(contains(home, "hana"));
+      CHECK_FALSE(contains(home, kOutcomePart));
+    }
+
+    // The lead of the area who is not on the hotline sees no call and no note.
+    REQUIRE(sync(lin, "lin") == 0);
+    CHECK(run_json(lin, {"hotline", "list"}) == json::array());
+    CHECK_FALSE(contains(raw_files(lin.home()), kOutcomePart));
+
+    // The operator sees the state, and reads the note from the server; so does the
+    // hotline's lead.
+    REQUIRE(sync(hana, "hana") == 0);
+    auto after = run_json(hana, {"task", "show", fu});
+    CHECK(after["state"] == "done");
+    CHECK(after["assignee"] == "li");
+    CHECK(after["note"] == "");  // sealed: not in the event
+    for (auto* reader : {&hana, &mei}) {
+      auto shown = run_json(*reader, {"hotline", "show", call});
+      CHECK(shown["followup_note"] == kOutcome);
+      CHECK(shown["followup"]["state"] == "done");
+      CHECK(shown["followup"]["assignee"] == "li");
+    }
+    auto text = hana.run({"hotline", "show", call});
+    CHECK(contains(text.out, "done by li"));
+    CHECK(contains(text.out, kOutcome));
+    auto refused = li.run({"hotline", "show", call});
+    CHECK(refused.code == 2);
+    CHECK_FALSE(contains(refused.out + refused.err, kOutcomePart));
+
+    // At rest the note is sealed, and the server's log lines say nothing of it.
+    CHECK_FALSE(contains(raw_files(server.data_dir()), kOutcomePart));
+    CHECK_FALSE(contains(raw_files(server.data_dir()), kNotesPart));
+    const std::string lines = server.log();
+    CHECK_FALSE(contains(lines, kOutcomePart));
+    CHECK_FALSE(contains(lines, kBrief));
+    CHECK_FALSE(contains(lines, kNotesPart));
+
+    // A follow-up is made by a call only.
+    auto by_hand = lin.run({"task", "new", "hotline_followup", "--title", "x", "--area", "gulou/antai/yili/b3"});
+    CHECK(by_hand.code != 0);
   }
 
   TEST_CASE("hotline: the retention purge, with the server running and with it stopped") {

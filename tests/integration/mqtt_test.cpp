@@ -610,6 +610,55 @@ TEST_SUITE("mqtt") {
     CHECK(metric(server, "muster_last_gseq") == gseq + 1);
   }
 
+  // Issue 13, must-be-true 2 over MQTT: a payload nested 100,000 levels deep (it once
+  // overflowed the server's stack) is answered bad_frame on the op topic and the req
+  // topic; nothing is written, and another client's session goes on being served.
+  TEST_CASE("mqtt: 100,000 nested arrays get bad_frame; the server keeps serving another connected client") {
+    mt::ServerFixture server;
+    server.add_user("lin", "lead", "gulou/antai");
+    server.add_user("wang", "volunteer", kArea);
+    mt::BrokerFixture broker(server);
+    start_bridged(server, broker);
+
+    auto lin = ws_login(server.port(), "lin", "lin-ws");  // connected before, and after
+    auto acks = ack_listener(broker, "wang");
+    const double gseq = metric(server, "muster_last_gseq");
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    const std::string id = new_id();
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {op_topic("wang"), R"({"t":"op","id":")" + id + R"(","kind":"task.claim","body":{"task":)" + deep + "}}"},
+        {op_topic("wang"), deep},
+        {req_topic("wang"), R"({"t":"query","id":"q1","name":"hotline.show","args":)" + deep + "}"},
+    };
+    std::size_t answered = messages(*acks, ack_topic("wang")).size();
+    for (const auto& [topic, payload] : cases) {
+      INFO("topic " << topic << ", payload of " << payload.size() << " bytes");
+      auto r = broker.publish("wang", kPassword, topic, payload);
+      REQUIRE_MESSAGE(r.code == 0, describe(r));
+      REQUIRE_MESSAGE(wait_messages(*acks, answered + 1, 10s, ack_topic("wang")), tail(acks->out()));
+      const Msg answer = messages(*acks, ack_topic("wang")).at(answered);
+      answered += 1;
+      CHECK(answer.type() == "error");
+      CHECK(answer.str("code") == "bad_frame");
+      CHECK(answer.str("message") == "frame is nested deeper than the limit of 64 levels");
+    }
+    REQUIRE(server.running());
+    CHECK(metric(server, "muster_last_gseq") == gseq);
+
+    // The other client, connected all along, is served: its op is acked.
+    const std::string op = new_id();
+    send_ops_and_wait(*lin,
+                      {{op, op_frame(op, "task.create",
+                                     {{"kind", "generic"}, {"title", "深嵌套之后"}, {"area", kArea}, {"dispatch", "claim"}})}},
+                      10s);
+    CHECK(metric(server, "muster_last_gseq") == gseq + 1);
+    // And wang, over MQTT, too.
+    auto r = broker.publish("wang", kPassword, req_topic("wang"), R"({"t":"ping"})");
+    REQUIRE_MESSAGE(r.code == 0, describe(r));
+    REQUIRE_MESSAGE(wait_messages(*acks, answered + 1, 10s, ack_topic("wang")), tail(acks->out()));
+    CHECK(messages(*acks, ack_topic("wang")).at(answered).type() == "pong");
+  }
+
   // ------------------------------------------------------------------------------ 6
   TEST_CASE("mqtt: kill -9 of musterd with undelivered events in its outbox; they all go out after restart") {
     mt::ServerFixture server;

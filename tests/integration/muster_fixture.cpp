@@ -247,7 +247,17 @@ std::unique_ptr<Process> BrokerFixture::subscribe(const std::string& user, const
 RunResult BrokerFixture::publish(const std::string& user, const std::string& password, const std::string& topic,
                                  const std::string& payload, std::vector<std::string> extra_args) const {
   std::vector<std::string> argv{system_program("mosquitto_pub"), "-h", "127.0.0.1", "-p", std::to_string(port_),
-                                "-u", user, "-P", password, "-q", "1", "-t", topic, "-m", payload};
+                                "-u", user, "-P", password, "-q", "1", "-t", topic};
+  // One argument may not exceed 128 KiB (MAX_ARG_STRLEN): a larger payload goes through a file.
+  std::optional<TempDir> spool;
+  if (payload.size() > 64 * 1024) {
+    spool.emplace("mqtt-payload-");
+    const std::string path = spool->path() + "/payload";
+    std::ofstream(path, std::ios::binary) << payload;
+    argv.insert(argv.end(), {"-f", path});
+  } else {
+    argv.insert(argv.end(), {"-m", payload});
+  }
   static int publishers = 0;
   if (std::find(extra_args.begin(), extra_args.end(), "-i") == extra_args.end()) {
     argv.insert(argv.end(), {"-i", user + "/pub-" + std::to_string(++publishers)});

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -149,6 +151,94 @@ void check_error(const std::optional<Frame>& f, const std::string& code) {
 
 // Status line code of the answer to a WebSocket upgrade written by hand (RawWs sends
 // no Origin header); -1 on failure. Every step is bounded by the deadline.
+// What a client that writes an oversized frame and reads the server's answer sees:
+// whether all of its frame could be sent (not EPIPE or ECONNRESET), the close code the
+// server sent, and whether the connection then ended with the server's FIN (recv 0)
+// rather than a reset.
+struct BigFrameOutcome {
+  bool sent_all = false;
+  int close_code = 0;
+  bool clean_end = false;
+  std::string error;
+};
+
+BigFrameOutcome send_big_frame(int port, std::size_t payload_bytes) {
+  BigFrameOutcome out;
+  const auto deadline = Clock::now() + 20s;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  timeval tv{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  auto send_all = [&](const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+      ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) {
+        out.error = std::string("send: ") + std::strerror(errno);
+        return false;
+      }
+      sent += static_cast<std::size_t>(n);
+    }
+    return true;
+  };
+  REQUIRE(send_all("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+  std::string in;
+  while (in.find("\r\n\r\n") == std::string::npos && Clock::now() < deadline) {
+    char buffer[1024];
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    REQUIRE(n > 0);
+    in.append(buffer, static_cast<std::size_t>(n));
+  }
+  REQUIRE(in.rfind("HTTP/1.1 101", 0) == 0);
+  in.erase(0, in.find("\r\n\r\n") + 4);
+  const std::string payload = R"({"t":"ping","pad":")" + std::string(payload_bytes, 'x') + R"("})";
+  const std::string frame = mt::ws_frame(1, payload);
+  // The header and a first part; the server answers as soon as it has read the header.
+  // Only then the rest, as a slower client or network would: the server must still be
+  // reading it.
+  const std::size_t first = 64 * 1024;
+  out.sent_all = send_all(frame.substr(0, first));
+  while (in.size() < 4 && Clock::now() < deadline) {
+    char buffer[1024];
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) {
+      out.error += std::string(" recv: ") + (n == 0 ? "end of stream" : std::strerror(errno));
+      return out;
+    }
+    in.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (in.size() >= 4 && static_cast<unsigned char>(in[0]) == 0x88) {
+    out.close_code = (static_cast<unsigned char>(in[2]) << 8) | static_cast<unsigned char>(in[3]);
+  }
+  out.sent_all = out.sent_all && send_all(frame.substr(first));
+  // Answer the close as a client does, then wait for the end.
+  if (in.size() >= 4) send_all(mt::ws_frame(8, in.substr(2, 2)));
+  while (Clock::now() < deadline) {
+    char buffer[4096];
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n == 0) {
+      out.clean_end = true;
+      break;
+    }
+    if (n < 0) {
+      out.error += std::string(" recv: ") + std::strerror(errno);
+      break;
+    }
+  }
+  return out;
+}
+
 int upgrade_status(int port, const std::string& origin) {
   const auto deadline = Clock::now() + 3s;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -733,6 +823,30 @@ TEST_SUITE("protocol") {
       CHECK(pong->type() == "pong");
       stage.expect_untouched_and_serving();
     }
+  }
+
+  // Issue 13: the server used to shut the socket both ways right after its 1009, so a
+  // client still writing the frame got a reset (EPIPE on its send) and saw 1006. Now it
+  // half-closes and reads the rest away: the send goes through, the client reads 1009 and
+  // the connection ends with the server's FIN. Several times: the reset was a race.
+  TEST_CASE("a 2 MiB frame is answered with close 1009 after the close handshake, not a reset") {
+    Stage stage;
+    const int port = stage.server.port();
+    for (int i = 0; i < 5; ++i) {
+      CAPTURE(i);
+      auto r = send_big_frame(port, 2 * 1024 * 1024);
+      INFO(r.error);
+      CHECK(r.sent_all);
+      CHECK(r.close_code == 1009);
+      CHECK(r.clean_end);
+    }
+    // The client library of the tests (reading and writing on its own thread) too.
+    mt::RawWs ws;
+    REQUIRE(ws.connect(port));
+    REQUIRE(ws.send_text(R"({"t":"ping","pad":")" + std::string(2 * 1024 * 1024, 'x') + R"("})"));
+    REQUIRE(ws.wait_closed(10s));
+    CHECK(ws.close_code() == 1009);
+    stage.expect_untouched_and_serving();
   }
 
   TEST_CASE("a connection that does not say hello within 10 s is closed with 1008") {

@@ -20,6 +20,7 @@
 #include "muster/protocol/frame.hpp"
 #include "musterd/adapters/descriptors.hpp"
 #include "musterd/core/log.hpp"
+#include "musterd/adapters/draining_socket.hpp"
 #include "musterd/core/subscriber.hpp"
 
 namespace musterd {
@@ -30,8 +31,23 @@ using websocketpp::connection_hdl;
 namespace {
 
 // permessage-deflate stays off: WebSocket++ bounds the compressed size only.
-using PlainConfig = websocketpp::config::asio;    // ws://
-using TlsConfig = websocketpp::config::asio_tls;  // wss://
+// ws://: WebSocket++'s plain config with a socket that half-closes and drains before it
+// closes (draining_socket.hpp), so a client still sending gets our close frame.
+struct PlainConfig : websocketpp::config::asio {
+  using type = PlainConfig;
+  struct transport_config : websocketpp::config::asio::transport_config {
+    using socket_type = DrainingSocketEndpoint;
+  };
+  using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
+};
+// wss://: the same over TLS.
+struct TlsConfig : websocketpp::config::asio_tls {
+  using type = TlsConfig;
+  struct transport_config : websocketpp::config::asio_tls::transport_config {
+    using socket_type = DrainingTlsEndpoint;
+  };
+  using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
+};
 using Status = muster::Status;
 using muster::Errc;
 

@@ -52,13 +52,14 @@ std::vector<Stage> notice_stages(const domain::Notice& n, const domain::NoticePo
 
 // Escalations reach each lead in their inbox; with no lead anywhere, the area's scope
 // keeps the record, so the stage is done either way.
+// A hotline follow-up's record stays the hotline's (`fallback`).
 std::vector<Draft> to_leads(const Directory& directory, const std::string& area, int stage, const std::string& kind,
-                            Json body) {
+                            Json body, const std::string& fallback = "") {
   auto leads = leads_for(directory, area, stage);
   body["leads"] = leads;
   std::vector<Draft> out;
   for (const auto& lead : leads) out.push_back(Draft{domain::user_scope(lead), kind, body});
-  if (out.empty()) out.push_back(Draft{domain::area_scope(area), kind, body});
+  if (out.empty()) out.push_back(Draft{fallback.empty() ? domain::area_scope(area) : fallback, kind, body});
   return out;
 }
 
@@ -206,7 +207,8 @@ std::vector<Draft> Dispatcher::task_moves(const domain::State& state, const Dire
                                           const domain::Task& t, UnixMs now) const {
   using domain::TaskState;
   const auto& p = policy_.for_kind(t.kind);
-  const std::string scope = domain::area_scope(t.area);
+  const std::string scope = domain::task_scope(t);
+  const std::string fallback = scope == domain::area_scope(t.area) ? std::string() : scope;
   if (t.dispatch == domain::Dispatch::offer) {
     // The offer moves on when it expires (the next offer is due at once after it).
     if (t.state == TaskState::offered && !t.offer_expires.empty() && at_ms(t.offer_expires) <= now) {
@@ -220,7 +222,8 @@ std::vector<Draft> Dispatcher::task_moves(const domain::State& state, const Dire
       }
       return to_leads(directory, t.area, 1, "task.escalated",
                       Json{{"task", t.id}, {"stage", "no_candidate"}, {"title", t.title}, {"area", t.area},
-                           {"reason", "nobody is left to offer it to"}, {"offered", t.offered}});
+                           {"reason", "nobody is left to offer it to"}, {"offered", t.offered}},
+                      fallback);
     }
   }
   std::vector<Draft> out;
@@ -235,7 +238,8 @@ std::vector<Draft> Dispatcher::task_moves(const domain::State& state, const Dire
                                 {"title", t.title},
                                 {"area", t.area},
                                 {"state", domain::to_string(t.state)},
-                                {"reason", overdue ? "overdue since " + t.due : "not accepted since " + t.created_at}});
+                                {"reason", overdue ? "overdue since " + t.due : "not accepted since " + t.created_at}},
+                           fallback);
     // One stage a time: the later ones follow on the next call, each recorded.
     return drafts;
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -40,6 +41,19 @@ const std::string* hotline_notes_of(const domain::Op& op) {
   auto it = op.body.find("notes");
   if (it == op.body.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) return nullptr;
   return &it->get_ref<const std::string&>();
+}
+
+// The note a task op gives a hotline follow-up, if any: sealed like a call's notes, so
+// that neither the event nor the log carries it (empty notes are none).
+std::optional<std::string> followup_note_of(const domain::State& state, const domain::Op& op) {
+  if (op.kind.rfind("task.", 0) != 0 || op.kind == "task.create" || !op.body.is_object()) return std::nullopt;
+  auto task = op.body.find("task");
+  auto note = op.body.find("note");
+  if (task == op.body.end() || !task->is_string() || note == op.body.end() || !note->is_string()) return std::nullopt;
+  if (note->get_ref<const std::string&>().empty()) return std::nullopt;
+  auto it = state.tasks.find(domain::TaskId(task->get<std::string>()));
+  if (it == state.tasks.end() || it->second.kind != domain::kHotlineFollowup) return std::nullopt;
+  return note->get<std::string>();
 }
 
 domain::ObjectRef from_timer_key(const std::string& key) {
@@ -274,11 +288,18 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, muster:
   d.fresh = true;
   const UserRecord* user = directory_->user(s.user);
   muster::Result<std::vector<domain::Draft>> drafts = make_error(Errc::forbidden, s.user + " is disabled");
+  // A follow-up's note goes to the vault: the reducer sees the op without it.
+  const std::optional<std::string> followup_note = followup_note_of(state_, s.op);
+  domain::Op without_note;
+  if (followup_note) {
+    without_note = s.op;
+    without_note.body.erase("note");
+  }
   if (user && !user->disabled) {
     domain::Actor actor = user->actor();
     static const domain::Grants kNoGrants;
     auto grants = grants_.find(s.user);
-    drafts = domain::apply(state_, s.op,
+    drafts = domain::apply(state_, followup_note ? without_note : s.op,
                            domain::Context{actor, now, *directory_, &policy_,
                                            grants == grants_.end() ? &kNoGrants : &grants->second});
   }
@@ -291,7 +312,7 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, muster:
     return d;
   }
 
-  if (hotline_notes_of(s.op) && !vault_) {
+  if ((hotline_notes_of(s.op) || followup_note) && !vault_) {
     // Accepting the call without its notes would lose them; keeping them unsealed is
     // not an option. Not recorded: the same op can succeed once the key is there.
     muster::Error e = make_error(Errc::unavailable, "the hotline key is not loaded, so notes cannot be kept; try again later");
@@ -299,8 +320,18 @@ Decision Engine::decide(const Submission& s, std::vector<Delivery>& out, muster:
     return d;
   }
   std::vector<domain::ObjectRef> touched;
-  for (auto& draft : *drafts) touched.push_back(append(std::move(draft), s.op.id, s.user, now_text, out));
+  for (auto& draft : *drafts) {
+    if (followup_note && draft.kind.rfind("task.", 0) == 0) draft.body["note_sealed"] = true;
+    touched.push_back(append(std::move(draft), s.op.id, s.user, now_text, out));
+  }
   if (hotline_notes_of(s.op)) keep_hotline_notes(s.op, now_text);
+  if (followup_note) {
+    // The last note given with the follow-up is the one kept, under the task's id.
+    const SealedNote sealed = vault_->seal(*followup_note);
+    const std::string task = s.op.body.at("task").get<std::string>();
+    log_.delete_hotline_note(task);
+    log_.save_hotline_note(task, StoredNote{sealed.nonce, sealed.box, now_text});
+  }
   // The server's moves that follow at once (an offer after a decline) are part of the op.
   settle(std::move(touched), s.op.id, now, now_text, out);
   d.ok = true;

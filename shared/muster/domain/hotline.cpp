@@ -25,8 +25,9 @@ Task followup_task(const Call& call, const std::string& brief, const Context& ct
   t.title = brief;
   t.area = call.area;
   t.creator = ctx.actor.name;
-  t.dispatch = ctx.policy ? ctx.policy->for_kind(t.kind).dispatch : Dispatch::claim;
-  if (t.dispatch == Dispatch::direct) t.dispatch = Dispatch::claim;  // a policy never says direct; be safe
+  // Offered to one volunteer of the area at a time: nobody else sees it (task_scope), so
+  // nobody could claim it.
+  t.dispatch = Dispatch::offer;
   t.state = TaskState::open;
   t.details = {{"brief", brief}, {"area", call.area}};
   t.created_at = t.updated_at = t.since = format_utc(ctx.now);
@@ -94,7 +95,7 @@ Result<std::vector<Draft>> log_call(const CallBook& calls, const Op& op, const C
     c.followup_task = task->id.str();
   }
   out.push_back(Draft{role_scope(to_string(Role::hotline)), "hotline.logged", to_json(c)});
-  if (task) out.push_back(Draft{area_scope(task->area), "task.created", to_json(*task)});
+  if (task) out.push_back(Draft{task_scope(*task), "task.created", to_json(*task)});
   return out;
 }
 

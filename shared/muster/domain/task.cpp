@@ -41,7 +41,7 @@ Error conflict_with(const Task& t, std::string_view wanted) {
 Draft transition(const Task& t, std::string kind, const Json& body) {
   Json out{{"task", t.id}};
   if (auto note = body.find("note"); note != body.end()) out["note"] = *note;
-  return Draft{area_scope(t.area), std::move(kind), std::move(out)};
+  return Draft{task_scope(t), std::move(kind), std::move(out)};
 }
 
 Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Context& ctx) {
@@ -112,6 +112,12 @@ Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Con
   } else if (!manages(ctx.actor, *area)) {
     return make_error(Errc::forbidden, ctx.actor.name + " may not create tasks in " + *area);
   }
+  if (*kind == kHotlineFollowup) {
+    // Its events are the hotline's (task_scope): one made by hand would vanish from
+    // its creator's sight. A call makes it (hotline.log with a followup).
+    return make_error(Errc::invalid, "hotline_followup tasks are made by logging a call with a follow-up "
+                                     "(muster hotline log --followup)");
+  }
   if (auto exists = ctx.directory.area_exists(*area); exists && !*exists) {
     return make_error(Errc::invalid, "unknown area '" + *area + "'");
   }
@@ -139,7 +145,7 @@ Result<std::vector<Draft>> create(const TaskBook& tasks, const Op& op, const Con
   t.details = std::move(details);
   t.created_at = t.updated_at = t.since = format_utc(ctx.now);
   t.updated_by = ctx.actor.name;
-  return std::vector<Draft>{Draft{area_scope(t.area), "task.created", to_json(t)}};
+  return std::vector<Draft>{Draft{task_scope(t), "task.created", to_json(t)}};
 }
 
 }  // namespace
@@ -239,8 +245,7 @@ Result<std::vector<Draft>> apply_task_op(const TaskBook& tasks, const Op& op, co
   (void)note;
 
   auto it = tasks.find(TaskId(*id));
-  if (it == tasks.end() || !(can_see(ctx.actor, area_scope(it->second.area)) || it->second.offered_to == ctx.actor.name ||
-                             it->second.assignee == ctx.actor.name)) {
+  if (it == tasks.end() || !task_visible(ctx.actor, it->second)) {
     return make_error(Errc::not_found, "no task " + *id);
   }
   const Task& t = it->second;
@@ -371,13 +376,31 @@ std::vector<std::string> task_holders(const Task& t) {
 }
 
 bool copied_to_holders(const Event& event) {
-  return event.kind.rfind("task.", 0) == 0 && event.scope.rfind("area:", 0) == 0;
+  return event.kind.rfind("task.", 0) == 0 &&
+         (event.scope.rfind("area:", 0) == 0 || event.scope == role_scope(to_string(Role::hotline)));
 }
 
 Draft holder_copy(const Event& event, const Task& after, const std::string& holder) {
   Json body = event.body;
-  body["snapshot"] = to_json(after);
+  Task shown = after;
+  if (shown.kind == kHotlineFollowup) {
+    // The volunteer learns what to do, not which operator took the call.
+    if (shown.updated_by == shown.creator) shown.updated_by = kHotlineCreator;
+    shown.creator = kHotlineCreator;
+  }
+  body["snapshot"] = to_json(shown);
   return Draft{user_scope(holder), event.kind, std::move(body)};
+}
+
+std::string task_scope(const Task& t) {
+  if (t.kind == kHotlineFollowup) return role_scope(to_string(Role::hotline));
+  return area_scope(t.area);
+}
+
+bool task_visible(const Actor& actor, const Task& t) {
+  if (can_see(actor, task_scope(t)) || t.offered_to == actor.name || t.assignee == actor.name) return true;
+  // The leads of a follow-up's area dispatch it (they hear of it when it escalates).
+  return t.kind == kHotlineFollowup && manages(actor, t.area);
 }
 
 }  // namespace muster::domain

@@ -44,6 +44,13 @@ bool is_final(TaskState s);
 // Task kinds of SPEC §3.
 bool valid_task_kind(std::string_view kind);
 
+// A hotline call's follow-up (hotline.hpp). Its events are in role:hotline, not in its
+// area: the volunteers of the area do not learn that someone there called. Whoever it is
+// offered or assigned to gets copies in their inbox (holder_copy) naming kHotlineCreator
+// as its creator, not the operator; the leads of its area hear of it through escalations.
+inline constexpr const char* kHotlineFollowup = "hotline_followup";
+inline constexpr const char* kHotlineCreator = "hotline";
+
 struct Task {
   TaskId id;  // the id of the op that created it
   std::string kind;
@@ -70,6 +77,12 @@ struct Task {
 };
 
 Json to_json(const Task& t);
+
+// The scope of a task's events: its area's, or role:hotline for a follow-up.
+std::string task_scope(const Task& t);
+// Whether `actor` may see and act on `t`: its scope is visible to them, they hold it or
+// have it on offer, or (a follow-up) they lead its area.
+bool task_visible(const Actor& actor, const Task& t);
 // Parses a task as written by to_json; nullopt if it is not one.
 std::optional<Task> task_from_json(const Json& j);
 

@@ -130,7 +130,7 @@ TEST_SUITE("hotline") {
     CHECK(empty->at(0).body["has_notes"] == false);
   }
 
-  TEST_CASE("a follow-up is a hotline_followup task in the call's area with the brief and the area only") {
+  TEST_CASE("a follow-up is a hotline_followup task of the hotline's scope with the brief and the area only") {
     Json body = call_body();
     body["area"] = "gulou/antai/yili/b3";
     body["followup"] = Json{{"brief", kBrief}};
@@ -139,7 +139,7 @@ TEST_SUITE("hotline") {
     REQUIRE(r->size() == 2);
     CHECK(r->at(0).body["followup_task"] == "01JDHOTLINE000000000000001-f");
     const Draft& task = r->at(1);
-    CHECK(task.scope == "area:gulou/antai/yili/b3");
+    CHECK(task.scope == "role:hotline");  // not the area's: its volunteers do not learn of it
     CHECK(task.kind == "task.created");
     auto t = task_from_json(task.body);
     REQUIRE(t.has_value());
@@ -148,7 +148,7 @@ TEST_SUITE("hotline") {
     CHECK(t->title == kBrief);
     CHECK(t->area == "gulou/antai/yili/b3");
     CHECK(t->state == TaskState::open);
-    CHECK(t->dispatch == Dispatch::claim);  // no policy: claim
+    CHECK(t->dispatch == Dispatch::offer);
     CHECK(t->details == std::map<std::string, std::string>{{"brief", kBrief}, {"area", "gulou/antai/yili/b3"}});
     CHECK(t->assignee.empty());
     // Nothing of the call: not the notes, the category, the risk or when it was.
@@ -159,15 +159,14 @@ TEST_SUITE("hotline") {
     CHECK(keys_of(task.body) == keys_of(to_json(Task{})));
   }
 
-  TEST_CASE("the follow-up is dispatched by the policy for hotline_followup") {
+  TEST_CASE("the follow-up is offered whatever the policy says: nobody else sees it to claim it") {
     Policy policy = Policy::defaults();
-    policy.tasks["hotline_followup"].dispatch = Dispatch::offer;
+    policy.tasks["hotline_followup"].dispatch = Dispatch::claim;
     Json body = call_body();
     body["followup"] = Json{{"brief", kBrief}};
     auto r = decide(hana, log_op(body), {}, &policy);
     REQUIRE(r.ok());
     CHECK(task_from_json(r->at(1).body)->dispatch == Dispatch::offer);
-    CHECK(Policy::defaults().for_kind("hotline_followup").dispatch == Dispatch::claim);
   }
 
   TEST_CASE("only hotline users log calls, checked before anything else (forbidden)") {
