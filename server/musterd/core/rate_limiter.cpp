@@ -54,8 +54,18 @@ muster::UnixMs RateLimiter::admit(const std::string& user, const domain::Roles& 
     it = users_.insert_or_assign(user, b).first;
   }
   Buckets& b = it->second;
+  // One op token's worth of time: how long a refused burst keeps the door shut.
+  const muster::UnixMs one_op = std::max<muster::UnixMs>(1, (kMinute + budget.ops_per_minute - 1) /
+                                                                 std::max<std::int64_t>(budget.ops_per_minute, 1));
+  if (now < b.blocked_until) {
+    b.blocked_until = std::max(b.blocked_until, now + one_op);
+    return b.blocked_until - now;
+  }
   const muster::UnixMs wait = std::max(b.ops.wait_for(1, now), b.bytes.wait_for(bytes, now));
-  if (wait > 0) return wait;
+  if (wait > 0) {
+    b.blocked_until = now + std::max(wait, one_op);
+    return b.blocked_until - now;
+  }
   b.ops.take(1);
   b.bytes.take(bytes);
   return 0;

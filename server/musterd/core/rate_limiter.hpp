@@ -50,6 +50,12 @@ class RateLimiter {
 
   // Meters one op of `bytes` bytes by `user`: 0 if it may go (its tokens are taken),
   // else the milliseconds to wait before it would fit (nothing is taken).
+  //
+  // Once an op is refused, the user's later ops are refused too until the wait is over,
+  // and each one that comes meanwhile moves the end on by at least the time one op
+  // token takes to refill. So a refill does not let a later op of a burst in ahead of
+  // an earlier refused one (a client's outbox is in order: a claim must not overtake
+  // the task it claims), and a client that ignores the wait gets nothing at all.
   muster::UnixMs admit(const std::string& user, const muster::domain::Roles& roles, std::int64_t bytes,
                        muster::UnixMs now);
 
@@ -58,6 +64,7 @@ class RateLimiter {
     const muster::domain::Budget* budget = nullptr;  // the budget they were made for
     TokenBucket ops;
     TokenBucket bytes;
+    muster::UnixMs blocked_until = 0;  // refused until then (see admit)
   };
   muster::domain::LimitsPolicy limits_;
   // One entry per user who sent an op: bounded by the directory.

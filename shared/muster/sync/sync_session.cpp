@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace muster::sync {
 
 namespace protocol = muster::protocol;

@@ -80,9 +80,9 @@ TEST_CASE("the rate limiter meters each user apart, by ops and by bytes, and tak
   CHECK(limiter.admit("bob", volunteer, 4000, kStart) == 0);
   const UnixMs wait = limiter.admit("bob", volunteer, 2048, kStart);
   CHECK(wait > 50 * kSecond);
-  // Refused, so nothing was taken: a small op still fits.
-  CHECK(limiter.admit("bob", volunteer, 10, kStart) == 0);
-  // And after the wait the big one goes.
+  // What comes after a refused op waits too (so it cannot overtake it), even a small op.
+  CHECK(limiter.admit("bob", volunteer, 10, kStart + 1) > 0);
+  // After the wait the big one goes: the refusals took nothing.
   CHECK(limiter.admit("bob", volunteer, 2048, kStart + wait + 2 * kSecond) == 0);
 }
 
@@ -119,4 +119,25 @@ TEST_CASE("policy: limits are read, checked and written back") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message.find("limits") != std::string::npos);
   }
+}
+
+TEST_CASE("the rate limiter keeps a refused burst in order, and shuts out a client that ignores the wait") {
+  domain::LimitsPolicy limits;
+  limits.volunteer = domain::Budget{60, 2, 1024, 1024};  // one op a second, two at once
+  RateLimiter limiter(limits);
+  const domain::Roles v{domain::Role::volunteer};
+  CHECK(limiter.admit("wang", v, 10, kStart) == 0);
+  CHECK(limiter.admit("wang", v, 10, kStart) == 0);
+  CHECK(limiter.admit("wang", v, 10, kStart) == kSecond);  // op 3: refused
+  // Op 4 comes when a token is back: still refused, or it would overtake op 3.
+  CHECK(limiter.admit("wang", v, 10, kStart + kSecond - 1) == kSecond);
+  // A client that waits what it was told after its last refusal gets in.
+  CHECK(limiter.admit("wang", v, 10, kStart + 2 * kSecond - 1) == 0);
+  // One that keeps sending every 100 ms gets nothing, however long it goes on.
+  RateLimiter other(limits);
+  CHECK(other.admit("bob", v, 10, kStart) == 0);
+  CHECK(other.admit("bob", v, 10, kStart) == 0);
+  int let_in = 0;
+  for (int i = 1; i <= 600; ++i) let_in += other.admit("bob", v, 10, kStart + i * 100) == 0 ? 1 : 0;
+  CHECK(let_in == 0);
 }
