@@ -302,6 +302,7 @@ int Cli::print_sync(const DriveResult& r, bool quiet_success) {
                    {"accepted", rep.accepted},
                    {"rejected", rejected},
                    {"events", rep.events},
+                   {"rate_limited", rep.rate_limited},
                    {"pending", pending},
                    {"error", r.status.ok() ? "" : r.status.error().message}};
     std::cout << display_safe_json(out.dump()) << '\n';
@@ -310,7 +311,12 @@ int Cli::print_sync(const DriveResult& r, bool quiet_success) {
   } else if (!quiet_success || !r.status.ok()) {
     std::cout << "pushed " << rep.pushed << " op" << (rep.pushed == 1 ? "" : "s") << " (" << rep.accepted
               << " accepted, " << rep.rejected.size() << " rejected), received " << rep.events << " event"
-              << (rep.events == 1 ? "" : "s") << ", " << pending << " still queued\n";
+              << (rep.events == 1 ? "" : "s") << ", " << pending << " still queued";
+    if (rep.rate_limited > 0) {
+      std::cout << " (the server asked to slow down " << rep.rate_limited << (rep.rate_limited == 1 ? " time" : " times")
+                << "; sent again after its wait)";
+    }
+    std::cout << '\n';
   }
   if (!r.status.ok()) {
     std::cerr << "muster: " << display_safe_lines(r.status.error().message) << '\n';
@@ -764,17 +770,20 @@ int Cli::msg() {
     }
     store().mark("read", shown);
   }
+  // In the server's order (when it received them), not the senders' clocks'; the ones
+  // still queued here last.
+  const auto ordered = domain::in_server_order(view.messages);
   if (json_) {
     Json out = Json::array();
-    for (const auto& [mid, m] : view.messages) out.push_back(domain::to_json(m));
+    for (const auto* m : ordered) out.push_back(domain::to_json(*m));
     std::cout << display_safe_json(out.dump()) << '\n';
     return kOk;
   }
-  if (view.messages.empty()) std::cout << "no messages\n";
-  for (const auto& [mid, m] : view.messages) {
-    auto sent = parse_utc(m.sent_at);
-    std::cout << (sent ? short_time(*sent) : std::string("(queued)        ")) << "  " << display_safe(m.from) << " → "
-              << display_safe(m.to) << ": " << display_safe(m.text) << '\n';
+  if (ordered.empty()) std::cout << "no messages\n";
+  for (const auto* m : ordered) {
+    auto at = parse_utc(m->received_at.empty() ? m->sent_at : m->received_at);
+    std::cout << (at ? short_time(*at) : std::string("(queued)        ")) << "  " << display_safe(m->from) << " → "
+              << display_safe(m->to) << ": " << display_safe(m->text) << '\n';
   }
   return kOk;
 }

@@ -53,6 +53,11 @@ DriveResult drive(const ConnectionFactory& connect, sync::ClientStore& store, co
       result.status = make_error(Errc::unavailable, "sync timed out; unsent ops stay queued");
       break;
     }
+    // Ops the server asked us to send later: one at a time, once the wait is over.
+    if (auto st = send_all(session.resend_due()); !st) {
+      result.status = st;
+      break;
+    }
     auto frame = ws.receive(kIdle);
     if (!frame) {
       session.commit();

@@ -365,6 +365,12 @@ void Bridge::on_ack(const protocol::Ack& ack) {
   const std::string kind = s.text(0), task = s.text(1);
   s.reset();
   if (!ack.ok && ack.error && ack.error->code == muster::Errc::unavailable) return;  // not decided: sent again later
+  if (!ack.ok && ack.error && ack.error->code == muster::Errc::rate_limited) {
+    // Over the plugin's budget (README "Policy"): not decided either. Due again once the
+    // server's wait is over, not after the usual resend delay.
+    sent_at_[op] = clock_.now_ms() - kResendAfterMs + ack.error->retry_after_ms;
+    return;
+  }
   db_.prepare("DELETE FROM outbox WHERE op = ?1").bind(1, op).run();
   sent_at_.erase(op);
   auto r = find_request(task);

@@ -91,6 +91,14 @@ TEST_CASE("bench smoke: every muster-bench generator and peer runs end to end") 
   auto imported = server.admin({"user", "import", u});
   INFO(imported.err);
   REQUIRE(imported.code == 0);
+  {
+    // As scripts/bench does: the generators flood on purpose, so the fair-use budgets
+    // (README "Policy") are lifted for this server.
+    const std::string b =
+        R"({"ops_per_minute": 100000000, "op_burst": 100000000, "kib_per_minute": 100000000, "kib_burst": 100000000})";
+    std::ofstream(server.data_dir() + "/policy.json")
+        << R"({"limits": {"volunteer": )" << b << R"(, "lead": )" << b << R"(, "plugin": )" << b << "}}";
+  }
   server.start();
   const std::string url = server.url();
 

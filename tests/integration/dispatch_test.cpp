@@ -703,6 +703,10 @@ TEST_SUITE("integration") {
     auto shown = server.admin({"policy"});
     REQUIRE_MESSAGE(shown.code == 0, describe(shown));
     CHECK(parse_json(shown) == json::parse(R"({
+      "limits": {
+        "volunteer": {"ops_per_minute": 120, "op_burst": 300, "kib_per_minute": 512, "kib_burst": 1024},
+        "lead": {"ops_per_minute": 600, "op_burst": 2000, "kib_per_minute": 2048, "kib_burst": 4096},
+        "plugin": {"ops_per_minute": 6000, "op_burst": 5000, "kib_per_minute": 16384, "kib_burst": 16384}},
       "notices": {"escalate_after": "1h", "resend_after": "30m"},
       "roster": {"checkin_early": "2h", "gap_window": "2h", "late_after": "5m", "reminder_before": "1h"},
       "tasks": {
@@ -739,5 +743,14 @@ TEST_SUITE("integration") {
     auto policy_cmd = server.admin({"policy"});
     CHECK_MESSAGE(policy_cmd.code != 0, describe(policy_cmd));
     CHECK_MESSAGE(contains(policy_cmd.err, "offer_timout"), describe(policy_cmd));
+
+    // A budget of nothing is refused too, naming it.
+    {
+      std::ofstream policy(server.data_dir() + "/policy.json", std::ios::trunc);
+      policy << R"({"limits": {"volunteer": {"ops_per_minute": 0}}})";
+    }
+    auto zero = server.admin({"policy"});
+    CHECK_MESSAGE(zero.code != 0, describe(zero));
+    CHECK_MESSAGE(contains(zero.err, "limits.volunteer.ops_per_minute"), describe(zero));
   }
 }

@@ -71,7 +71,7 @@ Engine::Engine(LogStore& log, const muster::Clock& clock, domain::Policy policy)
 
 void Engine::load() {
   state_ = {};
-  log_.for_each_event([this](const domain::Event& e) { domain::fold(state_, e); });
+  log_.for_each_event([this](const domain::Event& e) { forget_if_kept_in_log(domain::fold(state_, e)); });
   heads_ = log_.scope_heads();
   gseq_ = log_.last_gseq();
   // Every pending deadline, from the state alone: including stages that fell due
@@ -209,10 +209,20 @@ domain::ObjectRef Engine::append(domain::Draft draft, const domain::OpId& op, co
     }
   }
   auto ref = domain::fold(state_, e);
+  forget_if_kept_in_log(ref);
   const domain::Event event = e;
   out.push_back(std::move(del));
   if (copied && ref.first == "task") copy_to_holders(event, involved, now_text, out);
   return ref;
+}
+
+// Messages are append-only and nothing the server decides reads them: a repeated op id
+// is caught by the audit (LogStore::find_op) before any reducer runs, and clients keep
+// their own replica. So they live in the log alone, and the state holds none: its size
+// no longer grows with every message sent (the shared reducer still folds them, as a
+// client's does, and the fold is undone here).
+void Engine::forget_if_kept_in_log(const domain::ObjectRef& ref) {
+  if (ref.first == "message") state_.messages.erase(ref.second);
 }
 
 // The domain says which events reach a task's holders and what they say

@@ -7,6 +7,10 @@
 // follow from time are found by one timer wheel, whose deadlines are derived from the
 // state, and committed by tick(). Nothing about them lives only in memory.
 //
+// Memory: the state holds what decisions need (tasks, notices, shifts, head counts,
+// calls). Messages, append-only and never read by a decision, stay in the log only
+// (forget_if_kept_in_log), so the state does not grow with chat.
+//
 // Pure of sockets and threads: the WebSocket and MQTT adapters hand it batches and
 // deliver what it returns. Thread: the server's loop thread.
 #pragma once
@@ -164,6 +168,8 @@ class Engine {
   void settle(std::vector<muster::domain::ObjectRef> touched, const muster::domain::OpId& op, muster::UnixMs now,
               const std::string& now_text, std::vector<Delivery>& out);
   void reschedule(const muster::domain::ObjectRef& ref, muster::UnixMs after);
+  // Drops from the state an object that lives in the log alone (messages).
+  void forget_if_kept_in_log(const muster::domain::ObjectRef& ref);
   void copy_to_holders(const muster::domain::Event& event, std::vector<std::string> involved,
                        const std::string& now_text, std::vector<Delivery>& out);
   void publish_registry(const muster::domain::OpId& op, const std::string& now_text, std::vector<Delivery>& out);

@@ -20,6 +20,7 @@ Hub::Hub(Loop& loop, Engine& engine, LogStore& log, DirectoryStore& directory, c
       clock_(clock),
       metrics_(metrics),
       options_(std::move(options)),
+      limiter_(engine.policy().limits),
       timers_(loop.make_timer()),
       directory_job_(loop.make_timer()),
       throttle_(options_.throttle) {
@@ -198,6 +199,23 @@ protocol::QueryResult Hub::query(const std::string& user, const protocol::Query&
 // ---------------------------------------------------------------- the group commit
 
 void Hub::submit(Submission submission) {
+  if (const UserRecord* u = engine_.directory().user(submission.user)) {
+    const auto bytes = static_cast<std::int64_t>(submission.op.kind.size() + submission.op.body.dump().size());
+    if (const muster::UnixMs wait = limiter_.admit(u->name, u->roles, bytes, clock_.now_ms()); wait > 0) {
+      ++metrics_.ops_rate_limited;
+      const auto& budget = budget_for(engine_.policy().limits, u->roles);
+      muster::Error e = muster::make_error(
+          muster::Errc::rate_limited,
+          "over the budget of " + std::to_string(budget.ops_per_minute) + " ops and " +
+              std::to_string(budget.kib_per_minute) + " KiB a minute: try again in " + std::to_string((wait + 999) / 1000) +
+              " s (nothing was saved; the op stays queued)");
+      e.retry_after_ms = wait;
+      if (Subscriber* s = find(submission.origin)) {
+        s->answer(protocol::encode(protocol::ServerFrame{protocol::Ack{submission.op.id, false, e, nullptr}}));
+      }
+      return;
+    }
+  }
   pending_.push_back(std::move(submission));
   schedule_flush();
 }

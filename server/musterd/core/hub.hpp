@@ -8,6 +8,8 @@
 //                 committed event goes to the live sessions of its scope, then each
 //                 op's ack to the session that sent it (a client that sees its ack
 //                 already has the op's events), then to the listeners (the MQTT outbox)
+//   fair use      each op first passes its user's token buckets (RateLimiter); one
+//                 that does not fit is answered `rate_limited` with the wait
 //   timers        the Engine's next deadline (offer time-outs, escalations,
 //                 reminders) arms one loop timer; the loop sleeps until then
 //   directory     directory.db is written by other processes (`musterd user add`):
@@ -46,6 +48,7 @@
 #include "musterd/core/login_throttle.hpp"
 #include "musterd/core/loop.hpp"
 #include "musterd/core/metrics.hpp"
+#include "musterd/core/rate_limiter.hpp"
 
 namespace musterd {
 
@@ -109,7 +112,9 @@ class Hub {
   // Checks a hello's password (off the loop) or token, and answers
   // Subscriber::logged_in or login_failed, if the session still exists.
   void authenticate(Subscriber& s, muster::protocol::Hello hello);
-  // Queued for the next group commit.
+  // Queued for the next group commit, if the user's budget (the policy's limits) has
+  // room for it; otherwise answered at once `rate_limited` with the wait, not queued,
+  // not recorded.
   void submit(Submission submission);
   void save_receipts(const std::string& user, const std::string& device, const muster::protocol::Cursors& cursors);
   // This device's receipts: the stored ones, with those not yet committed.
@@ -138,6 +143,7 @@ class Hub {
   Metrics& metrics_;
   HubOptions options_;
 
+  RateLimiter limiter_;
   std::unique_ptr<LoopTimer> timers_;
   std::unique_ptr<LoopTimer> directory_job_;
   std::vector<CommitListener*> listeners_;

@@ -31,6 +31,8 @@ std::string Metrics::prometheus() const {
          ops_rejected);
   metric("muster_ops_repeated_total", "counter", "Ops seen before, answered from the log.", ops_repeated);
   metric("muster_ops_unavailable_total", "counter", "Ops not saved because storage failed.", ops_unavailable);
+  metric("muster_ops_rate_limited_total", "counter", "Ops answered rate_limited: over the user's budget, not saved.",
+         ops_rate_limited);
   metric("muster_bad_frames_total", "counter", "Frames answered with an error frame.", bad_frames);
   metric("muster_events_appended_total", "counter", "Events appended to the log by this process.", events_appended);
   metric("muster_events_sent_total", "counter", "Live event frames sent.", events_sent);

@@ -24,6 +24,7 @@ struct Metrics {
   std::int64_t ops_rejected = 0;
   std::int64_t ops_repeated = 0;
   std::int64_t ops_unavailable = 0;
+  std::int64_t ops_rate_limited = 0;  // answered rate_limited: over the user's budget, not decided
   std::int64_t bad_frames = 0;
   std::int64_t events_appended = 0;
   std::int64_t timer_events = 0;  // events the server made on its own (offers, escalations, reminders)

@@ -2,6 +2,7 @@
 // the error codes map one-to-one onto the protocol's ack error codes (SPEC §4).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,7 @@ enum class Errc {
   conflict,     // the object's current state does not allow it (e.g. already claimed)
   not_found,    // no such object, or not visible to the actor
   unavailable,  // transient: storage or a peer failed; retry later
+  rate_limited, // over the user's budget: nothing done; retry after Error::retry_after_ms
 };
 
 std::string_view to_string(Errc code);
@@ -24,9 +26,10 @@ Errc errc_from_string(std::string_view text);
 struct Error {
   Errc code = Errc::invalid;
   std::string message;
+  std::int64_t retry_after_ms = 0;  // rate_limited: how long to wait before trying again
 };
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message), 0}; }
 
 template <class T>
 class [[nodiscard]] Result {

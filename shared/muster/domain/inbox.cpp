@@ -201,7 +201,8 @@ std::vector<InboxItem> inbox(const State& state, const AlertBook& alerts, const 
 
   for (const auto& [mid, m] : state.messages) {
     if (m.to != me.name || m.from == me.name || marks.read_messages.count(mid)) continue;
-    items.push_back(InboxItem{"message", m.id, m.text, "", "", "muster msg list", m.sent_at, "", "from " + m.from, {}});
+    items.push_back(InboxItem{"message", m.id, m.text, "", "", "muster msg list",
+                              m.received_at.empty() ? m.sent_at : m.received_at, "", "from " + m.from, {}});
   }
 
   std::stable_sort(items.begin(), items.end(), [](const InboxItem& a, const InboxItem& b) {

@@ -100,7 +100,12 @@ std::vector<ObjectKind> make_kinds() {
       [](const State& s, const std::string& id) { return show_in(s.messages, id); },
       [](const State& s, const std::string& id) { return to_json(s.messages.at(id)); },
       [](State& s, const Json& j) {
-        if (auto m = message_from_json(j)) s.messages[m->id] = std::move(*m);
+        if (auto m = message_from_json(j)) {
+          // Kept by an older client: it has no received_at, and its sent_at was the
+          // server's time then (every record in the store came from the server).
+          if (m->received_at.empty()) m->received_at = m->sent_at;
+          s.messages[m->id] = std::move(*m);
+        }
       },
       [](const State& s) { return ids_in(s.messages); }});
   rows.push_back(ObjectKind{

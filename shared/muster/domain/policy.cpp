@@ -68,6 +68,31 @@ Status read_task_policy(const Json& j, const std::string& where, TaskPolicy& p) 
                      });
 }
 
+// A budget's four numbers, each a whole number from 1 to a bound well beyond any need
+// (so a typo of three zeros too many is still refused).
+Status read_budget(const Json& j, const std::string& where, Budget& b) {
+  return for_members(j, where, {"ops_per_minute", "op_burst", "kib_per_minute", "kib_burst"},
+                     [&](const std::string& key, const Json& v) -> Status {
+                       constexpr std::int64_t kMax = 100'000'000;
+                       if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > kMax) {
+                         return bad(where + "." + key, "must be a whole number from 1 to " + std::to_string(kMax));
+                       }
+                       const std::int64_t n = v.get<std::int64_t>();
+                       (key == "ops_per_minute" ? b.ops_per_minute
+                        : key == "op_burst"     ? b.op_burst
+                        : key == "kib_per_minute" ? b.kib_per_minute
+                                                  : b.kib_burst) = n;
+                       return Status{};
+                     });
+}
+
+Json budget_json(const Budget& b) {
+  return Json{{"ops_per_minute", b.ops_per_minute},
+              {"op_burst", b.op_burst},
+              {"kib_per_minute", b.kib_per_minute},
+              {"kib_burst", b.kib_burst}};
+}
+
 Json steps_json(const std::vector<UnixMs>& steps) {
   Json out = Json::array();
   for (UnixMs s : steps) out.push_back(format_duration(s));
@@ -98,7 +123,7 @@ Policy Policy::defaults() {
 
 Result<Policy> Policy::from_json(const Json& j) {
   Policy p = defaults();
-  auto st = for_members(j, "policy", {"timezone", "tasks", "notices", "roster"}, [&](const std::string& key,
+  auto st = for_members(j, "policy", {"timezone", "tasks", "notices", "roster", "limits"}, [&](const std::string& key,
                                                                                       const Json& v) -> Status {
     if (key == "timezone") {
       if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 64) {
@@ -126,6 +151,12 @@ Result<Policy> Policy::from_json(const Json& j) {
         p.tasks[kind] = tp;
       }
       return Status{};
+    }
+    if (key == "limits") {
+      return for_members(v, "limits", {"volunteer", "lead", "plugin"}, [&](const std::string& k, const Json& b) {
+        Budget& slot = k == "volunteer" ? p.limits.volunteer : k == "lead" ? p.limits.lead : p.limits.plugin;
+        return read_budget(b, "limits." + k, slot);
+      });
     }
     if (key == "notices") {
       return for_members(v, "notices", {"resend_after", "escalate_after"}, [&](const std::string& k, const Json& d) {
@@ -166,7 +197,11 @@ Json Policy::to_json() const {
                {{"reminder_before", format_duration(roster.reminder_before)},
                 {"gap_window", format_duration(roster.gap_window)},
                 {"late_after", format_duration(roster.late_after)},
-                {"checkin_early", format_duration(roster.checkin_early)}}}};
+                {"checkin_early", format_duration(roster.checkin_early)}}},
+              {"limits",
+               {{"volunteer", budget_json(limits.volunteer)},
+                {"lead", budget_json(limits.lead)},
+                {"plugin", budget_json(limits.plugin)}}}};
 }
 
 std::optional<UnixMs> parse_duration(std::string_view text) {

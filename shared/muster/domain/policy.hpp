@@ -39,12 +39,34 @@ struct RosterPolicy {
   UnixMs checkin_early = 2 * 60 * 60 * 1000;  // check-in opens this long before start
 };
 
+// One user's budget for ops, as two token buckets: each op takes one op token and as
+// many byte tokens as its body and kind have bytes. A bucket holds at most its burst and
+// refills at its rate; an op that finds either short is answered `rate_limited` with the
+// wait until it would fit, and nothing is written.
+struct Budget {
+  std::int64_t ops_per_minute = 0;
+  std::int64_t op_burst = 0;
+  std::int64_t kib_per_minute = 0;
+  std::int64_t kib_burst = 0;
+};
+
+// Budgets by the kind of account. A user with several roles gets the most generous:
+// plugin over lead over volunteer. Leads are leads, coordinators and admins; everyone
+// else (volunteers, hotline operators) is a volunteer. Plugins (a chat bridge speaks for
+// many residents) get the most.
+struct LimitsPolicy {
+  Budget volunteer{120, 300, 512, 1024};
+  Budget lead{600, 2000, 2048, 4096};
+  Budget plugin{6000, 5000, 16384, 16384};
+};
+
 struct Policy {
   std::string timezone = "Asia/Shanghai";
   TaskPolicy default_task;
   std::map<std::string, TaskPolicy> tasks;  // by task kind, overriding default_task
   NoticePolicy notices;
   RosterPolicy roster;
+  LimitsPolicy limits;
 
   const TaskPolicy& for_kind(const std::string& kind) const;
 

@@ -34,8 +34,17 @@ std::optional<Error> read_error(JsonFields& r, const char* name) {
     r.fail(name, "must have a string message");
     return std::nullopt;
   }
-  return make_error(errc_from_string(code->get<std::string>()),
-                    message != e->end() && message->is_string() ? message->get<std::string>() : std::string());
+  Error out = make_error(errc_from_string(code->get<std::string>()),
+                         message != e->end() && message->is_string() ? message->get<std::string>() : std::string());
+  auto wait = e->find("retry_after_ms");
+  if (wait != e->end() && !wait->is_null()) {
+    if (!wait->is_number_integer() || wait->get<std::int64_t>() < 0) {
+      r.fail(name, "must have a non-negative integer retry_after_ms");
+      return std::nullopt;
+    }
+    out.retry_after_ms = wait->get<std::int64_t>();
+  }
+  return out;
 }
 
 std::string str(const std::optional<std::string>& s) { return s.value_or(std::string()); }
@@ -48,7 +57,11 @@ Result<F> finish(const JsonFields& r, F frame) {
   return frame;
 }
 
-Json error_json(const Error& e) { return Json{{"code", to_string(e.code)}, {"message", e.message}}; }
+Json error_json(const Error& e) {
+  Json j{{"code", to_string(e.code)}, {"message", e.message}};
+  if (e.code == Errc::rate_limited) j["retry_after_ms"] = e.retry_after_ms;
+  return j;
+}
 
 }  // namespace
 

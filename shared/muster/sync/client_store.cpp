@@ -139,6 +139,20 @@ std::vector<OutboxEntry> ClientStore::outbox() {
   return out;
 }
 
+std::optional<OutboxEntry> ClientStore::outbox_entry(const domain::OpId& op_id) {
+  auto s = db_.prepare("SELECT n, id, kind, body, created FROM outbox WHERE id = ?1");
+  s.bind(1, op_id.str());
+  if (!s.step()) return std::nullopt;
+  OutboxEntry e;
+  e.n = s.int64(0);
+  e.op.id = domain::OpId(s.text(1));
+  e.op.kind = s.text(2);
+  e.op.body = Json::parse(s.text_view(3), nullptr, false);
+  e.created = s.text(4);
+  s.reset();
+  return e;
+}
+
 std::int64_t ClientStore::outbox_size() {
   auto s = db_.prepare("SELECT count(*) FROM outbox");
   s.step();

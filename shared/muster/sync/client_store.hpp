@@ -75,6 +75,7 @@ class ClientStore {
   void enqueue(const domain::Op& op, UnixMs now);  // one transaction
   void enqueue(const std::vector<domain::Op>& ops, UnixMs now);  // all in one transaction, in order
   std::vector<OutboxEntry> outbox();
+  std::optional<OutboxEntry> outbox_entry(const domain::OpId& op_id);  // if still queued
   std::int64_t outbox_size();
   void remove_from_outbox(const domain::OpId& op_id);
   // After an op with confidential text (hotline.log: a call's notes) left the outbox:

@@ -1,5 +1,7 @@
 #include "muster/sync/sync_session.hpp"
 
+#include <algorithm>
+
 namespace muster::sync {
 
 namespace protocol = muster::protocol;
@@ -25,7 +27,13 @@ std::vector<std::string> SyncSession::start() {
   return {protocol::encode(protocol::ClientFrame{h})};
 }
 
-bool SyncSession::done() const { return welcomed_ && report_.caught_up && in_flight_.empty() && backfilling_.empty(); }
+bool SyncSession::done() const {
+  return welcomed_ && report_.caught_up && in_flight_.empty() && waiting_.empty() && backfilling_.empty();
+}
+
+bool SyncSession::is_waiting(const domain::OpId& id) const {
+  return waiting_ids_.count(id) > 0;
+}
 
 void SyncSession::begin() {
   if (!tx_) tx_ = std::make_unique<store::Transaction>(store_.db());
@@ -49,12 +57,27 @@ std::string SyncSession::finish() {
 std::vector<std::string> SyncSession::push_new_ops() {
   std::vector<std::string> out;
   for (auto& entry : store_.outbox()) {
-    if (in_flight_.count(entry.op.id)) continue;
+    if (in_flight_.count(entry.op.id) || is_waiting(entry.op.id)) continue;
     in_flight_.insert(entry.op.id);
     ++report_.pushed;
     out.push_back(protocol::encode(protocol::ClientFrame{protocol::OpFrame{std::move(entry.op)}}));
   }
   return out;
+}
+
+std::vector<std::string> SyncSession::resend_due() {
+  if (probe_ || waiting_.empty() || !welcomed_ || clock_.now_ms() < retry_at_) return {};
+  while (!waiting_.empty()) {
+    const domain::OpId id = waiting_.front();
+    waiting_.pop_front();
+    waiting_ids_.erase(id);
+    auto entry = store_.outbox_entry(id);
+    if (!entry) continue;  // answered meanwhile (an answer to an earlier session)
+    probe_ = id;
+    in_flight_.insert(id);
+    return {protocol::encode(protocol::ClientFrame{protocol::OpFrame{std::move(entry->op)}})};
+  }
+  return {};
 }
 
 Result<std::vector<std::string>> SyncSession::on_frame(std::string_view text) {
@@ -99,11 +122,25 @@ Result<std::vector<std::string>> SyncSession::on_frame(std::string_view text) {
     // The op's events arrived before its ack: make them durable before forgetting the op.
     commit();
     in_flight_.erase(ack->id);
+    const bool probe = probe_ && *probe_ == ack->id;
+    if (probe) probe_.reset();
     if (ack->ok) {
       ++report_.accepted;
       store_.remove_from_outbox(ack->id);
     } else if (ack->error && ack->error->code == Errc::unavailable) {
       ++report_.deferred;  // stays queued for the next sync
+    } else if (ack->error && ack->error->code == Errc::rate_limited) {
+      // Not a refusal: "later". It stays queued and goes again once the wait is over
+      // (at least a little, so a server that names no wait is not hammered).
+      ++report_.rate_limited;
+      retry_at_ = clock_.now_ms() + std::max<UnixMs>(ack->error->retry_after_ms, 100);
+      // The op sent again goes first again: the order of the outbox holds.
+      if (probe) {
+        waiting_.push_front(ack->id);
+      } else {
+        waiting_.push_back(ack->id);
+      }
+      waiting_ids_.insert(ack->id);
     } else {
       std::string kind;
       for (const auto& e : store_.outbox()) {

@@ -6,7 +6,9 @@
 //                        ◀──event──── : fold into the replica if it is the next seq of
 //                                       its scope; a gap asks for a backfill
 //                        ◀──ack────── : drop the op from the outbox (a rejection is
-//                                       recorded; `unavailable` keeps it queued)
+//                                       recorded; `unavailable` keeps it queued;
+//                                       `rate_limited` keeps it queued and due again
+//                                       after the wait the server named: resend_due())
 //                        ◀──caught_up─
 //   done() once caught up and every pushed op is answered; finish() gives the
 //   closing cursor frame.
@@ -18,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <set>
@@ -35,6 +38,7 @@ struct SyncReport {
   int accepted = 0;
   int repeated = 0;
   int deferred = 0;  // answered `unavailable`: still queued
+  int rate_limited = 0;  // answers `rate_limited`: still queued, sent again after the wait
   std::vector<Rejection> rejected;
   int events = 0;
   int backfills = 0;
@@ -61,6 +65,13 @@ class SyncSession {
 
   // Frames to send for ops enqueued after the session started (live clients).
   std::vector<std::string> push_new_ops();
+  // Ops answered `rate_limited` go again once the server's wait is over (by the
+  // clock), one at a time and in the order they were answered: the next goes when the
+  // one before is accepted (or refused), a new wait when it is limited again. So a big
+  // outbox trickles in at the server's pace instead of being sent whole again and
+  // again. A driver calls this at every turn (it is cheap when nothing is due); until
+  // every such op is answered otherwise, the session is not done().
+  std::vector<std::string> resend_due();
 
   bool welcomed() const { return welcomed_; }
   bool done() const;
@@ -80,6 +91,7 @@ class SyncSession {
 
  private:
   void begin();
+  bool is_waiting(const domain::OpId& id) const;
   std::vector<std::string> handle_event(domain::Event e);
 
   ClientStore& store_;
@@ -90,6 +102,10 @@ class SyncSession {
   protocol::Cursors cursors_;
   std::set<std::string> dirty_cursors_;  // advanced since the last commit
   std::set<domain::OpId> in_flight_;  // ops sent, not yet answered
+  std::deque<domain::OpId> waiting_;  // answered rate_limited, in answer order
+  std::set<domain::OpId> waiting_ids_;  // the same, to look up
+  UnixMs retry_at_ = 0;               // the wait the server named last ends
+  std::optional<domain::OpId> probe_;  // the waiting op sent again, not yet answered
   std::set<std::string> backfilling_;
   std::unique_ptr<store::Transaction> tx_;
   int uncommitted_ = 0;

@@ -293,9 +293,9 @@ TEST_CASE("inbox: a notice waits for my acknowledgement, says when it was sent a
 
 TEST_CASE("inbox: direct messages until read; area chat and my own are not items") {
   World w;
-  Message m{"01JMSG0000000000000000000G", "lin", "wang", "明早7点到东门", format_utc(kNow)};
+  Message m{"01JMSG0000000000000000000G", "lin", "wang", "明早7点到东门", format_utc(kNow), "", 0};
   w.deliver("user:wang", "message.sent", "lin", kNow, to_json(m));
-  Message chat{"01JMSG0000000000000000000H", "lin", "area:" + kYili, "大家辛苦了", format_utc(kNow)};
+  Message chat{"01JMSG0000000000000000000H", "lin", "area:" + kYili, "大家辛苦了", format_utc(kNow), "", 0};
   w.deliver("area:" + kYili, "message.sent", "lin", kNow, to_json(chat));
 
   auto his = w.of(wang, kNow);
@@ -338,7 +338,7 @@ TEST_CASE("inbox: a hotline follow-up I created, while it is not finished; a hig
 
 TEST_CASE("inbox: items come ordered by kind, offers first, then by time") {
   World w;
-  Message m{"01JMSG0000000000000000000J", "lin", "wang", "收到请回复", format_utc(kNow)};
+  Message m{"01JMSG0000000000000000000J", "lin", "wang", "收到请回复", format_utc(kNow), "", 0};
   w.deliver("user:wang", "message.sent", "lin", kNow, to_json(m));
   const std::string id = "01JTASKORDER00000000000000K";
   w.deliver("area:" + kYili, "task.created", "lin", kNow, to_json(errand(id, Dispatch::offer, kNow)));

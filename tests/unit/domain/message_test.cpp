@@ -5,10 +5,12 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
 #include "muster/base/time.hpp"
+#include "muster/base/ulid.hpp"
 #include "muster/domain/state.hpp"
 
 using namespace muster::domain;
@@ -93,8 +95,9 @@ TEST_CASE("a direct message is one event in the recipient's inbox and one in the
   Outcome r = apply_message_op({}, op, ctx);
   REQUIRE(r.ok());
   CHECK(scopes_of(*r) == std::vector<std::string>{"user:carol", "user:bob"});
+  // sent_at is the sender's clock: the time in the op id its device made.
   const Json expected{{"id", op.id}, {"from", "bob"}, {"to", "carol"}, {"text", "我到3栋楼下了"},
-                      {"sent_at", "2026-11-23T08:00:00Z"}};
+                      {"sent_at", format_utc(muster::ulid_time_ms(op.id.view()))}};
   for (const Draft& d : *r) {
     CAPTURE(d.scope);
     CHECK(d.kind == "message.sent");
@@ -254,27 +257,66 @@ TEST_CASE("both inbox copies of a direct message fold into one message") {
   CHECK(m.from == "bob");
   CHECK(m.to == "carol");
   CHECK(m.text == "收到请回复");
-  CHECK(m.sent_at == "2026-11-23T08:00:00Z");
+  CHECK(m.sent_at == format_utc(muster::ulid_time_ms(op.id.view())));
+  // The server's time and order come from the event, not the body.
+  CHECK(m.received_at == "2026-11-23T08:00:00Z");
+  CHECK(m.gseq == 2);
 }
 
-TEST_CASE("the message book is ordered by id, which is sending order") {
+TEST_CASE("messages are shown in the server's order of receipt, not the senders' clocks") {
+  // Op ids carry the sender's clock: 2090, 2026 and 1971 here. The server received them
+  // in the order future, now, past (gseq 1, 2, 3), the last two in the same second.
+  const std::string future = muster::UlidGenerator().next(kStart + 64LL * 365 * 86400000);
+  const std::string now = muster::UlidGenerator().next(kStart);
+  const std::string past = muster::UlidGenerator().next(kStart - 55LL * 365 * 86400000);
   MessageBook book;
-  for (const char* id : {"01JDMSG3", "01JDMSG1", "01JDMSG2"}) {
+  std::int64_t gseq = 0;
+  for (const auto& [id, at] : std::vector<std::pair<std::string, std::string>>{
+           {future, "2026-11-23T08:00:00Z"}, {now, "2026-11-23T08:00:01Z"}, {past, "2026-11-23T08:00:01Z"}}) {
     Event e;
     e.kind = "message.sent";
-    e.body = to_json(Message{id, "bob", "carol", "t", ""});
+    e.gseq = ++gseq;
+    e.at = at;
+    e.body = to_json(Message{id, "bob", "carol", "t", format_utc(muster::ulid_time_ms(id)), "", 0});
     fold_message_event(book, e);
   }
+  // One still queued on this device (not numbered): last, whatever its clock says.
+  Event queued;
+  queued.kind = "message.sent";
+  queued.at = "2026-11-23T07:00:00Z";
+  const std::string mine = muster::UlidGenerator().next(kStart - 3600000);
+  queued.body = to_json(Message{mine, "carol", "bob", "t", queued.at, "", 0});
+  fold_message_event(book, queued);
+
   std::vector<std::string> order;
-  for (const auto& entry : book) order.push_back(entry.first);
-  CHECK(order == std::vector<std::string>{"01JDMSG1", "01JDMSG2", "01JDMSG3"});
+  for (const Message* m : in_server_order(book)) order.push_back(m->id);
+  CHECK(order == std::vector<std::string>{future, now, past, mine});
+  CHECK(book.at(future).sent_at.rfind("2090-", 0) == 0);
+  CHECK(book.at(past).sent_at.rfind("1971-", 0) == 0);
+  CHECK(book.at(future).received_at == "2026-11-23T08:00:00Z");
+  CHECK(book.at(mine).received_at.empty());
+  CHECK(book.at(mine).gseq == 0);
+  // The book itself stays keyed by id (what the replica stores by), not an order to show.
+  CHECK(book.begin()->first == past);
+}
+
+TEST_CASE("a body cannot claim the server's time or order: they come from the event") {
+  MessageBook book;
+  Event e;
+  e.kind = "message.sent";
+  e.gseq = 7;
+  e.at = "2026-11-23T08:00:00Z";
+  e.body = to_json(Message{"01JDMSG000000000000000000E", "bob", "carol", "t", "", "2001-01-01T00:00:00Z", 1});
+  fold_message_event(book, e);
+  CHECK(book.begin()->second.received_at == "2026-11-23T08:00:00Z");
+  CHECK(book.begin()->second.gseq == 7);
 }
 
 TEST_CASE("fold ignores unknown kinds and malformed messages") {
   MessageBook book;
   Event e;
   e.kind = "message.deleted";
-  e.body = to_json(Message{"m1", "bob", "carol", "t", ""});
+  e.body = to_json(Message{"m1", "bob", "carol", "t", "", "", 0});
   CHECK(fold_message_event(book, e).empty());
   e.kind = "message.sent";
   e.body = Json{{"id", "m1"}, {"from", "bob"}, {"text", "t"}};  // no recipient
@@ -287,7 +329,8 @@ TEST_CASE("fold ignores unknown kinds and malformed messages") {
 }
 
 TEST_CASE("to_json and message_from_json round-trip a message") {
-  const Message m{"01JDMSG000000000000000000D", "li", "area:鼓楼/安泰", "今晚 20:00 开会\t请准时", "2026-11-23T08:00:00Z"};
+  const Message m{"01JDMSG000000000000000000D", "li", "area:鼓楼/安泰", "今晚 20:00 开会\t请准时", "2026-11-23T08:00:00Z",
+                  "2026-11-23T08:00:02Z", 42};
   const Json j = to_json(m);
   auto back = message_from_json(Json::parse(j.dump()));
   REQUIRE(back.has_value());
@@ -296,6 +339,8 @@ TEST_CASE("to_json and message_from_json round-trip a message") {
   CHECK(back->to == m.to);
   CHECK(back->text == m.text);
   CHECK(back->sent_at == m.sent_at);
+  CHECK(back->received_at == m.received_at);
+  CHECK(back->gseq == 42);
   CHECK(to_json(*back) == j);
 
   Json no_time = j;

@@ -570,6 +570,27 @@ TEST_CASE("an ack error without a message has an empty one; an unknown code read
   CHECK(b.error->message == "m");
 }
 
+TEST_CASE("a rate_limited ack carries the wait, both ways; a bad wait is refused") {
+  Ack a;
+  a.id = muster::domain::OpId("x");
+  a.ok = false;
+  a.error = muster::make_error(Errc::rate_limited, "over the budget");
+  a.error->retry_after_ms = 1500;
+  const std::string text = encode(ServerFrame{a});
+  CHECK(text.find(R"("retry_after_ms":1500)") != std::string::npos);
+  auto back = server<Ack>(text);
+  REQUIRE(back.error.has_value());
+  CHECK(back.error->code == Errc::rate_limited);
+  CHECK(back.error->retry_after_ms == 1500);
+  // Other codes carry no wait.
+  a.error = muster::make_error(Errc::conflict, "taken");
+  CHECK(encode(ServerFrame{a}).find("retry_after_ms") == std::string::npos);
+  CHECK(server_error(R"({"t":"ack","id":"x","ok":false,"error":{"code":"rate_limited","retry_after_ms":-1}})") ==
+        "ack: field 'error' must have a non-negative integer retry_after_ms");
+  CHECK(server_error(R"({"t":"ack","id":"x","ok":false,"error":{"code":"rate_limited","retry_after_ms":"1s"}})") ==
+        "ack: field 'error' must have a non-negative integer retry_after_ms");
+}
+
 TEST_CASE("welcome, error and result frames check their fields") {
   const char* welcome_ok = R"({"t":"welcome","user":"a","roles":["lead"],"token":"t","scopes":["user:a"]})";
   CHECK(server<Welcome>(welcome_ok).area.empty());  // area is optional

@@ -672,3 +672,23 @@ TEST_CASE("a plugin account messages only those its grants list, and creates err
   CHECK(code_of(f.one(sub("bridge", f.id(), "task.create", generic))) == "forbidden");
   CHECK(code_of(f.one(sub("bridge", f.id(), "task.create", create_body("gulou/antai")))) == "forbidden");
 }
+
+TEST_CASE("messages live in the log only: the server's state holds none, after a commit or a reload") {
+  Fixture f;
+  const std::string m1 = f.id(), m2 = f.id(), again = m1;
+  Batch b = f.commit({sub("li", m1, "message.send", Json{{"to", "bob"}, {"text", "到了吗"}}),
+                      sub("bob", m2, "message.send", Json{{"to", "area:gulou/antai/yili"}, {"text", "到了"}})});
+  REQUIRE(b.decisions.size() == 2);
+  CHECK(b.decisions[0].ok);
+  CHECK(b.decisions[1].ok);
+  CHECK(b.events.size() == 3);  // bob's inbox, li's, the area
+  CHECK(f.engine->state().messages.empty());
+  // The same op again is still answered from the audit, not the state.
+  Decision repeat = f.one(sub("li", again, "message.send", Json{{"to", "bob"}, {"text", "到了吗"}}));
+  CHECK_FALSE(repeat.fresh);
+  CHECK(repeat.ok);
+  CHECK(f.count("SELECT count(*) FROM events WHERE kind = 'message.sent'") == 3);
+  f.reopen();
+  CHECK(f.engine->state().messages.empty());
+  CHECK(f.count("SELECT count(*) FROM events WHERE kind = 'message.sent'") == 3);
+}

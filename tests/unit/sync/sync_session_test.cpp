@@ -665,6 +665,72 @@ TEST_CASE("an unavailable ack keeps the op queued for the next session") {
   CHECK(c.store.outbox_size() == 0);
 }
 
+std::string ack_limited(const std::string& id, std::int64_t wait_ms) {
+  muster::Error e = muster::make_error(Errc::rate_limited, "over the budget");
+  e.retry_after_ms = wait_ms;
+  return protocol::encode(protocol::ServerFrame{protocol::Ack{OpId(id), false, e, nullptr}});
+}
+
+TEST_CASE("rate_limited is \"later\": ops stay queued and go again one at a time after the wait, in order") {
+  Offline c;
+  const std::string a = c.enqueue(1, "message.send", Json{{"to", "li"}, {"text", "1"}});
+  const std::string b = c.enqueue(2, "message.send", Json{{"to", "li"}, {"text", "2"}});
+  const std::string d = c.enqueue(3, "message.send", Json{{"to", "li"}, {"text", "3"}});
+  c.session->start();
+  REQUIRE(feed(*c.session, welcome()).size() == 3);
+  feed(*c.session, caught_up());
+  feed(*c.session, ack_ok(a));
+  feed(*c.session, ack_limited(b, 2000));
+  feed(*c.session, ack_limited(d, 2000));
+  // Not refused, not dropped, not done.
+  CHECK(c.outbox_ids() == std::vector<std::string>{b, d});
+  CHECK(c.store.rejections(10).empty());
+  CHECK(c.session->report().rate_limited == 2);
+  CHECK_FALSE(c.session->done());
+  // Nothing before the wait is over, and a live client's outbox poll does not send them early.
+  CHECK(c.session->resend_due().empty());
+  CHECK(c.session->push_new_ops().empty());
+  c.clock.advance(1999);
+  CHECK(c.session->resend_due().empty());
+  c.clock.advance(1);
+  // Then the first, alone.
+  auto again = c.session->resend_due();
+  REQUIRE(again.size() == 1);
+  CHECK(client_frame<protocol::OpFrame>(again[0]).op.id.str() == b);
+  CHECK(c.session->resend_due().empty());  // one at a time
+  // Limited again: it stays first, with the new wait.
+  feed(*c.session, ack_limited(b, 500));
+  c.clock.advance(499);
+  CHECK(c.session->resend_due().empty());
+  c.clock.advance(1);
+  again = c.session->resend_due();
+  REQUIRE(again.size() == 1);
+  CHECK(client_frame<protocol::OpFrame>(again[0]).op.id.str() == b);
+  feed(*c.session, ack_ok(b));
+  // Accepted: the next goes at once.
+  again = c.session->resend_due();
+  REQUIRE(again.size() == 1);
+  CHECK(client_frame<protocol::OpFrame>(again[0]).op.id.str() == d);
+  feed(*c.session, ack_ok(d));
+  CHECK(c.session->done());
+  CHECK(c.store.outbox_size() == 0);
+  CHECK(c.session->report().rejected.empty());
+}
+
+TEST_CASE("a rate_limited op left when the session ends is sent by the next one") {
+  Offline c;
+  const std::string a = c.enqueue(1, "message.send", Json{{"to", "li"}, {"text", "1"}});
+  c.session->start();
+  feed(*c.session, welcome());
+  feed(*c.session, caught_up());
+  feed(*c.session, ack_limited(a, 60000));
+  c.restart();
+  c.session->start();
+  auto pushed = feed(*c.session, welcome());
+  REQUIRE(pushed.size() == 1);
+  CHECK(client_frame<protocol::OpFrame>(pushed[0]).op.id.str() == a);
+}
+
 TEST_CASE("done() only once caught up and every pushed op is answered") {
   SUBCASE("acks before caught_up") {
     Offline c;
