@@ -194,6 +194,15 @@ TEST_CASE("cli: tables show people by display name beside the user name") {
   REQUIRE_MESSAGE(messages.code == 0, describe(messages));
   CHECK_MESSAGE(contains(messages.out, "林组长 (lin) → 王芳 (wang): 谢谢"), describe(messages));
   CHECK_MESSAGE(contains(messages.out, "林组长 (lin) → li: 明天见"), describe(messages));
+  // The building beside one's own counts too: li (b5) hears from 王芳 (b3) by name.
+  auto hello = volunteer.run({"msg", "send", "--to", "li", "--text", "北门见"});
+  REQUIRE_MESSAGE(hello.code == 0, describe(hello));
+  REQUIRE(mt::sync(volunteer, "wang") == 0);
+  mt::ClientFixture neighbour("li");
+  neighbour.login(server, "li");
+  auto heard = neighbour.run({"msg", "list"});
+  REQUIRE_MESSAGE(heard.code == 0, describe(heard));
+  CHECK_MESSAGE(contains(heard.out, "王芳 (wang) → li: 北门见"), describe(heard));
   // --json keeps the user names alone: scripts read them.
   auto json = mt::run_json(lead, {"task", "list"});
   CHECK(contains(json.dump(), "\"wang\""));

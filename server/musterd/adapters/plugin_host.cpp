@@ -314,7 +314,7 @@ class PluginHost::Impl {
       // Display names, for what it tells people (the chat bridge: "王芳 accepted …").
       for (const auto& [name, u] : directory.users()) {
         if (u.display.empty() || u.display == name) continue;
-        if (domain::area_contains(u.area, user->area) || domain::area_contains(user->area, u.area)) {
+        if (domain::shares_neighbourhood(user->area, u.area)) {
           init.people[name] = u.display;
         }
       }
