@@ -34,6 +34,11 @@ install(CODE "
 ")
 install(FILES packaging/musterd.default DESTINATION /etc/default RENAME musterd)
 install(FILES README.md docs/protocol.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# Bash completion for both programs, written at build time by `muster completion bash` and
+# `musterd completion bash` from the declarations their command lines are parsed with
+# (client/CMakeLists.txt, server/CMakeLists.txt); bash-completion loads them by name.
+install(FILES ${PROJECT_BINARY_DIR}/completions/muster ${PROJECT_BINARY_DIR}/completions/musterd
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 
 set(CPACK_PACKAGE_NAME muster)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})

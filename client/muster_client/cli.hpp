@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -55,6 +56,9 @@ class Cli {
   // warning on stderr naming the zone and the database: times are then shown marked as
   // UTC, never as if they were local.
   const Zone& zone();
+  // A person as tables show them: "王芳 (wang)" when the server told this device wang's
+  // display name (its welcome's `people`), else the user name alone ("area:…" as given).
+  std::string person(const std::string& name);
   // A time for a table: "2026-11-25 08:00" in zone(), "2026-11-25 00:00Z" when zone()
   // stands in for a zone that could not be loaded.
   std::string short_time(UnixMs t);
@@ -101,6 +105,7 @@ class Cli {
   tui::TerminalFactory terminal_;  // the terminal for `muster tui` (main.cpp), or none
   std::unique_ptr<sync::ClientStore> store_;
   std::optional<Zone> zone_;
+  std::optional<std::map<std::string, std::string>> people_;
   std::string zone_missing_;  // the zone that could not be loaded, if zone_ is UTC instead
   UlidGenerator ids_;
 };

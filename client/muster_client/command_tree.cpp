@@ -118,9 +118,8 @@ void declare_commands(CommandTree& t) {
 
   timeout(t.command(root, "watch"));
 
-  // The full-screen client, being built beside this: its switch is declared here; the
-  // command is hidden (not completed) until Cli::run dispatches it.
-  t.flag(t.command(root, "tui", "", true), "--no-bell");
+  // The full-screen client (tui_command.cpp).
+  t.flag(t.command(root, "tui"), "--no-bell");
 }
 
 }  // namespace muster::client

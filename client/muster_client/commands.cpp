@@ -93,7 +93,8 @@ constexpr const char* kUsageText = R"(usage: muster [--home DIR] COMMAND [--json
                                            task in the area carrying only BRIEF
   hotline list                             the calls this device knows (no notes)
   hotline show CALL                        the call and its notes, from the server
-  watch [--timeout S]                      live events as JSON lines
+  watch [--timeout S]                      live events as JSON lines; exit 3 if the
+                                           server cannot be reached, retried once live
 task kinds: errand sampling doorknock hotline_followup generic
 exit codes: 0 ok, 1 usage, 2 rejected, 3 server unreachable
 )";
@@ -165,6 +166,21 @@ const Zone& Cli::zone() {
     }
   }
   return *zone_;
+}
+
+std::string Cli::person(const std::string& name) {
+  if (!people_) {
+    people_.emplace();
+    auto j = Json::parse(store().config("people"), nullptr, false);
+    if (j.is_object()) {
+      for (const auto& [user, display] : j.items()) {
+        if (display.is_string()) (*people_)[user] = display.get<std::string>();
+      }
+    }
+  }
+  auto it = people_->find(name);
+  if (it == people_->end() || it->second.empty() || it->second == name) return name;
+  return it->second + " (" + name + ")";
 }
 
 std::string Cli::short_time(UnixMs t) {
@@ -552,7 +568,9 @@ int Cli::task_list() {
     }
     if (head == "PRI") return std::string(domain::to_string(t.priority));
     if (head == "KIND") return t.kind;
-    if (head == "HOLDER") return !t.assignee.empty() ? t.assignee : (!t.offered_to.empty() ? "→" + t.offered_to : "-");
+    if (head == "HOLDER") {
+      return !t.assignee.empty() ? person(t.assignee) : (!t.offered_to.empty() ? "→" + person(t.offered_to) : "-");
+    }
     if (head == "SINCE") {
       const std::string since_text = !t.since.empty() ? t.since : t.updated_at;
       auto since = parse_utc(since_text);
@@ -638,6 +656,7 @@ int Cli::task_show() {
     if (v.is_string() && v.get_ref<const std::string&>().empty()) continue;
     std::string text = v.is_string() ? v.get<std::string>() : v.dump();
     const std::string k = key;
+    if (k == "assignee" || k == "offered_to" || k == "creator" || k == "updated_by") text = person(text);
     if (k == "offer_expires" || k == "since" || k == "due" || k == "created_at" || k == "updated_at") {
       if (auto t2 = parse_utc(text)) text = format_local(*t2, zone());
     }
@@ -703,7 +722,7 @@ int Cli::notice() {
       body.replace(at, 1, "\n    ");
     }
     std::cout << display_safe(n->id) << "  " << display_safe(posted ? short_time(*posted) : n->posted_at) << "  "
-              << domain::to_string(n->priority) << "  " << display_safe(n->area) << "  " << display_safe(n->author)
+              << domain::to_string(n->priority) << "  " << display_safe(n->area) << "  " << display_safe(person(n->author))
               << ack << "\n    " << body << '\n';
   }
   return kOk;
@@ -741,7 +760,7 @@ int Cli::notice_status() {
     std::cout << "  " << pad_to_width(display_safe(area.value("area", "")), 30) << aa << '/' << ar;
     if (ar > aa) {
       std::cout << "  missing:";
-      for (const auto& m : area["missing"]) std::cout << ' ' << display_safe(m.get<std::string>());
+      for (const auto& m : area["missing"]) std::cout << ' ' << display_safe(person(m.get<std::string>()));
     }
     std::cout << '\n';
   }
@@ -782,8 +801,8 @@ int Cli::msg() {
   if (ordered.empty()) std::cout << "no messages\n";
   for (const auto* m : ordered) {
     auto at = parse_utc(m->received_at.empty() ? m->sent_at : m->received_at);
-    std::cout << (at ? short_time(*at) : std::string("(queued)        ")) << "  " << display_safe(m->from) << " → "
-              << display_safe(m->to) << ": " << display_safe(m->text) << '\n';
+    std::cout << (at ? short_time(*at) : std::string("(queued)        ")) << "  " << display_safe(person(m->from)) << " → "
+              << display_safe(person(m->to)) << ": " << display_safe(m->text) << '\n';
   }
   return kOk;
 }
@@ -801,6 +820,7 @@ int Cli::watch() {
   };
   auto print = [](const domain::Event& e) { std::cout << display_safe_json(protocol::encode_event(e)) << std::endl; };
   milliseconds backoff{500};
+  bool connected = false;
   while (keep_going()) {
     DriveOptions options;
     options.stay_live = true;
@@ -812,6 +832,12 @@ int Cli::watch() {
     }
     if (r.status.ok()) break;
     if (r.status.error().code == Errc::forbidden) return fail(kRejected, r.status.error().message);
+    if (r.report.caught_up || r.report.events > 0) connected = true;
+    // Never reached: said, exit 3, as every command that cannot reach the server. Once
+    // it was live, a lost connection is retried (a restart of the server, a network gap).
+    if (!connected && r.status.error().code == Errc::unavailable) {
+      return fail(kUnreachable, r.status.error().message);
+    }
     if (r.report.events > 0 || r.report.pushed > 0) backoff = milliseconds{500};
     std::cerr << "muster: " << r.status.error().message << "; retrying in " << backoff.count() << " ms\n";
     for (auto slept = milliseconds{0}; slept < backoff && keep_going(); slept += milliseconds{50}) {

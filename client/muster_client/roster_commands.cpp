@@ -1,6 +1,7 @@
 // muster roster …: checkpoint shifts (SPEC §6). Changes are ops like any other (queued
 // offline, decided by the server in arrival order); list and gaps read the local
 // replica, so they work offline too. Times are read and shown in the server's zone.
+#include <functional>
 #include <iostream>
 
 #include "muster/base/utf8.hpp"
@@ -24,10 +25,11 @@ Json shift_json(const domain::Shift& s, const Zone& zone, bool pending) {
   return j;
 }
 
-std::string names(const domain::Shift& s) {
+// `who` writes a person as tables do (Cli::person: "王芳 (wang)").
+std::string names(const domain::Shift& s, const std::function<std::string(const std::string&)>& who) {
   std::string out;
   for (const auto& su : s.signups) {
-    out += (out.empty() ? "" : " ") + su.user;
+    out += (out.empty() ? "" : " ") + who(su.user);
     if (!su.checkout_at.empty()) {
       out += "(out)";
     } else if (!su.checkin_at.empty()) {
@@ -128,7 +130,7 @@ int Cli::roster_list() {
               << pad_to_width(truncate_to_width(display_safe(s->post), 13), 14)
               << pad_to_width(truncate_to_width(display_safe(s->area), 21), 22) << pad_to_width(short_time(s->start), 18)
               << pad_to_width(short_time(s->end), 18)
-              << pad_to_width(std::to_string(s->signups.size()) + "/" + std::to_string(s->seats), 7) << display_safe(names(*s))
+              << pad_to_width(std::to_string(s->signups.size()) + "/" + std::to_string(s->seats), 7) << display_safe(names(*s, [this](const std::string& u) { return person(u); }))
               << '\n';
   }
   if (!pending.empty()) std::cout << "* not yet confirmed by the server (run muster sync)\n";

@@ -90,7 +90,11 @@ struct Bridge::Request {
   std::string state;
   std::string volunteer;
 
-  RequestView view() const { return RequestView{number, items, address, state, volunteer}; }
+  // Residents are told the volunteer's display name (王芳) where musterd's init gave it.
+  RequestView view(const std::map<std::string, std::string>& people) const {
+    auto shown = people.find(volunteer);
+    return RequestView{number, items, address, state, shown == people.end() ? volunteer : shown->second};
+  }
 };
 
 Bridge::Bridge(BridgeConfig config, muster::store::Db& db, const muster::Clock& clock)
@@ -129,6 +133,7 @@ std::string Bridge::contact_of(const std::string& bare_jid) {
 std::vector<std::string> Bridge::on_init(const protocol::PluginInit& init) {
   online_ = true;
   areas_ = init.areas;
+  people_ = init.people;
   served_ = config_.area.empty() ? init.area : config_.area;
   if (!muster::domain::area_contains(init.area, served_)) {
     log("config area " + served_ + " is outside " + init.user + "'s home area " + init.area + "; serving " +
@@ -164,7 +169,7 @@ void Bridge::on_host_gone() {
   while (s.step()) waiting.push_back(s.text(0));
   for (const auto& task : waiting) {
     auto r = find_request(task);
-    if (r) reply(task + ":queued", r->resident, say_queued(r->lang, r->view()));
+    if (r) reply(task + ":queued", r->resident, say_queued(r->lang, r->view(people_)));
   }
   tx.commit();
 }
@@ -244,7 +249,7 @@ std::vector<std::string> Bridge::on_chat(const std::string& bare_jid, const std:
     while (s.step()) tasks.push_back(s.text(0));
     std::vector<RequestView> views;
     for (const auto& t : tasks) {
-      if (auto r = find_request(t)) views.push_back(r->view());
+      if (auto r = find_request(t)) views.push_back(r->view(people_));
     }
     reply(said, bare_jid, say_status(lang, views));
   } else if (const auto* cancel = std::get_if<CancelCommand>(&parsed.command)) {
@@ -252,7 +257,7 @@ std::vector<std::string> Bridge::on_chat(const std::string& bare_jid, const std:
     if (!r) {
       reply(said, bare_jid, say_no_such_request(lang, cancel->number));
     } else if (!is_open_state(r->state)) {
-      reply(said, bare_jid, say_cannot_cancel(lang, r->view()));
+      reply(said, bare_jid, say_cannot_cancel(lang, r->view(people_)));
     } else {
       auto unsent = db_.prepare("SELECT count(*) FROM outbox WHERE op = ?1 AND sent = 0");
       unsent.bind(1, r->task);
@@ -264,12 +269,12 @@ std::vector<std::string> Bridge::on_chat(const std::string& bare_jid, const std:
         db_.prepare("DELETE FROM outbox WHERE op = ?1").bind(1, r->task).run();
         set_state(r->task, "cancelled");
         r->state = "cancelled";
-        reply(r->task + ":cancelled", bare_jid, say_cancelled(r->lang, r->view()));
+        reply(r->task + ":cancelled", bare_jid, say_cancelled(r->lang, r->view(people_)));
       } else {
         const std::string op = ids_.next(clock_.now_ms());
         std::string line = add_op(op, "task.cancel", json{{"task", r->task}}, r->task);
         if (online_) lines.push_back(std::move(line));
-        reply(op + ":cancelling", bare_jid, say_cancelling(lang, r->view()));
+        reply(op + ":cancelling", bare_jid, say_cancelling(lang, r->view(people_)));
       }
     }
   } else {
@@ -331,7 +336,7 @@ void Bridge::on_event(const muster::domain::Event& e) {
   if (e.kind == "task.created") {
     if (r->state == "queued") set_state(task, "open");
     r->state = "open";
-    tell("registered", say_registered(r->lang, r->view()));
+    tell("registered", say_registered(r->lang, r->view(people_)));
   } else if (e.kind == "task.offered") {
     if (r->state == "queued" || r->state == "open") set_state(task, "offered");
   } else if (e.kind == "task.declined" || e.kind == "task.offer_expired") {
@@ -339,21 +344,21 @@ void Bridge::on_event(const muster::domain::Event& e) {
   } else if (e.kind == "task.accepted" || e.kind == "task.claimed") {
     set_state(task, "accepted", e.actor);
     r->volunteer = e.actor;
-    tell("accepted", say_accepted(r->lang, r->view()));
+    tell("accepted", say_accepted(r->lang, r->view(people_)));
   } else if (e.kind == "task.started") {
     set_state(task, "started", r->volunteer.empty() ? e.actor : r->volunteer);
     if (r->volunteer.empty()) r->volunteer = e.actor;
-    tell("started", say_started(r->lang, r->view()));
+    tell("started", say_started(r->lang, r->view(people_)));
   } else if (e.kind == "task.done") {
     set_state(task, "done");
-    tell("done", say_done(r->lang, r->view()));
+    tell("done", say_done(r->lang, r->view(people_)));
   } else if (e.kind == "task.failed") {
     set_state(task, "failed");
-    tell("failed", say_failed(r->lang, r->view()));
+    tell("failed", say_failed(r->lang, r->view(people_)));
   } else if (e.kind == "task.cancelled") {
     set_state(task, "cancelled");
     r->state = "cancelled";
-    tell("cancelled", say_cancelled(r->lang, r->view()));
+    tell("cancelled", say_cancelled(r->lang, r->view(people_)));
   }
 }
 
@@ -381,15 +386,15 @@ void Bridge::on_ack(const protocol::Ack& ack) {
         set_state(task, "open");
         r->state = "open";
       }
-      reply(task + ":registered", r->resident, say_registered(r->lang, r->view()));
+      reply(task + ":registered", r->resident, say_registered(r->lang, r->view(people_)));
     } else {
       set_state(task, "rejected");
       const std::string reason = ack.error ? ack.error->message : "refused";
       log("musterd refused request #" + std::to_string(r->number) + " of a resident: " + reason);
-      reply(task + ":rejected", r->resident, say_rejected(r->lang, r->view(), reason));
+      reply(task + ":rejected", r->resident, say_rejected(r->lang, r->view(people_), reason));
     }
   } else if (kind == "task.cancel" && !ack.ok) {
-    reply(op + ":refused", r->resident, say_cannot_cancel(r->lang, r->view()));
+    reply(op + ":refused", r->resident, say_cannot_cancel(r->lang, r->view(people_)));
   }
 }
 

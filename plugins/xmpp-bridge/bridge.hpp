@@ -91,6 +91,7 @@ class Bridge {
   bool online_ = false;
   std::string served_;
   std::vector<std::string> areas_;
+  std::map<std::string, std::string> people_;  // user -> display name, from musterd's init
   std::string salt_;
   std::map<std::string, muster::UnixMs> sent_at_;  // op -> when it last went to musterd
 };

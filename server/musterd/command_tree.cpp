@@ -33,6 +33,7 @@ void declare_commands(muster::CommandTree& t) {
   auto user_import = t.command(user, "import", "FILE");
   data(user_import);
   t.option(user_import, "--device", "NAME");
+  t.flag(user_import, "--create-area");
   auto user_list = t.command(user, "list");
   data(user_list);
   t.flag(user_list, "--json");

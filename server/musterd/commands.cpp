@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -54,7 +55,8 @@ constexpr const char* kUsage = R"(usage:
   musterd user skills NAME S[,S]... --data DIR      (an empty list "" clears them)
   musterd user passwd NAME [--password-stdin] --data DIR
   musterd user disable|enable NAME --data DIR
-  musterd user import FILE [--device NAME] --data DIR
+  musterd user import FILE [--device NAME] [--create-area] --data DIR
+      every area named must exist unless --create-area
       bulk setup (benchmarks, large teams): one user a row, `name,roles,area,password[,token[,display]]`
       (CSV with RFC 4180 quoting, e.g. "Wang, Li" for a display name with a comma; roles
       separated by `;`; a line starting with `#` is a comment); all or nothing. Each distinct
@@ -202,6 +204,8 @@ bool lock_data_dir(const std::string& dir) {
   return true;  // held until the process exits
 }
 
+muster::Status check_user_area(DirectoryStore& directory, const std::string& area, bool create);
+
 // `musterd user import FILE`: many users in one transaction, argon2id once per
 // distinct password, and optionally a device token each (stored as its digest).
 // The file is CSV (muster/base/csv.hpp) with `#` comment lines and no header.
@@ -217,6 +221,7 @@ int cmd_user_import(const muster::Args& a, const std::string& dir, DirectoryStor
   std::vector<UserRecord> users;
   std::vector<std::pair<std::string, std::string>> tokens;  // user, token
   std::map<std::string, std::pair<std::string, std::string>> hashes;  // password -> argon2id, broker hash
+  std::set<std::string> areas_checked;  // each area is looked up once (bench files name few)
   const std::string csv = text.str();
   muster::CsvOptions options;
   options.comment = '#';
@@ -237,6 +242,13 @@ int cmd_user_import(const muster::Args& a, const std::string& dir, DirectoryStor
     u.display = cols.size() > 5 && !cols[5].empty() ? cols[5] : cols[0];
     u.roles = *roles;
     u.area = cols[2];
+    if (areas_checked.insert(u.area).second) {
+      if (auto known = check_user_area(directory, u.area, a.flag("create-area")); !known) {
+        muster::Error e = known.error();
+        e.message = where + e.message;
+        return refused(e);
+      }
+    }
     auto& hash = hashes[cols[3]];
     if (hash.first.empty()) hash = {hash_password(cols[3]), broker_password_hash(cols[3])};
     u.password_hash = hash.first;

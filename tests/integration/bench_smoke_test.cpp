@@ -88,7 +88,7 @@ TEST_CASE("bench smoke: every muster-bench generator and peer runs end to end") 
   users(u, "cuseed", 1, "bench/cu");
   users(u, "cureader", 1, "bench/cu");
   users(u, "mem", 30, "bench/mem");
-  auto imported = server.admin({"user", "import", u});
+  auto imported = server.admin({"user", "import", u, "--create-area"});
   INFO(imported.err);
   REQUIRE(imported.code == 0);
   {

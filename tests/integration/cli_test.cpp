@@ -160,3 +160,64 @@ TEST_CASE("cli: musterd refuses misspelt options, bad values and stray words, an
   CHECK(contains(help.out, "musterd serve --data DIR [--listen 127.0.0.1:8080]"));
   CHECK_FALSE(contains(help.out, "musterd backup"));
 }
+
+TEST_CASE("cli: tables show people by display name beside the user name") {
+  mt::ServerFixture server;
+  server.add_user("lin", "lead", "gulou/antai/yili", "password123", "林组长");
+  server.add_user("wang", "volunteer", "gulou/antai/yili/b3", "password123", "王芳");
+  server.add_user("li", "volunteer", "gulou/antai/yili/b5");  // no display name: his user name alone
+  server.start();
+  mt::ClientFixture lead("lin");
+  mt::ClientFixture volunteer("wang");
+  lead.login(server, "lin");
+  volunteer.login(server, "wang");
+
+  auto made = lead.run({"task", "new", "errand", "--title", "买菜", "--area", "gulou/antai/yili/b3", "--assignee",
+                        "wang"});
+  REQUIRE_MESSAGE(made.code == 0, describe(made));
+  auto note = lead.run({"msg", "send", "--to", "wang", "--text", "谢谢"});
+  REQUIRE_MESSAGE(note.code == 0, describe(note));
+  auto to_li = lead.run({"msg", "send", "--to", "li", "--text", "明天见"});
+  REQUIRE_MESSAGE(to_li.code == 0, describe(to_li));
+  REQUIRE(mt::sync(lead, "lin") == 0);
+  REQUIRE(mt::sync(volunteer, "wang") == 0);
+
+  auto list = lead.run({"task", "list"});
+  REQUIRE_MESSAGE(list.code == 0, describe(list));
+  CHECK_MESSAGE(contains(list.out, "王芳 (wang)"), describe(list));
+  const std::string id = mt::run_json(lead, {"task", "list"}).at(0)["id"];
+  auto show = volunteer.run({"task", "show", id});
+  REQUIRE_MESSAGE(show.code == 0, describe(show));
+  CHECK_MESSAGE(contains(show.out, "林组长 (lin)"), describe(show));
+  CHECK_MESSAGE(contains(show.out, "王芳 (wang)"), describe(show));
+  auto messages = lead.run({"msg", "list"});
+  REQUIRE_MESSAGE(messages.code == 0, describe(messages));
+  CHECK_MESSAGE(contains(messages.out, "林组长 (lin) → 王芳 (wang): 谢谢"), describe(messages));
+  CHECK_MESSAGE(contains(messages.out, "林组长 (lin) → li: 明天见"), describe(messages));
+  // The building beside one's own counts too: li (b5) hears from 王芳 (b3) by name.
+  auto hello = volunteer.run({"msg", "send", "--to", "li", "--text", "北门见"});
+  REQUIRE_MESSAGE(hello.code == 0, describe(hello));
+  REQUIRE(mt::sync(volunteer, "wang") == 0);
+  mt::ClientFixture neighbour("li");
+  neighbour.login(server, "li");
+  auto heard = neighbour.run({"msg", "list"});
+  REQUIRE_MESSAGE(heard.code == 0, describe(heard));
+  CHECK_MESSAGE(contains(heard.out, "王芳 (wang) → li: 北门见"), describe(heard));
+  // --json keeps the user names alone: scripts read them.
+  auto json = mt::run_json(lead, {"task", "list"});
+  CHECK(contains(json.dump(), "\"wang\""));
+  CHECK_FALSE(contains(json.dump(), "王芳"));
+}
+
+TEST_CASE("cli: watch that cannot reach the server says so, exit 3") {
+  mt::ServerFixture server;
+  server.add_user("wang", "volunteer", "gulou/antai/yili/b3");
+  server.start();
+  mt::ClientFixture volunteer("wang");
+  volunteer.login(server, "wang");
+  server.stop();
+  auto r = volunteer.run({"watch", "--timeout", "20"});
+  CHECK_MESSAGE(r.code == 3, describe(r));
+  CHECK_MESSAGE(contains(r.err, "cannot reach"), describe(r));
+  CHECK(r.out.empty());
+}

@@ -631,7 +631,7 @@ TEST_SUITE("integration") {
     mt::TempDir import_dir("muster-import-");
     const std::string import_file = import_dir.path() + "/users.csv";
     std::ofstream(import_file) << users;
-    auto imported = server.admin({"user", "import", import_file});
+    auto imported = server.admin({"user", "import", import_file, "--create-area"});
     REQUIRE_MESSAGE(imported.code == 0, describe(imported));
     {
       std::ofstream policy(server.data_dir() + "/policy.json");

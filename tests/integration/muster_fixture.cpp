@@ -77,9 +77,10 @@ RunResult ServerFixture::admin(std::vector<std::string> args, const std::optiona
 }
 
 void ServerFixture::add_user(const std::string& name, const std::string& roles, const std::string& area,
-                             const std::string& password) {
+                             const std::string& password, const std::string& display) {
   // Tests set up their areas by naming them: --create-area.
   std::vector<std::string> args{"user", "add", name, "--role", roles, "--area", area, "--create-area", "--password-stdin"};
+  if (!display.empty()) args.insert(args.end(), {"--display", display});
   auto r = admin(args, password + "\n");
   if (r.code != 0) throw std::runtime_error("user add failed: " + describe(args, r));
 }

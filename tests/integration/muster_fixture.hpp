@@ -47,7 +47,8 @@ class ServerFixture {
 
   // `musterd user add` (throws if it fails).
   void add_user(const std::string& name, const std::string& roles, const std::string& area,
-                const std::string& password = "password123");
+                const std::string& password = "password123",
+                const std::string& display = "");
   RunResult admin(std::vector<std::string> args, const std::optional<std::string>& stdin_text = std::nullopt);
 
   // serve; waits for /healthz (throws if not up in 10 s). With --tls-cert among the

@@ -43,7 +43,14 @@ TEST_CASE("user import: users with shared passwords, roles and device tokens") {
                                       "imp2,lead;volunteer,bench/imp,secret-one\n"
                                       "\n"
                                       "imp3,volunteer,bench/imp/b1,secret-two,token-for-imp3-0123456789\r\n");
+  // Areas the directory does not have are refused, naming the line, and nothing is
+  // imported: a misspelt area would otherwise become a new one nobody else is in.
   auto r = server.admin({"user", "import", good});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("users.csv:2: no area 'bench/imp'") != std::string::npos);
+  CHECK(r.err.find("--create-area") != std::string::npos);
+  CHECK(user_list(server).empty());
+  r = server.admin({"user", "import", good, "--create-area"});
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   CHECK(r.out.find("imported 3 users (2 distinct passwords, 2 device tokens for bench)") != std::string::npos);
@@ -103,7 +110,7 @@ TEST_CASE("user import: RFC 4180 quoting, so a display name may hold a comma") {
                                        "wang,volunteer,bench/imp,secret-one,,\"Wang, Li\"\n"
                                        "zhao,\"lead;volunteer\",bench/imp,\"pass,word\",,\"Zhao \"\"Big\"\" Wei\"\r\n"
                                        "sun,volunteer,bench/imp,secret-one\n");
-  auto r = server.admin({"user", "import", names});
+  auto r = server.admin({"user", "import", names, "--create-area"});
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   CHECK(r.out.find("imported 3 users (2 distinct passwords, 0 device tokens for bench)") != std::string::npos);

@@ -85,7 +85,8 @@ struct BridgeWorld {
     prosody.add_user("mallory", "mallory-secret");
     for (const char* area : {"gulou/antai/yili/b3", "gulou/antai/yili/b5"}) server.admin({"area", "add", area});
     server.add_user("lin", "lead", kYili);
-    server.add_user("wang", "volunteer", "gulou/antai/yili/b3");
+    // wang has a display name, which residents are told; li has none: his user name.
+    server.add_user("wang", "volunteer", "gulou/antai/yili/b3", "password123", "王芳");
     server.add_user("li", "volunteer", "gulou/antai/yili/b5");
     server.add_user("bridge", "plugin", kYili);
     std::ofstream(dir.path() + "/helper.password") << "helper-secret\n";
@@ -217,7 +218,7 @@ TEST_SUITE("integration") {
     const std::string cabbage_id = task_of(*wang, "代买：白菜2斤");
     act(*wang, "accept", cabbage_id);
     REQUIRE_MESSAGE(alice.wait_count(2, 15s), (joined(alice.heard()) + w.server.log()));
-    CHECK(alice.heard()[1] == "#1 已有志愿者接单：wang。");
+    CHECK(alice.heard()[1] == "#1 已有志愿者接单：王芳。");
     act(*wang, "done", cabbage_id);
     REQUIRE(alice.wait_count(3, 15s));
     CHECK(alice.heard()[2] == "#1 已完成，送到 3栋502。");
@@ -265,9 +266,9 @@ TEST_SUITE("integration") {
     act(*wang, "done", three);
 
     const std::vector<std::string> expected{
-        "已登记 #1", "已登记 #2", "已登记 #3", "#1 已有志愿者接单：wang", "#2 已有志愿者接单：wang",
-        "#1 志愿者 wang 已开始办理", "#1 已完成", "#3 已有志愿者接单：wang", "#2 已完成",
-        "#3 志愿者 wang 已开始办理", "#3 已完成"};
+        "已登记 #1", "已登记 #2", "已登记 #3", "#1 已有志愿者接单：王芳", "#2 已有志愿者接单：王芳",
+        "#1 志愿者 王芳 已开始办理", "#1 已完成", "#3 已有志愿者接单：王芳", "#2 已完成",
+        "#3 志愿者 王芳 已开始办理", "#3 已完成"};
     REQUIRE_MESSAGE(alice.wait_for(
                         [&](const std::vector<std::string>& heard) {
                           return std::all_of(expected.begin(), expected.end(),

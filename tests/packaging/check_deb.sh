@@ -43,7 +43,8 @@ done
 grep -q "^ *Package: muster$" <<<"$info" || fail "the package is not called muster"
 contents=$(dpkg-deb --contents "$deb")
 for path in ./usr/bin/musterd ./usr/bin/muster ./usr/lib/systemd/system/musterd.service ./etc/default/musterd \
-            ./usr/lib/muster/muster-xmpp-bridge ./usr/lib/muster/muster_broker_ids.so; do
+            ./usr/lib/muster/muster-xmpp-bridge ./usr/lib/muster/muster_broker_ids.so \
+            ./usr/share/bash-completion/completions/muster ./usr/share/bash-completion/completions/musterd; do
   grep -q " $path\$" <<<"$contents" || fail "the package lacks $path"
 done
 dpkg-deb --control "$deb" "$work/control"

@@ -311,6 +311,13 @@ class PluginHost::Impl {
       for (const auto& area : directory.areas()) {
         if (domain::can_see(actor, domain::area_scope(area))) init.areas.push_back(area);
       }
+      // Display names, for what it tells people (the chat bridge: "王芳 accepted …").
+      for (const auto& [name, u] : directory.users()) {
+        if (u.display.empty() || u.display == name) continue;
+        if (domain::shares_neighbourhood(user->area, u.area)) {
+          init.people[name] = u.display;
+        }
+      }
     }
     try {
       init.cursors = hub_.receipts(p.spec.user, kDevice);

@@ -230,6 +230,14 @@ void Subscriber::start(const UserRecord& user, const std::string& device, const 
   if (welcome) {
     protocol::Welcome w{user.name, user.roles.names(), user.area, token, {}, hub_.engine().policy().timezone};
     for (const auto& [scope, seq] : from) w.scopes.push_back(scope);
+    // The display names of the people this user works with (domain::shares_neighbourhood:
+    // above their area, at, below or beside it).
+    for (const auto& [name, u] : hub_.engine().directory().users()) {
+      if (u.display.empty() || u.display == name) continue;
+      if (domain::shares_neighbourhood(user.area, u.area)) {
+        w.people[name] = u.display;
+      }
+    }
     port_.send(FrameKind::reply, reply(w));
   }
   follow(std::move(from));

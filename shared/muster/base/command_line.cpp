@@ -238,8 +238,13 @@ CommandTree::Parsed CommandTree::parse(const std::vector<std::string>& words) {
     }
     std::string message = where + ": unexpected argument '" + w + "'";
     // `--start 2026-12-07 08:00`: the word after an option's value.
+    std::vector<std::string> valued;
+    for (const auto* o : impl_->options_of(deepest)) {
+      if (o->get_expected_max() == 0) continue;
+      for (const auto& n : typed_names(o)) valued.push_back(n);
+    }
     for (std::size_t i = 2; i < words.size(); ++i) {
-      if (words[i] == w && looks_like_option(words[i - 2]) && words[i - 2].find('=') == std::string::npos) {
+      if (words[i] == w && std::find(valued.begin(), valued.end(), words[i - 2]) != valued.end()) {
         message += " after " + words[i - 2] + " " + words[i - 1] + " (a value with spaces needs quotes: " +
                    words[i - 2] + " \"" + words[i - 1] + " " + w + "\")";
         break;

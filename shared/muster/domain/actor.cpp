@@ -93,6 +93,12 @@ bool area_contains(std::string_view ancestor, std::string_view path) {
   return path.size() == ancestor.size() || path[ancestor.size()] == '/';
 }
 
+bool shares_neighbourhood(std::string_view viewer_area, std::string_view other_area) {
+  if (area_contains(other_area, viewer_area)) return true;
+  const std::string_view parent = area_parent(viewer_area);
+  return area_contains(parent.empty() ? viewer_area : parent, other_area);
+}
+
 std::vector<std::string> area_lineage(std::string_view path) {
   std::vector<std::string> out;
   for (std::size_t i = 0; i <= path.size(); ++i) {

@@ -50,6 +50,10 @@ bool area_contains(std::string_view ancestor, std::string_view path);
 // "gulou/antai/yili" -> {"gulou", "gulou/antai", "gulou/antai/yili"}.
 std::vector<std::string> area_lineage(std::string_view path);
 std::string_view area_parent(std::string_view path);  // "" for a top-level area
+// Whether someone living in `viewer_area` is told the display name of someone living in
+// `other_area` (the welcome's `people`, a plugin's init): the people above them, and
+// those at, below or beside their area (the same parent area and below).
+bool shares_neighbourhood(std::string_view viewer_area, std::string_view other_area);
 
 // --- Scopes: "area:<path>", "user:<name>", "role:<name>" ---
 

@@ -187,6 +187,11 @@ Result<ServerFrame> decode_server_json(const Json& j) {
     w.token = str(r.required_string("token"));
     w.scopes = r.required_strings("scopes").value_or(std::vector<std::string>{});
     w.tz = str(r.optional_string("tz"));
+    if (const Json* people = r.value("people"); people != nullptr && people->is_object()) {
+      for (const auto& [name, display] : people->items()) {
+        if (display.is_string()) w.people[name] = display.get<std::string>();
+      }
+    }
     return finish<ServerFrame>(r, std::move(w));
   }
   if (t == "caught_up") return ServerFrame{CaughtUp{}};
@@ -234,6 +239,7 @@ std::string encode(const ServerFrame& frame) {
       Json j{{"t", "welcome"}, {"user", w.user},   {"roles", w.roles},
              {"area", w.area}, {"token", w.token}, {"scopes", w.scopes}};
       if (!w.tz.empty()) j["tz"] = w.tz;
+      if (!w.people.empty()) j["people"] = w.people;
       return j;
     }
     Json operator()(const EventFrame& e) const { return event_to_json(e.event); }

@@ -77,6 +77,9 @@ struct Welcome {
   std::string token;
   std::vector<std::string> scopes;
   std::string tz{};  // the server's time zone, e.g. "Asia/Shanghai"; optional on the wire
+  // The display names (王芳) of the users this user sees, by user name; optional on the
+  // wire (an older server sends none: clients then show user names alone).
+  std::map<std::string, std::string> people{};
 };
 
 struct EventFrame {

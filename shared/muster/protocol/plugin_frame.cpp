@@ -25,6 +25,7 @@ std::string encode_plugin_init(const PluginInit& init) {
   Json j{{"t", "init"},          {"v", init.v},           {"config", init.config.is_null() ? Json::object() : init.config},
          {"user", init.user},    {"area", init.area},     {"scopes", init.scopes},
          {"areas", init.areas},  {"cursors", cursors_to_json(init.cursors)}};
+  if (!init.people.empty()) j["people"] = init.people;
   return j.dump();
 }
 
@@ -42,6 +43,11 @@ Result<HostLine> decode_host_line(std::string_view line) {
     init.scopes = r.required_strings("scopes").value_or(std::vector<std::string>{});
     init.areas = r.required_strings("areas").value_or(std::vector<std::string>{});
     init.cursors = read_cursors(r, "cursors", false);
+    if (const Json* people = r.value("people"); people != nullptr && people->is_object()) {
+      for (const auto& [name, display] : people->items()) {
+        if (display.is_string()) init.people[name] = display.get<std::string>();
+      }
+    }
     if (!r.ok()) return r.error();
     return HostLine{std::move(init)};
   }

@@ -33,6 +33,9 @@ struct PluginInit {
   std::vector<std::string> scopes;  // the scopes it may subscribe to
   std::vector<std::string> areas;   // the known areas it can see (its home, above and below)
   Cursors cursors;                  // what it has acknowledged so far: its feed resumes after these
+  // The display names of the users whose home area is on one line with its own (above,
+  // at or below it), by user name; optional on the line.
+  std::map<std::string, std::string> people{};
 };
 
 using HostLine = std::variant<PluginInit, EventFrame, Ack, CaughtUp, ErrorFrame>;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 namespace muster::sync {
 
 namespace protocol = muster::protocol;
@@ -93,6 +95,8 @@ Result<std::vector<std::string>> SyncSession::on_frame(std::string_view text) {
     identity_.scopes = w->scopes;
     if (!w->tz.empty()) identity_.tz = w->tz;
     store_.save_identity(identity_);
+    // Display names for the tables (README "The client"); an older server sends none.
+    if (!w->people.empty()) store_.set_config("people", nlohmann::json(w->people).dump());
     welcomed_ = true;
     return push_new_ops();
   }

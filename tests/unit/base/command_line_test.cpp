@@ -93,6 +93,11 @@ TEST_CASE("CommandTree: mistakes are refused naming the word") {
           "\"2026 08:00\")");
   }
   {
+    auto t = small_tree();  // after a flag, no value to quote
+    auto p = t.parse({"task", "done", "--json", "X", "Y"});
+    CHECK(p.error == "prog task done: unexpected argument 'Y'");
+  }
+  {
     auto t = small_tree();
     auto p = t.parse({"tsak", "list"});
     CHECK(p.unknown_command);

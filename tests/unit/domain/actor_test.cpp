@@ -364,3 +364,20 @@ TEST_CASE("visible_scopes lists exactly the scopes can_see admits, each once") {
     }
   }
 }
+
+TEST_CASE("shares_neighbourhood: above, at, below and beside one's area; not the next compound") {
+  using muster::domain::shares_neighbourhood;
+  const std::string b3 = "gulou/antai/yili/b3";
+  CHECK(shares_neighbourhood(b3, "gulou/antai/yili"));     // the lead
+  CHECK(shares_neighbourhood(b3, "gulou/antai"));          // the coordinator
+  CHECK(shares_neighbourhood(b3, "gulou"));                // the admin
+  CHECK(shares_neighbourhood(b3, b3));                     // the same building
+  CHECK(shares_neighbourhood(b3, "gulou/antai/yili/b5"));  // the next building
+  CHECK_FALSE(shares_neighbourhood(b3, "gulou/antai/heping/b1"));
+  CHECK_FALSE(shares_neighbourhood(b3, "gulou/antai/heping"));
+  // A lead sees the compounds beside theirs; a top-level admin everyone below.
+  CHECK(shares_neighbourhood("gulou/antai/yili", "gulou/antai/heping/b1"));
+  CHECK(shares_neighbourhood("gulou", "gulou/antai/heping/b1"));
+  CHECK_FALSE(shares_neighbourhood("gulou", "xicheng"));
+  CHECK_FALSE(shares_neighbourhood("gulou/antai/heping/b1", "gulou/antai/hepingx"));  // a name, not a prefix
+}

@@ -391,6 +391,19 @@ TEST_CASE("every server frame type encodes and decodes back") {
     CHECK(back.area == w.area);
     CHECK(back.token == w.token);
     CHECK(back.scopes == w.scopes);
+    CHECK(back.people.empty());
+    CHECK(encode(ServerFrame{w}).find("people") == std::string::npos);  // none: no field
+  }
+  SUBCASE("welcome with display names") {
+    Welcome w{"alice", {"volunteer"}, "gulou/antai/yili/b3", "tok-1", {"user:alice"}};
+    w.people = {{"lin", "林组长"}, {"wang", "王芳"}};
+    auto back = server_round_trip(w);
+    CHECK(back.people == w.people);
+    // From an older client's point of view it is one more field; a malformed one is ignored.
+    auto odd = decode_server_frame(
+        R"({"t":"welcome","user":"a","roles":[],"token":"t","scopes":[],"people":{"lin":7,"wang":"王芳"}})");
+    REQUIRE(odd);
+    CHECK(std::get<Welcome>(*odd).people == std::map<std::string, std::string>{{"wang", "王芳"}});
   }
   SUBCASE("event") {
     EventFrame e{sample_event()};

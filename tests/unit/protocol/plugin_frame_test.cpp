@@ -99,6 +99,12 @@ TEST_CASE("init carries the config, the identity, the scopes, the areas and the 
   CHECK(got.areas == init.areas);
   CHECK(got.cursors == init.cursors);
   CHECK(got.config == init.config);
+  CHECK(got.people.empty());
+  CHECK_FALSE(j.contains("people"));
+  init.people = {{"wang", "王芳"}};
+  auto with_people = decode_host_line(encode_plugin_init(init));
+  REQUIRE(with_people);
+  CHECK(std::get<PluginInit>(*with_people).people == init.people);
 }
 
 TEST_CASE("a plugin reads events, acks, caught_up and errors as the WebSocket frames they are") {
