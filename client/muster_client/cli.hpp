@@ -19,6 +19,7 @@
 #include "muster/base/ulid.hpp"
 #include "muster/sync/client_store.hpp"
 #include "muster_client/connection.hpp"
+#include "muster_client/people.hpp"
 #include "muster_client/sync_driver.hpp"
 #include "muster_client/tui/terminal.hpp"
 
@@ -59,6 +60,8 @@ class Cli {
   // A person as tables show them: "王芳 (wang)" when the server told this device wang's
   // display name (its welcome's `people`), else the user name alone ("area:…" as given).
   std::string person(const std::string& name);
+  // The display names this device was told (people.hpp), for the TUI's snapshot too.
+  const People& people();
   // A time for a table: "2026-11-25 08:00" in zone(), "2026-11-25 00:00Z" when zone()
   // stands in for a zone that could not be loaded.
   std::string short_time(UnixMs t);
@@ -105,7 +108,7 @@ class Cli {
   tui::TerminalFactory terminal_;  // the terminal for `muster tui` (main.cpp), or none
   std::unique_ptr<sync::ClientStore> store_;
   std::optional<Zone> zone_;
-  std::optional<std::map<std::string, std::string>> people_;
+  std::optional<People> people_;  // read from the store once, at the first person()
   std::string zone_missing_;  // the zone that could not be loaded, if zone_ is UTC instead
   UlidGenerator ids_;
 };

@@ -168,20 +168,12 @@ const Zone& Cli::zone() {
   return *zone_;
 }
 
-std::string Cli::person(const std::string& name) {
-  if (!people_) {
-    people_.emplace();
-    auto j = Json::parse(store().config("people"), nullptr, false);
-    if (j.is_object()) {
-      for (const auto& [user, display] : j.items()) {
-        if (display.is_string()) (*people_)[user] = display.get<std::string>();
-      }
-    }
-  }
-  auto it = people_->find(name);
-  if (it == people_->end() || it->second.empty() || it->second == name) return name;
-  return it->second + " (" + name + ")";
+const People& Cli::people() {
+  if (!people_) people_ = People::from_json(store().config("people"));
+  return *people_;
 }
+
+std::string Cli::person(const std::string& name) { return people().person(name); }
 
 std::string Cli::short_time(UnixMs t) {
   std::string text = format_local_short(t, zone());

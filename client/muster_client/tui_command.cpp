@@ -117,6 +117,7 @@ int Cli::tui() {
     s.link = link;
     s.rollups = rollups;
     s.local_time = [this](UnixMs t) { return short_time(t); };
+    s.people = People::from_json(store().config("people"));  // a welcome may bring new names
     if (auto rej = store().rejections(1); !rej.empty() && rej.front().op_id.str() != last_rejection) {
       const auto& r = rej.front();
       last_rejection = r.op_id.str();

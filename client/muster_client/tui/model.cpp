@@ -620,7 +620,7 @@ std::vector<std::string> Model::draw_tasks(int width, int height, std::vector<St
   out.push_back(fit(filter, width));
   styles.push_back(Style::dim);
   const auto tasks = filtered_tasks();
-  const int id_w = 8, state_w = 12, pri_w = 8, holder_w = 12;
+  const int id_w = 8, state_w = 12, pri_w = 8, holder_w = width >= 120 ? 18 : 15;  // "→王芳 (wang)" is 12
   const int area_w = width >= 120 ? 28 : (width >= 100 ? 18 : 0);
   const int title_w = std::max(8, width - 1 - id_w - state_w - pri_w - holder_w - area_w);
   out.push_back(fit(" " + fit("ID", id_w) + fit("STATE", state_w) + fit("PRI", pri_w) + fit("HOLDER", holder_w) +
@@ -649,7 +649,9 @@ std::vector<std::string> Model::draw_tasks(int width, int height, std::vector<St
     any_pending = any_pending || pending;
     any_escalated = any_escalated || escalated;
     const std::string state = std::string(domain::to_string(t.state)) + (pending ? "*" : "") + (escalated ? "!" : "");
-    const std::string holder = !t.assignee.empty() ? t.assignee : (!t.offered_to.empty() ? "→" + t.offered_to : "-");
+    const std::string holder = !t.assignee.empty() ? snap_.people.person(t.assignee)
+                               : !t.offered_to.empty() ? "→" + snap_.people.person(t.offered_to)
+                                                        : "-";
     out.push_back(fit(" " + cell(short_id(t.id.str()), id_w) + cell(state, state_w) +
                           cell(domain::to_string(t.priority), pri_w) + cell(holder, holder_w - 1) + " " +
                           (area_w > 0 ? area_cell(t.area, static_cast<std::size_t>(area_w - 1)) + " " : "") +
@@ -671,21 +673,21 @@ std::vector<std::string> Model::draw_tasks(int width, int height, std::vector<St
   d.push_back("id " + t.id.str() + "  " + display_safe(t.kind) + "  " + std::string(domain::to_string(t.state)) +
               "  " + std::string(domain::to_string(t.priority)) + "  " + std::string(domain::to_string(t.dispatch)));
   std::string who = "area " + display_safe(t.area);
-  if (!t.assignee.empty()) who += "  held by " + display_safe(t.assignee);
+  if (!t.assignee.empty()) who += "  held by " + person(t.assignee);
   if (!t.offered_to.empty()) {
-    who += "  offered to " + display_safe(t.offered_to);
+    who += "  offered to " + person(t.offered_to);
     if (!t.offer_expires.empty()) who += " until " + rfc_time_text(t.offer_expires).substr(11);
   }
   if (!t.due.empty()) who += "  due " + rfc_time_text(t.due);
   if (!t.skill.empty()) who += "  skill " + display_safe(t.skill);
   d.push_back(who);
-  d.push_back("created  " + rfc_time_text(t.created_at) + " by " + display_safe(t.creator));
+  d.push_back("created  " + rfc_time_text(t.created_at) + " by " + person(t.creator));
   if (!t.offered.empty()) {
     std::string line = "offered  ";
-    for (std::size_t i = 0; i < t.offered.size(); ++i) line += (i ? " → " : "") + display_safe(t.offered[i]);
+    for (std::size_t i = 0; i < t.offered.size(); ++i) line += (i ? " → " : "") + person(t.offered[i]);
     if (!t.declined_by.empty()) {
       line += "  (declined:";
-      for (const auto& u : t.declined_by) line += " " + display_safe(u);
+      for (const auto& u : t.declined_by) line += " " + person(u);
       line += ")";
     }
     d.push_back(line);
@@ -695,7 +697,7 @@ std::vector<std::string> Model::draw_tasks(int width, int height, std::vector<St
     for (const auto& s : t.escalated) line += " " + display_safe(s);
     d.push_back(line);
   }
-  if (!t.updated_at.empty()) d.push_back("changed  " + rfc_time_text(t.updated_at) + " by " + display_safe(t.updated_by));
+  if (!t.updated_at.empty()) d.push_back("changed  " + rfc_time_text(t.updated_at) + " by " + person(t.updated_by));
   if (!t.note.empty()) d.push_back("note     " + display_safe(t.note));
   for (const auto& [k, v] : t.details) d.push_back(display_safe(k) + ": " + display_safe(v));
   for (std::size_t i = 0; i < d.size() && static_cast<int>(i) < detail_h; ++i) {
@@ -776,7 +778,7 @@ std::vector<std::string> Model::draw_notices(int width, int height, std::vector<
     if (n.author == snap_.user) mark = " ✎ ";
     if (snap_.pending.count(n.id)) mark[0] = '*';
     out.push_back(fit(mark + fit(rfc_time_text(n.posted_at).substr(5), 12) + cell(domain::to_string(n.priority), 8) +
-                          cell(n.author, 10) + display_safe(n.text),
+                          cell(snap_.people.person(n.author), width >= 120 ? 18 : 14) + display_safe(n.text),
                       width));
     styles.push_back(i == f ? Style::focus : (mark == " ! " ? Style::alert : Style::normal));
   }
@@ -803,7 +805,7 @@ std::vector<std::string> Model::draw_notices(int width, int height, std::vector<
       const int ar = a.value("recipients", 0), aa = a.value("acked", 0);
       std::string missing;
       if (a.contains("missing")) {
-        for (const auto& m : a["missing"]) missing += " " + display_safe(m.get<std::string>());
+        for (const auto& m : a["missing"]) missing += " " + person(m.get<std::string>());
       }
       out.push_back(fit(" " + cell(a.value("area", ""), area_w) + bar(aa, ar, bar_w) + " " +
                             fit(std::to_string(aa) + "/" + std::to_string(ar), 7) + missing,
@@ -895,6 +897,8 @@ std::vector<std::string> Model::draw_help(int width, int /*height*/) const {
   return out;
 }
 
+std::string Model::person(const std::string& user) const { return display_safe(snap_.people.person(user)); }
+
 std::string Model::status_line(int width) const {
   const auto& l = snap_.link;
   std::string link;
@@ -904,7 +908,7 @@ std::string Model::status_line(int width) const {
     case Link::offline: link = "offline since " + time_text(l.offline_since).substr(11); break;
     case Link::reconnecting: link = "reconnecting (offline since " + time_text(l.offline_since).substr(11) + ")"; break;
   }
-  std::string text = " " + display_safe(snap_.user) + " · " + link + " · " + std::to_string(l.waiting) +
+  std::string text = " " + person(snap_.user) + " · " + link + " · " + std::to_string(l.waiting) +
                      (l.waiting == 1 ? " op" : " ops") + " waiting · synced " +
                      (l.last_sync == 0 ? std::string("never") : time_text(l.last_sync).substr(11)) + " · " +
                      display_safe(l.zone);

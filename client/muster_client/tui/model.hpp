@@ -24,6 +24,7 @@
 #include "muster/base/time.hpp"
 #include "muster/domain/inbox.hpp"
 #include "muster/domain/state.hpp"
+#include "muster_client/people.hpp"
 
 namespace muster::client::tui {
 
@@ -72,6 +73,9 @@ struct Snapshot {
   std::map<std::string, domain::Json> rollups;
   // A time as tables show it, in the server's zone: "2026-11-25 08:00".
   std::function<std::string(UnixMs)> local_time;
+  // Display names the server sent: every person on a screen is shown as people.person()
+  // gives it, "王芳 (wang)", as in the command line's tables.
+  People people;
 };
 
 struct Action {
@@ -193,6 +197,8 @@ class Model {
   std::vector<std::string> draw_help(int width, int height) const;
   std::string status_line(int width) const;
   std::string time_text(UnixMs t) const;
+  // A person, display-safe: "王芳 (wang)" (Snapshot::people), else the user name.
+  std::string person(const std::string& user) const;
   std::string rfc_time_text(const std::string& rfc3339) const;
 
   Snapshot snap_;

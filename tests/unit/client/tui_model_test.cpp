@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -375,4 +376,108 @@ TEST_CASE("tui model: when the list shrinks under the focus, keys act on the las
   m.update(s);
   CHECK(m.frame(80, 24).lines[3].style == tui::Style::focus);
   CHECK(m.key('s').body["task"] == "01JHELD000000000000000BBBB");
+}
+
+TEST_CASE("tui model: people are shown as 王芳 (wang) wherever they appear; columns stay aligned") {
+  const muster::client::People people(std::map<std::string, std::string>{{"wang", "王芳"}, {"lin", "林组长"}});
+  for (auto [w, h] : {std::pair{80, 24}, std::pair{120, 40}}) {
+    auto s = snapshot("wang");
+    s.people = people;
+    tui::Model m;
+    m.update(s);
+    // The status bar names this user.
+    const std::string status = m.frame(w, h).lines.back().text;
+    CHECK_MESSAGE(status.find(" 王芳 (wang) · online") == 0, status);
+
+    // Tasks: the holder column, "王芳 (wang)" and "→王芳 (wang)", and every title starting
+    // where the header's TITLE does.
+    m.show(tui::Screen::tasks);
+    auto f = m.frame(w, h);
+    check_frame(f, w, h);
+    const std::string all = text(f);
+    CHECK_MESSAGE(all.find("→王芳 (wang)") != std::string::npos, all);
+    const auto& header = f.lines[2].text;
+    const std::size_t holder = column_of(header, "HOLDER"), title = column_of(header, "TITLE");
+    REQUIRE(title != std::string::npos);
+    int rows = 0;
+    for (std::size_t i = 3; i < f.lines.size(); ++i) {
+      const auto& line = f.lines[i].text;
+      if (line.rfind(" 00", 0) != 0) continue;  // a task's row starts with its short id
+      for (const auto& t : kTitles) {
+        if (line.find(t) == std::string::npos) continue;
+        ++rows;
+        CHECK_MESSAGE(column_of(line, t) == title, line);
+        if (line.find("王芳") != std::string::npos) {
+          const std::size_t at = column_of(line, line.find("→王芳") != std::string::npos ? "→王芳" : "王芳");
+          CHECK_MESSAGE(at == holder, line);
+        }
+      }
+    }
+    CHECK(rows == 3);
+    // The detail pane of the focused task: who holds it or was offered it, who made it.
+    CHECK_MESSAGE(all.find("held by 王芳 (wang)") != std::string::npos, all);
+    CHECK_MESSAGE(all.find("created  ") != std::string::npos, all);
+    CHECK_MESSAGE(all.find(" by 林组长 (lin)") != std::string::npos, all);
+    (void)m.key(tui::kDown);
+    const std::string offered = text(m.frame(w, h));
+    CHECK_MESSAGE(offered.find("offered to 王芳 (wang) until") != std::string::npos, offered);
+  }
+}
+
+TEST_CASE("tui model: notices show their author and a roll-up its missing people by display name") {
+  const muster::client::People people(std::map<std::string, std::string>{{"wang", "王芳"}, {"lin", "林组长"}});
+  for (auto [w, h] : {std::pair{80, 24}, std::pair{120, 40}}) {
+    auto s = snapshot("lin", {domain::Role::lead});
+    s.people = people;
+    domain::Notice mine;
+    mine.id = "01JNOTICE0000000000000EEEE";
+    mine.area = kYili;
+    mine.text = "下午停水";
+    mine.author = "wang";
+    mine.posted_at = format_utc(kNow - 1800000);
+    s.state.notices[mine.id] = mine;
+    // The same roll-up for either notice: whichever has the focus shows it.
+    const domain::Json rollup{
+        {"recipients", 2},
+        {"acked", 1},
+        {"by_area", {{{"area", kYili + "/b3"}, {"recipients", 2}, {"acked", 1}, {"missing", {"wang"}}}}}};
+    s.rollups["01JNOTICE0000000000000DDDD"] = rollup;
+    s.rollups[mine.id] = rollup;
+    tui::Model m;
+    m.update(s);
+    m.show(tui::Screen::notices);
+    auto f = m.frame(w, h);
+    check_frame(f, w, h);
+    // Both authors' names, and the notices' texts in one column after them.
+    std::size_t lin_row = 0, wang_row = 0;
+    for (std::size_t i = 0; i < f.lines.size(); ++i) {
+      if (f.lines[i].text.find("林组长 (lin)") != std::string::npos && f.lines[i].text.find("明早8点") != std::string::npos) {
+        lin_row = i;
+      }
+      if (f.lines[i].text.find("王芳 (wang)") != std::string::npos && f.lines[i].text.find("下午停水") != std::string::npos) {
+        wang_row = i;
+      }
+    }
+    REQUIRE_MESSAGE(lin_row != 0, text(f));
+    REQUIRE_MESSAGE(wang_row != 0, text(f));
+    CHECK(column_of(f.lines[lin_row].text, "林组长") == column_of(f.lines[wang_row].text, "王芳"));
+    CHECK(column_of(f.lines[lin_row].text, "明早8点") == column_of(f.lines[wang_row].text, "下午停水"));
+    // The focused notice's roll-up names who has not acknowledged yet.
+    const std::string all = text(f);
+    CHECK_MESSAGE(all.find("acknowledged 1/2") != std::string::npos, all);
+    CHECK_MESSAGE(all.find("1/2     王芳 (wang)") != std::string::npos, all);
+  }
+}
+
+TEST_CASE("people: display name beside the user name; a user without one, or a bad store, by user name") {
+  const auto p = muster::client::People::from_json(R"({"wang":"王芳","li":"李强","chen":"chen","lin":""})");
+  CHECK(p.person("wang") == "王芳 (wang)");
+  CHECK(p.person("li") == "李强 (li)");
+  CHECK(p.person("chen") == "chen");  // the same as the user name: said once
+  CHECK(p.person("lin") == "lin");    // empty: none
+  CHECK(p.person("zhao") == "zhao");
+  CHECK(p.person("area:gulou/antai") == "area:gulou/antai");
+  CHECK(muster::client::People::from_json("").person("wang") == "wang");
+  CHECK(muster::client::People::from_json("[1,2]").person("wang") == "wang");
+  CHECK(muster::client::People::from_json(R"({"wang":7})").person("wang") == "wang");
 }
