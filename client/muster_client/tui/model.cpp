@@ -585,8 +585,15 @@ std::vector<std::string> Model::draw_inbox(int width, int height, std::vector<St
     }
     const bool pending = snap_.pending.count(item.id) > 0;
     any_pending = any_pending || pending;
+    // A message says who wrote it, as `muster msg list` does: "王芳 (wang): 白菜已送到".
+    std::string title = item.title;
+    if (item.kind == "message") {
+      if (auto m = snap_.state.messages.find(item.id); m != snap_.state.messages.end()) {
+        title = snap_.people.person(m->second.from) + ": " + title;
+      }
+    }
     out.push_back(fit(" " + cell(item.kind, static_cast<std::size_t>(kind_w - 1)) + (pending ? "* " : "  ") +
-                          cell(item.title, static_cast<std::size_t>(title_w - 1)) + " " +
+                          cell(title, static_cast<std::size_t>(title_w - 1)) + " " +
                           area_cell(item.area, static_cast<std::size_t>(area_w - 1)) + " " + when,
                       width));
     styles.push_back(i == f ? Style::focus : (item.kind == "offer" || item.kind == "escalation" ? Style::alert
@@ -711,11 +718,23 @@ std::vector<std::string> Model::draw_roster(int width, int height, std::vector<S
   std::vector<std::string> out;
   const std::string& me = snap_.user;
   auto shift_line = [&](const domain::Shift& s, const std::string& state) {
-    const int post_w = std::max(10, width - 1 - 17 - 6 - 7 - 22 - (width >= 120 ? 30 : 16));
-    return fit(" " + fit(time_text(s.start), 17) + fit(time_text(s.end).substr(11), 6) + cell(s.post, post_w) +
-                   cell(s.area, width >= 120 ? 30 : 16) +
-                   fit(std::to_string(static_cast<int>(s.signups.size())) + "/" + std::to_string(s.seats), 7) + state,
-               width);
+    const int names_w = width >= 120 ? 26 : 11;  // room for "王芳 (wang)" at least
+    const int post_w = std::max(10, width - 1 - 17 - 6 - 7 - 12 - (width >= 120 ? 30 : 16) - names_w);
+    std::string line = " " + fit(time_text(s.start), 17) + fit(time_text(s.end).substr(11), 6) + cell(s.post, post_w) +
+                       cell(s.area, width >= 120 ? 30 : 16) +
+                       fit(std::to_string(static_cast<int>(s.signups.size())) + "/" + std::to_string(s.seats), 7) +
+                       fit(state, 12);
+    // Who signed up, "王芳 (wang) 李强 (li)", as many as fit whole; "…" for the rest.
+    for (std::size_t i = 0; i < s.signups.size(); ++i) {
+      const std::string name = person(s.signups[i].user);
+      const bool last = i + 1 == s.signups.size();
+      if (display_width(line) + display_width(name) + (last ? 0 : 2) > static_cast<std::size_t>(width)) {
+        if (display_width(line) + 1 <= static_cast<std::size_t>(width)) line += "…";
+        break;
+      }
+      line += name + (last ? "" : " ");
+    }
+    return fit(line, width);
   };
   std::vector<const domain::Shift*> mine;
   for (const auto& [id, s] : snap_.state.shifts) {

@@ -481,3 +481,48 @@ TEST_CASE("people: display name beside the user name; a user without one, or a b
   CHECK(muster::client::People::from_json("[1,2]").person("wang") == "wang");
   CHECK(muster::client::People::from_json(R"({"wang":7})").person("wang") == "wang");
 }
+
+TEST_CASE("tui model: a message in the inbox says who wrote it; the roster who signed up, as far as fits") {
+  const muster::client::People people(std::map<std::string, std::string>{{"wang", "王芳"}, {"lin", "林组长"}});
+  auto s = snapshot("lin", {domain::Role::lead});
+  s.people = people;
+  domain::Message msg;
+  msg.id = "01JMSG00000000000000000HHH";
+  msg.from = "wang";
+  msg.to = "lin";
+  msg.text = "白菜已送到3栋502";
+  msg.sent_at = format_utc(kNow - 5000);
+  s.state.messages[msg.id] = msg;
+  s.inbox.push_back(domain::InboxItem{"message", msg.id, msg.text, "", "", "muster msg list", msg.sent_at, "",
+                                      "from wang", {}});
+  domain::Shift gate;
+  gate.id = "01JSHIFT000000000000000GGG";
+  gate.post = "north gate";
+  gate.area = kYili;
+  gate.start = kNow + 3600000;
+  gate.end = kNow + 7 * 3600000;
+  gate.seats = 3;
+  gate.signups.push_back(domain::Signup{"wang", format_utc(kNow), "", false, ""});
+  gate.signups.push_back(domain::Signup{"lin", format_utc(kNow), "", false, ""});
+  s.state.shifts[gate.id] = gate;
+  for (auto [w, h] : {std::pair{80, 24}, std::pair{120, 40}}) {
+    tui::Model m;
+    m.update(s);
+    auto f = m.frame(w, h);
+    check_frame(f, w, h);
+    const std::string inbox = text(f);
+    CHECK_MESSAGE(inbox.find("王芳 (wang): 白菜已送到3栋502") != std::string::npos, inbox);
+    m.show(tui::Screen::roster);
+    f = m.frame(w, h);
+    check_frame(f, w, h);
+    const std::string roster = text(f);
+    CHECK_MESSAGE(roster.find("GAP 1") != std::string::npos, roster);
+    if (w >= 120) {
+      CHECK_MESSAGE(roster.find("王芳 (wang) 林组长 (lin)") != std::string::npos, roster);
+    } else {
+      // No room for a whole name beside the post and area: a mark that there are some.
+      CHECK_MESSAGE(roster.find("GAP 1       …") != std::string::npos, roster);
+      CHECK(roster.find("(wa") == std::string::npos);
+    }
+  }
+}
