@@ -8,7 +8,8 @@
 //   4. with the server stopped an action is queued and marked * (not yet confirmed);
 //      when the server is back the status bar says online and the mark is gone, with no
 //      key pressed
-//   and a lead's notice roll-up per building, asked on the TUI's connection;
+//   and a lead's notice roll-up per building, asked on the TUI's connection, naming who
+//   is missing by display name (李强 (li), from the server's welcome);
 //   and the bell on a new offer (and none with --no-bell);
 //   and a lead's new task from the Compose form, refused with the command line's message
 //   while its due time is not a time (nothing queued), then queued and confirmed;
@@ -399,7 +400,7 @@ TEST_SUITE("integration") {
     mt::ServerFixture server;
     server.add_user("lin", "lead", kYili);
     server.add_user("chen", "volunteer", kYili + "/b3");
-    server.add_user("li", "volunteer", kYili + "/b5");
+    server.add_user("li", "volunteer", kYili + "/b5", "password123", "李强");  // missing, by display name
     server.start();
     mt::ClientFixture lead("lin"), chen("chen"), li("li");
     lead.login(server, "lin");
@@ -424,7 +425,7 @@ TEST_SUITE("integration") {
       if (contains(line, kYili + "/b5")) b5 = line;
     }
     CHECK_MESSAGE((contains(b3, "█") && contains(b3, "1/1")), pane.screen());
-    CHECK_MESSAGE((contains(b5, "░") && contains(b5, "0/1") && contains(b5, "li")), pane.screen());
+    CHECK_MESSAGE((contains(b5, "░") && contains(b5, "0/1") && contains(b5, "李强 (li)")), pane.screen());
     CHECK_FALSE(contains(b5, "█"));
     CHECK(contains(pane.status(), "lin · online"));  // the same connection, still up
   }
