@@ -927,11 +927,16 @@ std::string Model::status_line(int width) const {
     case Link::offline: link = "offline since " + time_text(l.offline_since).substr(11); break;
     case Link::reconnecting: link = "reconnecting (offline since " + time_text(l.offline_since).substr(11) + ")"; break;
   }
-  std::string text = " " + person(snap_.user) + " · " + link + " · " + std::to_string(l.waiting) +
-                     (l.waiting == 1 ? " op" : " ops") + " waiting · synced " +
-                     (l.last_sync == 0 ? std::string("never") : time_text(l.last_sync).substr(11)) + " · " +
-                     display_safe(l.zone);
+  const std::string rest = " · " + link + " · " + std::to_string(l.waiting) + (l.waiting == 1 ? " op" : " ops") +
+                           " waiting · synced " +
+                           (l.last_sync == 0 ? std::string("never") : time_text(l.last_sync).substr(11)) + " · " +
+                           display_safe(l.zone);
   const std::string right = "? help  q quit ";
+  // "王芳 (wang)" while the help hint still fits beside it; else the user name alone.
+  std::string text = " " + person(snap_.user) + rest;
+  if (display_width(text) + display_width(right) + 1 > static_cast<std::size_t>(width)) {
+    text = " " + display_safe(snap_.user) + rest;
+  }
   const auto used = display_width(text);
   if (used + display_width(right) + 1 <= static_cast<std::size_t>(width)) {
     text += std::string(static_cast<std::size_t>(width) - used - display_width(right), ' ') + right;
