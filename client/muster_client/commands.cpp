@@ -49,7 +49,8 @@ constexpr const char* kUsageText = R"(usage: muster [--home DIR] COMMAND [--json
                                            compose; keys a d s D k c n / Tab ? q; stays
                                            connected and syncs by itself; rings the bell
                                            on a new offer or escalation unless --no-bell
-  sync [--timeout S]                       push the outbox, pull missed events
+  sync [--timeout S]                       push the outbox, pull missed events (S: the
+                                           longest the server may stay silent, 30)
   task new KIND --title T --area A [--assignee U] [--dispatch direct|offer|claim]
            [--skill S] [--due TIME] [--priority low|normal|high|urgent] [--detail KEY=VALUE]...
                                            without --assignee or --dispatch the server's

@@ -14,7 +14,10 @@ DriveResult drive(const ConnectionFactory& connect, sync::ClientStore& store, co
                   const sync::Credentials& credentials, const DriveOptions& options,
                   const std::function<void(const domain::Event&)>& on_event) {
   DriveResult result;
-  const auto deadline = SteadyClock::now() + options.timeout;
+  // The timeout is for a server that goes quiet, not for a long sync: every frame that
+  // arrives gives the conversation the whole timeout again, so a 100,000-op outbox
+  // that is being acknowledged is pushed in one run instead of being cut at 30 s.
+  auto deadline = SteadyClock::now() + options.timeout;
   SystemClock clock;
   auto made = connect(store, identity, credentials.password);
   if (!made) {
@@ -86,6 +89,7 @@ DriveResult drive(const ConnectionFactory& connect, sync::ClientStore& store, co
       }
       continue;
     }
+    deadline = SteadyClock::now() + options.timeout;
     auto out = session.on_frame(**frame);
     if (!out) {
       session.commit();

@@ -14,7 +14,7 @@
 namespace muster::client {
 
 struct DriveOptions {
-  std::chrono::milliseconds timeout{30000};  // whole conversation (connect included)
+  std::chrono::milliseconds timeout{30000};  // the longest the server may stay silent (connect included)
   std::chrono::milliseconds connect_timeout{5000};
   bool stay_live = false;                    // watch: keep streaming after catching up
   std::function<bool()> keep_going;          // polled while live; false ends the session

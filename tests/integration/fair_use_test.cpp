@@ -231,6 +231,32 @@ TEST_SUITE("integration") {
     for (std::size_t i = 0; i < ids.size(); ++i) CHECK(list[i]["id"] == ids[i]);
   }
 
+  // issue 13: a big outbox used to be cut at --timeout (the whole sync), so it took
+  // several runs. The timeout is now how long the server may stay silent: this sync
+  // takes longer than --timeout (the budget lets one op through every 200 ms after a
+  // burst of 3), but an answer comes every 200 ms, so it ends in one run.
+  TEST_CASE("sync: --timeout bounds the server's silence, not a long sync that is being answered") {
+    mt::ServerFixture server;
+    server.add_user("wang", "volunteer", kArea);
+    std::ofstream(server.data_dir() + "/policy.json")
+        << R"({"limits": {"volunteer": {"ops_per_minute": 300, "op_burst": 3, "kib_per_minute": 1024, "kib_burst": 1024}}})";
+    server.start();
+    mt::ClientFixture wang("wang");
+    wang.login(server, "wang");
+    constexpr int kOps = 20;  // 17 after the burst, 200 ms apart: over 3 s, beyond --timeout 2
+    for (int i = 0; i < kOps; ++i) {
+      auto r = wang.run({"msg", "send", "--to", kAreaTo, "--text", "第" + std::to_string(i) + "条"});
+      REQUIRE_MESSAGE(r.code == 0, r.err);
+    }
+    auto s = wang.run({"sync", "--timeout", "2", "--json"});
+    INFO(s.out << s.err);
+    REQUIRE(s.code == 0);
+    auto j = json::parse(s.out, nullptr, false);
+    CHECK(j.value("pending", -1) == 0);
+    CHECK(j.value("rate_limited", 0) > 0);
+    CHECK(server.metric("muster_ops_accepted_total") == kOps);
+  }
+
   TEST_CASE("message order: the server's time of receipt, not the sender's clock (2090, 1971)") {
     mt::ServerFixture server;
     server.add_user("lin", "lead", kArea);
