@@ -27,7 +27,10 @@ std::string stage_words(const std::string& stage) {
 
 std::vector<domain::InboxItem> Cli::inbox_items(const sync::Identity& id) {
   auto view = store().view();
-  return domain::inbox(view, store().alerts(), id.actor(), SystemClock().now_ms(), store().inbox_marks());
+  // Tables show people as "王芳 (wang)"; --json keeps user names.
+  domain::PersonName name;
+  if (!json_) name = [this](const std::string& user) { return person(user); };
+  return domain::inbox(view, store().alerts(), id.actor(), SystemClock().now_ms(), store().inbox_marks(), name);
 }
 
 int Cli::inbox() {

@@ -15,12 +15,12 @@ std::string text_of(const Json& body, const char* key) {
 
 std::string cmd(const std::string& words, const std::string& id) { return "muster " + words + " " + id; }
 
-std::string join(const Json& names) {
+std::string join(const Json& names, const PersonName& person) {
   std::string out;
   if (!names.is_array()) return out;
   for (const auto& n : names) {
     if (!n.is_string()) continue;
-    out += (out.empty() ? "" : ", ") + n.get<std::string>();
+    out += (out.empty() ? "" : ", ") + person(n.get<std::string>());
   }
   return out;
 }
@@ -70,7 +70,7 @@ std::string kind_of(const Alert& a) {
 }
 
 // The item an alert makes, before it is merged with the other alerts about its object.
-InboxItem alert_item(const Alert& a, const State& state) {
+InboxItem alert_item(const Alert& a, const State& state, const PersonName& person) {
   InboxItem item;
   item.kind = kind_of(a);
   item.id = alert_object(a);
@@ -90,7 +90,7 @@ InboxItem alert_item(const Alert& a, const State& state) {
     if (auto it = state.notices.find(item.id); it != state.notices.end() && !it->second.area.empty()) {
       item.area = it->second.area;
     }
-    item.detail = "not acknowledged by " + join(a.body.value("missing", Json::array()));
+    item.detail = "not acknowledged by " + join(a.body.value("missing", Json::array()), person);
     item.action = cmd("inbox ack", item.id);
   } else if (a.kind == "hotline.escalated") {
     item.title = text_of(a.body, "category");
@@ -142,14 +142,16 @@ const std::vector<std::string>& inbox_kinds() {
 }
 
 std::vector<InboxItem> inbox(const State& state, const AlertBook& alerts, const Actor& me, UnixMs now,
-                             const InboxMarks& marks) {
+                             const InboxMarks& marks, const PersonName& person_name) {
+  const PersonName person =
+      person_name ? person_name : PersonName([](const std::string& user) { return user; });
   std::vector<InboxItem> items;
 
   // Alerts: one item per kind and object, from its latest unsettled alert.
   std::map<std::pair<std::string, std::string>, InboxItem> from_alerts;
   for (const auto& [aid, a] : alerts) {
     if (!alert_is_for(a, me) || marks.acked_alerts.count(aid) || alert_settled(a, state, me, now)) continue;
-    InboxItem item = alert_item(a, state);
+    InboxItem item = alert_item(a, state, person);
     auto [it, fresh] = from_alerts.emplace(std::make_pair(item.kind, item.id), item);
     if (!fresh && item.at >= it->second.at) {
       auto earlier = std::move(it->second.alerts);
@@ -167,7 +169,7 @@ std::vector<InboxItem> inbox(const State& state, const AlertBook& alerts, const 
     if (n.area.empty() || !n.ack_required || n.author == me.name || n.acked_by.count(me.name)) continue;
     if (!area_contains(n.area, me.area)) continue;
     InboxItem item{"notice", n.id, n.text, n.area, "", "muster notice ack " + n.id, n.posted_at, "",
-                   std::string(to_string(n.priority)) + ", from " + n.author, {}};
+                   std::string(to_string(n.priority)) + ", from " + person(n.author), {}};
     if (auto resent = from_alerts.find({"notice", n.id}); resent != from_alerts.end()) {
       item.detail += ", sent again";
       item.alerts = resent->second.alerts;
@@ -193,7 +195,7 @@ std::vector<InboxItem> inbox(const State& state, const AlertBook& alerts, const 
     }
     if (t.kind == "hotline_followup" && t.creator == me.name && !is_final(t.state)) {
       std::string detail(to_string(t.state));
-      if (!t.assignee.empty()) detail += " by " + t.assignee;
+      if (!t.assignee.empty()) detail += " by " + person(t.assignee);
       items.push_back(InboxItem{"followup", t.id.str(), t.title, t.area, "", "muster task show " + t.id.str(), t.created_at,
                                 t.due, detail, {}});
     }
@@ -202,7 +204,7 @@ std::vector<InboxItem> inbox(const State& state, const AlertBook& alerts, const 
   for (const auto& [mid, m] : state.messages) {
     if (m.to != me.name || m.from == me.name || marks.read_messages.count(mid)) continue;
     items.push_back(InboxItem{"message", m.id, m.text, "", "", "muster msg list",
-                              m.received_at.empty() ? m.sent_at : m.received_at, "", "from " + m.from, {}});
+                              m.received_at.empty() ? m.sent_at : m.received_at, "", "from " + person(m.from), {}});
   }
 
   std::stable_sort(items.begin(), items.end(), [](const InboxItem& a, const InboxItem& b) {

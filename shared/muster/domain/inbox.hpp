@@ -33,6 +33,7 @@
 // Items are ordered by kind as in the table (offers first: they expire), then by `at`.
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -72,7 +73,10 @@ const std::vector<std::string>& inbox_kinds();
 // The inbox of `me` at `now`. `state` is what me's replica shows (with its queued ops on
 // top, so an offer accepted offline has already left); `alerts` those me received (alerts
 // for others are ignored).
+// `person` writes a user name the way the reader's screen shows people (the client's
+// "王芳 (wang)"); without one, details name users by their user names, as `--json` wants.
+using PersonName = std::function<std::string(const std::string& user)>;
 std::vector<InboxItem> inbox(const State& state, const AlertBook& alerts, const Actor& me, UnixMs now,
-                             const InboxMarks& marks);
+                             const InboxMarks& marks, const PersonName& person = {});
 
 }  // namespace muster::domain

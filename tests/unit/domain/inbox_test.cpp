@@ -277,6 +277,8 @@ TEST_CASE("inbox: a notice waits for my acknowledgement, says when it was sent a
   CHECK(his[0].kind == "notice");
   CHECK(his[0].action == "muster notice ack " + n.id);
   CHECK(his[0].detail == "urgent, from zhou");
+  CHECK(inbox(w.state, w.alerts, wang, kNow + kMinute, w.marks, [](const std::string& u) { return "<" + u + ">"; })[0]
+            .detail == "urgent, from <zhou>");
   CHECK(w.of(zhou, kNow + kMinute).empty());  // the author
 
   w.deliver("user:wang", "notice.resent", "system", kNow + 30 * kMinute,
@@ -304,6 +306,11 @@ TEST_CASE("inbox: direct messages until read; area chat and my own are not items
   CHECK(his[0].title == "明早7点到东门");
   CHECK(his[0].detail == "from lin");
   CHECK(his[0].action == "muster msg list");
+  // For a screen, the reader's way of showing people; the user name stays for --json.
+  const auto shown = inbox(w.state, w.alerts, wang, kNow, w.marks,
+                           [](const std::string& user) { return user == "lin" ? "林组长 (lin)" : user; });
+  REQUIRE(shown.size() == 1);
+  CHECK(shown[0].detail == "from 林组长 (lin)");
   CHECK(w.of(lin, kNow).empty());
   w.marks.read_messages.insert(m.id);
   CHECK(w.of(wang, kNow).empty());
