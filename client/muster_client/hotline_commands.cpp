@@ -111,7 +111,7 @@ int Cli::hotline_list() {
   }
   std::cout << pad_to_width("CALL", 28) << pad_to_width("STARTED", 18) << pad_to_width("MIN", 5)
             << pad_to_width("RISK", 6) << pad_to_width("CATEGORY", 14) << pad_to_width("AREA", 22)
-            << pad_to_width("OPERATOR", 10) << pad_to_width("NOTES", 8) << "FOLLOW-UP\n";
+            << pad_to_width("OPERATOR", 14) << pad_to_width("NOTES", 8) << "FOLLOW-UP\n";
   bool any_escalated = false;
   for (const auto* c : rows) {
     auto started = parse_utc(c->started);
@@ -122,7 +122,7 @@ int Cli::hotline_list() {
               << pad_to_width(std::to_string(c->risk) + (c->escalated ? "!" : ""), 6)
               << pad_to_width(truncate_to_width(display_safe(c->category), 13), 14)
               << pad_to_width(truncate_to_width(display_safe(c->area), 21), 22)
-              << pad_to_width(truncate_to_width(display_safe(c->operator_name), 9), 10) << pad_to_width(notes_state(*c), 8)
+              << pad_to_width(truncate_to_width(display_safe(person(c->operator_name)), 13), 14) << pad_to_width(notes_state(*c), 8)
               << (c->followup_task.empty() ? "-" : display_safe(c->followup_task)) << '\n';
   }
   if (any_escalated) std::cout << "! escalated to the hotline's leads of the area\n";
@@ -159,7 +159,7 @@ int Cli::hotline_show() {
     return t ? format_local(*t, zone()) : text;
   };
   std::cout << pad_to_width("call", 14) << display_safe(c->id) << '\n'
-            << pad_to_width("operator", 14) << display_safe(c->operator_name) << '\n'
+            << pad_to_width("operator", 14) << display_safe(person(c->operator_name)) << '\n'
             << pad_to_width("started", 14) << display_safe(local(c->started)) << '\n'
             << pad_to_width("duration", 14) << c->duration_minutes << " min\n"
             << pad_to_width("category", 14) << display_safe(c->category) << '\n'
