@@ -170,7 +170,7 @@ int Cli::hotline_show() {
     // Its state, from the server: the task is the hotline's, whoever does it.
     if (auto t = domain::task_from_json(q.body.value("followup", Json()))) {
       std::cout << "  " << domain::to_string(t->state);
-      if (!t->assignee.empty()) std::cout << " by " << display_safe(t->assignee);
+      if (!t->assignee.empty()) std::cout << " by " << display_safe(person(t->assignee));
       else if (!t->offered_to.empty()) std::cout << " to " << display_safe(t->offered_to);
     }
     std::cout << '\n';
