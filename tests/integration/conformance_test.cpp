@@ -259,6 +259,11 @@ class World {
       args = {"--plugin", mt::binary_path("muster-test-plugin"), "--plugin-config", dir_.path() + "/plugin.json"};
     }
     server_.start(args);
+    if (broker_) {
+      // The WebSocket port is up before the MQTT bridge has reached the broker: a hello
+      // published before the bridge subscribes would go to nobody.
+      REQUIRE(mt::wait_until([&] { return server_.metric("muster_mqtt_connected").value_or(0) == 1; }, 10s));
+    }
     REQUIRE(lead_.connect(server_.port()));
     REQUIRE(lead_.send_text(
         json{{"t", "hello"}, {"v", 1}, {"user", "li"}, {"password", kPassword}, {"device", "desk"}}.dump()));
